@@ -1,0 +1,104 @@
+"""Settings: one table of names, read from the environment, with embedded defaults.
+
+Every setting is an environment variable of the same name; `create_app(config)` applies
+`config` last. The README's configuration table is generated from `SETTINGS`.
+"""
+import json
+import os
+import secrets
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+    secret: bool = False  # production refuses to start when a needed secret is empty
+
+
+SETTINGS = (
+    Setting("GATEWAY_ENV", "development", "`production` turns on the start-up checks for secrets."),
+    Setting("SECRET_KEY", "", "Signs sessions and tokens. Generated into the instance folder in development.", True),
+    Setting("DATABASE_URL", "", "SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/db`. Empty: SQLite in the instance folder."),
+    Setting("REDIS_URL", "", "Redis for the RQ queues, e.g. `redis://127.0.0.1:6379/0`. Empty: in-process queue with a worker thread."),
+    Setting("EMBEDDED_WORKER", "1", "With no REDIS_URL: `1` runs jobs in a thread of the web process; `0` only when drained (tests)."),
+    Setting("INSTANCE_PATH", "", "Folder for the SQLite file, audio and development secrets. Empty: `instance/` beside the code."),
+    Setting("PUBLIC_BASE_URL", "", "The URL providers call, e.g. `https://gw.example.vn`; webhook signatures are checked against it."),
+    Setting("TWILIO_ACCOUNT_SID", "", "Twilio account (needed when a Twilio provider is chosen)."),
+    Setting("TWILIO_AUTH_TOKEN", "", "Checks `X-Twilio-Signature`. Generated in development so the phone simulator can sign.", True),
+    Setting("TWILIO_FROM_NUMBER", "", "The Twilio number SMS and calls come from."),
+    Setting("SMS_PROVIDER", "outbox", "Outbound SMS provider: a name from the provider registry."),
+    Setting("VOICE_PROVIDER", "outbox", "Outbound call provider: a name from the provider registry."),
+    Setting("AUDIO_DIR", "", "Where rendered audio and recordings live. Empty: `audio/` in the instance folder."),
+    Setting("TTS_ENGINE", "espeak", "Speech engine: `espeak` (offline), `gtts` (falls back to espeak), `piper`."),
+    Setting("LOG_LEVEL", "INFO", "Python logging level."),
+)
+
+NAMES = frozenset(s.name for s in SETTINGS)
+# Secrets production needs whatever the providers are; providers add their own through
+# `required_settings` on their classes (checked by gateway.providers).
+PRODUCTION_REQUIRED = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run: the message names what is missing."""
+
+
+def from_environ(environ=None):
+    """The settings found in the environment, with defaults for the rest."""
+    environ = os.environ if environ is None else environ
+    return {s.name: environ.get(s.name, s.default) for s in SETTINGS}
+
+
+def fill_development_defaults(config, instance_path):
+    """Give a development instance everything it needs to run with no configuration."""
+    if not config.get("AUDIO_DIR"):
+        config["AUDIO_DIR"] = os.path.join(instance_path, "audio")
+    if config.get("GATEWAY_ENV") == "production":
+        return  # production names its own database and secrets (check_production)
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "gateway.sqlite")
+    missing = [k for k in ("SECRET_KEY", "TWILIO_AUTH_TOKEN") if not config.get(k)]
+    if missing:
+        # Persisted so the phone simulator's signatures survive a restart.
+        path = os.path.join(instance_path, "dev-secrets.json")
+        stored = {}
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                stored = json.load(f)
+        changed = False
+        for key in missing:
+            if key not in stored:
+                stored[key] = secrets.token_hex(20)
+                changed = True
+            config[key] = stored[key]
+        if changed:
+            os.makedirs(instance_path, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(stored, f)
+
+
+def check_production(config, extra_required=()):
+    """Raise ConfigError naming every missing setting when production cannot start."""
+    if config.get("GATEWAY_ENV") != "production":
+        return
+    missing = [k for k in (*PRODUCTION_REQUIRED, *extra_required) if not config.get(k)]
+    if missing:
+        raise ConfigError(
+            "Production refuses to start: set " + ", ".join(missing)
+            + " (see the configuration table in README.md)."
+        )
+    if len(str(config["SECRET_KEY"])) < 16:
+        raise ConfigError("Production refuses to start: SECRET_KEY must be at least 16 characters.")
+    if not str(config["PUBLIC_BASE_URL"]).startswith("https://"):
+        raise ConfigError("Production refuses to start: PUBLIC_BASE_URL must be an https:// URL.")
+
+
+def markdown_table():
+    """The configuration table for the README."""
+    rows = ["| variable | default | what it does |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(empty)"
+        rows.append(f"| `{s.name}` | {default} | {s.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,1 @@
+"""The hotline and voice calls."""

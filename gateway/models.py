@@ -1,0 +1,387 @@
+"""The data model (SQLAlchemy 2). Alembic migrations in migrations/ create it.
+
+Times are stored as naive UTC and come back timezone-aware (UTC); see `UTCDateTime`.
+Phones are E.164 strings (`gateway.phone.normalize`).
+"""
+import datetime as dt
+
+from sqlalchemy import (
+    JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text,
+    TypeDecorator, UniqueConstraint, select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow():
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Naive UTC in the database on every backend, aware UTC in Python."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UTCDateTime}
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# Levels of the area tree; `kind` is the local word shown to people.
+AREA_LEVELS = ("commune", "neighbourhood", "team")
+AREA_KINDS = {
+    "commune": ("xa", "phuong", "thi_tran"),
+    "neighbourhood": ("khu_pho", "thon", "ban", "ap", "to_dan_pho"),
+    "team": ("to",),
+}
+KIND_LABELS = {
+    "xa": "Xã", "phuong": "Phường", "thi_tran": "Thị trấn", "khu_pho": "Khu phố",
+    "thon": "Thôn", "ban": "Bản", "ap": "Ấp", "to_dan_pho": "Tổ dân phố", "to": "Tổ",
+}
+
+
+class Area(Timestamped, Base):
+    """A commune or ward, a neighbourhood in it, or a team in a neighbourhood."""
+
+    __tablename__ = "areas"
+    __table_args__ = (UniqueConstraint("parent_id", "code", name="uq_areas_parent_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    # Short code people text ("KP5", "TANLOI"); unique among siblings.
+    code: Mapped[str] = mapped_column(String(30))
+    # Where reports and announcements are mirrored: a name from the mirror registry and
+    # the chat id there. Empty: inherit from the parent.
+    group_target: Mapped[str | None] = mapped_column(String(30))
+    group_chat_id: Mapped[str | None] = mapped_column(String(120))
+    hotline_number: Mapped[str | None] = mapped_column(String(20))
+    duty_officer_phone: Mapped[str | None] = mapped_column(String(20))
+    # Further settings (quiet hours, timezone, callback policy); children inherit.
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    parent: Mapped["Area | None"] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list["Area"]] = relationship(back_populates="parent", order_by="Area.id")
+
+    @property
+    def label(self):
+        """The name people use, e.g. "Khu phố 5"."""
+        return self.name
+
+    def ancestors(self):
+        """This area, its parent, and so on up to the commune."""
+        node = self
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def commune(self):
+        """The commune or ward this area belongs to."""
+        return list(self.ancestors())[-1]
+
+    def inherited(self, attr, default=None):
+        """A column (e.g. `hotline_number`) or a `settings` key from the nearest ancestor that sets it."""
+        for node in self.ancestors():
+            value = getattr(node, attr) if attr in Area.__table__.columns else (node.settings or {}).get(attr)
+            if value not in (None, ""):
+                return value
+        return default
+
+    def descendant_ids(self, session):
+        """Ids of this area and everything below it."""
+        ids, frontier = [self.id], [self.id]
+        while frontier:
+            frontier = list(session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
+            ids.extend(frontier)
+        return ids
+
+
+class Resident(Timestamped, Base):
+    """A household's phone: one row per E.164 number."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
+    household_code: Mapped[str | None] = mapped_column(String(40))
+    is_elderly: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_poor: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_smartphone: Mapped[bool] = mapped_column(Boolean, default=False)
+    prefers_sms: Mapped[bool] = mapped_column(Boolean, default=True)
+    prefers_voice: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_at: Mapped[dt.datetime | None]
+    # How we got the right to contact them: "import:<file>", "sms", "ivr", "console".
+    consent_source: Mapped[str] = mapped_column(String(120), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    area: Mapped[Area | None] = relationship()
+    subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="resident", cascade="all, delete-orphan")
+
+    @property
+    def opted_out(self):
+        return self.opted_out_at is not None
+
+
+class Subscription(Base):
+    """An extra area a resident follows (texted `DK KP5`), beside their own."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("resident_id", "area_id", name="uq_subscriptions_resident_area"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(20), default="sms")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    resident: Mapped[Resident] = relationship(back_populates="subscriptions")
+    area: Mapped[Area] = relationship()
+
+
+official_areas = Table(
+    "official_areas",
+    Base.metadata,
+    Column("official_id", ForeignKey("officials.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_id", ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True),
+)
+
+OFFICIAL_ROLES = ("admin", "leader", "operator")
+
+
+class Official(Timestamped, Base):
+    """Someone who logs in: a commune admin, an area leader or a loudspeaker operator."""
+
+    __tablename__ = "officials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[str] = mapped_column(String(20), default="leader")
+    phone: Mapped[str | None] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    # sha256 of the API token; the token itself is shown once.
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    areas: Mapped[list[Area]] = relationship(secondary=official_areas)
+
+
+announcement_areas = Table(
+    "announcement_areas",
+    Base.metadata,
+    Column("announcement_id", ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_id", ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True),
+)
+
+PRIORITIES = ("normal", "urgent", "emergency")
+AUDIENCES = ("everyone", "elderly", "poor", "no_smartphone")
+CHANNELS = ("sms", "voice", "hotline", "loudspeaker", "group")
+
+
+class Announcement(Timestamped, Base):
+    """What an official says once, for every channel to carry."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(40), default="general")
+    priority: Mapped[str] = mapped_column(String(20), default="normal")
+    audiences: Mapped[list] = mapped_column(JSON, default=lambda: ["everyone"])
+    channels: Mapped[list] = mapped_column(JSON, default=lambda: ["sms", "hotline"])
+    send_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    # draft, scheduled, sending, sent, cancelled, failed
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    sms_text: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id", ondelete="SET NULL"))
+    # The official's own recording, when there is one; it comes before synthesis.
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
+    # The rendition every channel plays (rendered from the recording or the text).
+    audio_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
+
+    areas: Mapped[list[Area]] = relationship(secondary=announcement_areas)
+    created_by: Mapped[Official | None] = relationship()
+    recording: Mapped["AudioAsset | None"] = relationship(foreign_keys=[recording_id])
+    audio: Mapped["AudioAsset | None"] = relationship(foreign_keys=[audio_id])
+
+
+class AudioAsset(Base):
+    """A sound file we serve: an upload, a synthesized rendition, a prompt, a bulletin."""
+
+    __tablename__ = "audio_assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # recording, announcement, prompt, bulletin
+    kind: Mapped[str] = mapped_column(String(20))
+    # Hash of what it was made from (text or recording, engine, voice, options): the cache key.
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str | None] = mapped_column(Text)
+    engine: Mapped[str | None] = mapped_column(String(20))
+    voice: Mapped[str | None] = mapped_column(String(40))
+    # pending, ready, failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    fallback_used: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Paths relative to AUDIO_DIR.
+    mp3_path: Mapped[str | None] = mapped_column(String(255))
+    phone_path: Mapped[str | None] = mapped_column(String(255))
+    original_path: Mapped[str | None] = mapped_column(String(255))
+    duration_ms: Mapped[int | None]
+    loudness_lufs: Mapped[float | None]
+    true_peak_dbtp: Mapped[float | None]
+    mp3_bytes: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+DELIVERY_STATUSES = (
+    "pending", "sending", "queued", "sent", "delivered", "answered", "confirmed",
+    "undelivered", "no_answer", "busy", "failed", "cancelled", "skipped",
+)
+
+
+class Delivery(Timestamped, Base):
+    """One announcement (or notice) to one recipient on one channel."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # e.g. "ann:12:res:345:sms"; a retried or duplicated job finds the row and does not resend.
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"), index=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(String(30))
+    provider_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
+    confirmed_at: Mapped[dt.datetime | None]
+
+    announcement: Mapped[Announcement | None] = relationship()
+    resident: Mapped[Resident | None] = relationship()
+
+
+REPORT_STATUSES = ("new", "acknowledged", "in_progress", "resolved", "rejected")
+REPORT_CATEGORIES = ("security", "environment", "health", "person", "other")
+
+
+class Report(Timestamped, Base):
+    """What a resident sent: a case with a number they can quote."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("commune_id", "number", name="uq_reports_commune_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"))
+    number: Mapped[int] = mapped_column(Integer)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    # sms, voice, web, open311
+    channel: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(30), default="other")
+    # Exactly as received (NFC).
+    text: Mapped[str] = mapped_column(Text, default="")
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
+    transcript: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    last_message_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    area: Mapped[Area | None] = relationship(foreign_keys=[area_id])
+    resident: Mapped[Resident | None] = relationship()
+    recording: Mapped[AudioAsset | None] = relationship()
+    events: Mapped[list["ReportEvent"]] = relationship(
+        back_populates="report", order_by="ReportEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class ReportEvent(Base):
+    """The thread of a report: messages in and out, and every status change."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    # status, message_in, message_out, note
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str | None] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="events")
+    official: Mapped[Official | None] = relationship()
+
+
+class InboundMessage(Base):
+    """Every SMS received, as received (NFC), whatever became of it."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("provider", "provider_message_id", name="uq_inbound_provider_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(30))
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    to_number: Mapped[str | None] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text, default="")
+    intent: Mapped[str | None] = mapped_column(String(20))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Counter(Base):
+    """Per-commune sequences, e.g. report numbers residents can quote."""
+
+    __tablename__ = "counters"
+
+    commune_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxMessage(Base):
+    """What the outbox providers "sent": SMS, calls and group posts kept for the web UI."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sms, voice, group
+    channel: Mapped[str] = mapped_column(String(20), index=True)
+    # A phone (E.164) or a group chat id.
+    recipient: Mapped[str] = mapped_column(String(120), index=True)
+    body: Mapped[str] = mapped_column(Text, default="")
+    media_url: Mapped[str | None] = mapped_column(String(500))
+    status_callback: Mapped[str | None] = mapped_column(String(500))
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,171 @@
+"""RQ queues: Redis at REDIS_URL, or an in-process stand-in (fakeredis) with a worker thread.
+
+Jobs are enqueued by dotted name (`enqueue("gateway.sms.jobs.send", 42)`), so the web
+process never imports the code a job runs. Every job runs inside an app context: jobs call
+`gateway.db.get_db()` and `flask.current_app` like views do.
+"""
+import logging
+import os
+import threading
+
+import redis
+from flask import current_app
+from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import RQScheduler
+from rq.timeouts import TimerDeathPenalty
+
+log = logging.getLogger(__name__)
+
+# Highest priority first: a worker listening on all of them takes `high` work before `bulk`.
+QUEUES = ("high", "default", "audio", "bulk")
+
+
+class AppContextMixin:
+    """Runs each job inside the Flask app's context."""
+
+    app = None
+    _parent_pid = None
+
+    def perform_job(self, job, queue):
+        if self._parent_pid != os.getpid():
+            # A forked work horse must not share the parent's pooled database connections.
+            self.app.extensions["gateway.engine"].dispose(close=False)
+        with self.app.app_context():
+            return super().perform_job(job, queue)
+
+
+class AppWorker(AppContextMixin, Worker):
+    """The production worker: forks a work horse per job (worker.py)."""
+
+
+class ThreadWorker(AppContextMixin, SimpleWorker):
+    """Runs jobs in the calling thread: the embedded queue and tests."""
+
+    death_penalty_class = TimerDeathPenalty  # SIGALRM only works in the main thread
+
+    def _install_signal_handlers(self):
+        pass  # the web process (or pytest) owns the signals
+
+
+def make_worker(app, queues=QUEUES, *, worker_class=AppWorker, name=None):
+    """A worker of `worker_class` on `app`'s connection, running jobs in `app`'s context."""
+    conn = app.extensions["gateway.redis"]
+    worker = worker_class([Queue(q, connection=conn) for q in queues], connection=conn, name=name)
+    worker.app = app
+    worker._parent_pid = os.getpid()
+    return worker
+
+
+def get_connection(app=None):
+    """The Redis connection (real or in-process) of the app."""
+    return (app or current_app).extensions["gateway.redis"]
+
+
+def get_queue(name="default", app=None):
+    """The RQ queue `name` on the app's connection."""
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUES)}")
+    return Queue(name, connection=get_connection(app))
+
+
+def enqueue(func, *args, queue="default", at=None, **options):
+    """Enqueue the job `func` (a dotted name) with `args`; `at` schedules it; `options` go to RQ."""
+    app = current_app._get_current_object()
+    q = get_queue(queue, app)
+    job = q.enqueue_at(at, func, *args, **options) if at else q.enqueue(func, *args, **options)
+    embedded = app.extensions.get("gateway.embedded_worker")
+    if embedded is not None:
+        embedded.start()
+        embedded.wake()
+    log.info("enqueued job=%s func=%s queue=%s", job.id, func, queue)
+    return job
+
+
+def drain(app, queues=QUEUES, *, scheduled=False):
+    """Run every queued job now, in this thread, with a real RQ worker in burst mode.
+
+    `scheduled=True` first moves every scheduled job (due or not) onto its queue."""
+    if scheduled:
+        move_scheduled(app, queues, only_due=False)
+    return make_worker(app, queues, worker_class=ThreadWorker).work(burst=True)
+
+
+def move_scheduled(app, queues=QUEUES, *, only_due=True):
+    """Put scheduled jobs onto their queues: the due ones, or all of them."""
+    conn = get_connection(app)
+    if only_due:
+        scheduler = RQScheduler(list(queues), connection=conn)
+        scheduler.prepare_registries(list(queues))
+        scheduler.enqueue_scheduled_jobs()
+        return
+    for name in queues:
+        registry = ScheduledJobRegistry(name, connection=conn)
+        for job_id in registry.get_job_ids():
+            registry.remove(job_id)
+            Queue(name, connection=conn).enqueue_job(Job.fetch(job_id, connection=conn))
+
+
+def stats(app=None):
+    """Queue depth, running, scheduled and failed counts per queue."""
+    conn = get_connection(app)
+    out = {}
+    for name in QUEUES:
+        q = Queue(name, connection=conn)
+        out[name] = {
+            "queued": q.count,
+            "started": StartedJobRegistry(name, connection=conn).count,
+            "scheduled": ScheduledJobRegistry(name, connection=conn).count,
+            "failed": FailedJobRegistry(name, connection=conn).count,
+        }
+    return out
+
+
+class EmbeddedWorker:
+    """A daemon thread running RQ jobs in the web process, for the no-Redis default."""
+
+    def __init__(self, app):
+        self.app = app
+        self._thread = None
+        self._lock = threading.Lock()
+        self._wakeup = threading.Event()
+        self._stop = threading.Event()
+
+    def start(self):
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="embedded-rq", daemon=True)
+                self._thread.start()
+
+    def wake(self):
+        self._wakeup.set()
+
+    def stop(self, timeout=5):
+        self._stop.set()
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self):
+        while not self._stop.is_set():
+            move_scheduled(self.app)
+            worker = make_worker(self.app, worker_class=ThreadWorker)
+            # Quiet: the worker logs every job at INFO, which floods a laptop's console.
+            worker.work(burst=True, logging_level="WARNING")
+            self._wakeup.wait(1.0)
+            self._wakeup.clear()
+
+
+def init_app(app):
+    url = app.config.get("REDIS_URL")
+    if url:
+        app.extensions["gateway.redis"] = redis.Redis.from_url(url)
+        return
+    import fakeredis
+
+    # One in-memory server per app; the worker thread shares it with the web process.
+    app.extensions["gateway.redis"] = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    if str(app.config.get("EMBEDDED_WORKER", "1")).lower() not in ("0", "false", "no", ""):
+        app.extensions["gateway.embedded_worker"] = EmbeddedWorker(app)

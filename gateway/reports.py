@@ -1,0 +1,46 @@
+"""Reports: numbering per commune, opening a report and adding to its thread."""
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gateway.models import Counter, Report, ReportEvent, utcnow
+
+
+def next_number(session, commune_id, name="report"):
+    """The next number of the commune's sequence `name`; safe under concurrent callers."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(Counter).values(commune_id=commune_id, name=name, value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Counter.commune_id, Counter.name], set_={"value": Counter.value + 1}
+    ).returning(Counter.value)
+    return session.execute(stmt).scalar_one()
+
+
+def open_report(session, *, commune, channel, text="", area=None, resident=None, phone=None,
+                category="other", recording=None):
+    """A new report with its number and its first event; flushed, not committed."""
+    report = Report(
+        commune_id=commune.id, number=next_number(session, commune.id), area_id=area.id if area else None,
+        resident_id=resident.id if resident else None, phone=phone, channel=channel, category=category,
+        text=text, recording_id=recording.id if recording else None, status="new",
+    )
+    session.add(report)
+    session.flush()
+    add_event(session, report, "message_in", text=text)
+    return report
+
+
+def add_event(session, report, kind, *, text="", status=None, official=None):
+    """Append to a report's thread (a message in or out, a note, a status change)."""
+    event = ReportEvent(report_id=report.id, kind=kind, text=text, status=status,
+                        official_id=official.id if official else None)
+    session.add(event)
+    if kind == "message_in":
+        report.last_message_at = utcnow()
+    session.flush()
+    return event
+
+
+def find_by_number(session, commune_id, number):
+    """The commune's report with that number, or None."""
+    return session.scalar(select(Report).where(Report.commune_id == commune_id, Report.number == number))

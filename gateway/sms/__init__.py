@@ -1,0 +1,1 @@
+"""SMS: the inbound webhook, commands, encoding for basic phones, digests and providers."""
