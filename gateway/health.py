@@ -19,6 +19,16 @@ def _check(fn):
         return {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"[:300]}
 
 
+@bp.get("/")
+def index():
+    """A plain page saying what runs here, for whoever opens the gateway's address."""
+    return (
+        "<!doctype html><html lang=vi><meta charset=utf-8><title>Loa Xóm</title>"
+        "<h1>Loa Xóm: cổng SMS và thoại</h1>"
+        "<p>Cổng đang chạy. <a href='/healthz'>Tình trạng</a> · <a href='/metrics'>Số liệu</a></p>"
+    )
+
+
 @bp.get("/healthz")
 def healthz():
     """Database and queue health; 503 when either is down."""

@@ -313,6 +313,8 @@ class Report(Timestamped, Base):
     # Exactly as received (NFC).
     text: Mapped[str] = mapped_column(Text, default="")
     recording_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
+    # The provider's URL of a voice report's recording, until it is fetched into our storage.
+    recording_url: Mapped[str | None] = mapped_column(String(500))
     transcript: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     last_message_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

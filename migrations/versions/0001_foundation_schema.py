@@ -167,6 +167,7 @@ def upgrade():
     sa.Column('category', sa.String(length=30), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('recording_id', sa.Integer(), nullable=True),
+    sa.Column('recording_url', sa.String(length=500), nullable=True),
     sa.Column('transcript', sa.Text(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('last_message_at', sa.DateTime(), nullable=False),
