@@ -6,7 +6,7 @@ Phones are E.164 strings (`gateway.phone.normalize`).
 import datetime as dt
 
 from sqlalchemy import (
-    JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text,
+    JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
     TypeDecorator, UniqueConstraint, select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -36,6 +36,13 @@ class UTCDateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime}
+    # Named constraints, so migrations can drop and alter them on every backend.
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
 
 
 class Timestamped:
@@ -182,6 +189,9 @@ class Official(Timestamped, Base):
     # sha256 of the API token; the token itself is shown once.
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Their accounts in the group chats: replies from these are relayed to residents.
+    telegram_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    zalo_user_id: Mapped[str | None] = mapped_column(String(80), unique=True)
 
     areas: Mapped[list[Area]] = relationship(secondary=official_areas)
 
@@ -317,6 +327,10 @@ class Report(Timestamped, Base):
     recording_url: Mapped[str | None] = mapped_column(String(500))
     transcript: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    # Where, when a report came with a place (Open311 clients).
+    address: Mapped[str | None] = mapped_column(String(255))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
     last_message_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     area: Mapped[Area | None] = relationship(foreign_keys=[area_id])
@@ -387,3 +401,31 @@ class OutboxMessage(Base):
     status_callback: Mapped[str | None] = mapped_column(String(500))
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GroupPost(Timestamped, Base):
+    """One message into a group chat: a mirrored report, a status change, an announcement."""
+
+    __tablename__ = "group_posts"
+    __table_args__ = (Index("ix_group_posts_message", "target", "chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # e.g. "report:12:event:40"; posting twice is refused by the database.
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"), index=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
+    target: Mapped[str] = mapped_column(String(30))
+    chat_id: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    # The platform message this one answers (a status change replies to the report's post).
+    reply_to: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    # pending, posting, posted, failed
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime | None]
+    posted_at: Mapped[dt.datetime | None]
+
+    report: Mapped["Report | None"] = relationship()

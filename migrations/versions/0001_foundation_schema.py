@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 07:28:02.775061
+Create Date: 2026-11-22 07:42:31.135617
 """
 from alembic import op
 import sqlalchemy as sa
@@ -29,8 +29,8 @@ def upgrade():
     sa.Column('settings', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['parent_id'], ['areas.id'], ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id'),
+    sa.ForeignKeyConstraint(['parent_id'], ['areas.id'], name=op.f('fk_areas_parent_id_areas'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_areas')),
     sa.UniqueConstraint('parent_id', 'code', name='uq_areas_parent_code')
     )
     with op.batch_alter_table('areas', schema=None) as batch_op:
@@ -54,8 +54,8 @@ def upgrade():
     sa.Column('true_peak_dbtp', sa.Double(), nullable=True),
     sa.Column('mp3_bytes', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('content_hash')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audio_assets')),
+    sa.UniqueConstraint('content_hash', name=op.f('uq_audio_assets_content_hash'))
     )
     op.create_table('officials',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -66,11 +66,15 @@ def upgrade():
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('api_token_hash', sa.String(length=64), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('telegram_user_id', sa.String(length=40), nullable=True),
+    sa.Column('zalo_user_id', sa.String(length=80), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('api_token_hash'),
-    sa.UniqueConstraint('login')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_officials')),
+    sa.UniqueConstraint('api_token_hash', name=op.f('uq_officials_api_token_hash')),
+    sa.UniqueConstraint('login', name=op.f('uq_officials_login')),
+    sa.UniqueConstraint('telegram_user_id', name=op.f('uq_officials_telegram_user_id')),
+    sa.UniqueConstraint('zalo_user_id', name=op.f('uq_officials_zalo_user_id'))
     )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -81,7 +85,7 @@ def upgrade():
     sa.Column('status_callback', sa.String(length=500), nullable=True),
     sa.Column('meta', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_channel'), ['channel'], unique=False)
@@ -104,10 +108,10 @@ def upgrade():
     sa.Column('audio_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['audio_id'], ['audio_assets.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['created_by_id'], ['officials.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['recording_id'], ['audio_assets.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['audio_id'], ['audio_assets.id'], name=op.f('fk_announcements_audio_id_audio_assets'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['created_by_id'], ['officials.id'], name=op.f('fk_announcements_created_by_id_officials'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['recording_id'], ['audio_assets.id'], name=op.f('fk_announcements_recording_id_audio_assets'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_announcements'))
     )
     with op.batch_alter_table('announcements', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_announcements_status'), ['status'], unique=False)
@@ -116,15 +120,15 @@ def upgrade():
     sa.Column('commune_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=30), nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['commune_id'], ['areas.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('commune_id', 'name')
+    sa.ForeignKeyConstraint(['commune_id'], ['areas.id'], name=op.f('fk_counters_commune_id_areas'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('commune_id', 'name', name=op.f('pk_counters'))
     )
     op.create_table('official_areas',
     sa.Column('official_id', sa.Integer(), nullable=False),
     sa.Column('area_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['official_id'], ['officials.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('official_id', 'area_id')
+    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], name=op.f('fk_official_areas_area_id_areas'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['official_id'], ['officials.id'], name=op.f('fk_official_areas_official_id_officials'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('official_id', 'area_id', name=op.f('pk_official_areas'))
     )
     op.create_table('residents',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -142,9 +146,9 @@ def upgrade():
     sa.Column('notes', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('phone')
+    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], name=op.f('fk_residents_area_id_areas'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_residents')),
+    sa.UniqueConstraint('phone', name=op.f('uq_residents_phone'))
     )
     with op.batch_alter_table('residents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_residents_area_id'), ['area_id'], unique=False)
@@ -152,9 +156,9 @@ def upgrade():
     op.create_table('announcement_areas',
     sa.Column('announcement_id', sa.Integer(), nullable=False),
     sa.Column('area_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['announcement_id'], ['announcements.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('announcement_id', 'area_id')
+    sa.ForeignKeyConstraint(['announcement_id'], ['announcements.id'], name=op.f('fk_announcement_areas_announcement_id_announcements'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], name=op.f('fk_announcement_areas_area_id_areas'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('announcement_id', 'area_id', name=op.f('pk_announcement_areas'))
     )
     op.create_table('reports',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -170,14 +174,17 @@ def upgrade():
     sa.Column('recording_url', sa.String(length=500), nullable=True),
     sa.Column('transcript', sa.Text(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('address', sa.String(length=255), nullable=True),
+    sa.Column('lat', sa.Double(), nullable=True),
+    sa.Column('lon', sa.Double(), nullable=True),
     sa.Column('last_message_at', sa.DateTime(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['commune_id'], ['areas.id'], ondelete='RESTRICT'),
-    sa.ForeignKeyConstraint(['recording_id'], ['audio_assets.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id'),
+    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], name=op.f('fk_reports_area_id_areas'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['commune_id'], ['areas.id'], name=op.f('fk_reports_commune_id_areas'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['recording_id'], ['audio_assets.id'], name=op.f('fk_reports_recording_id_audio_assets'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], name=op.f('fk_reports_resident_id_residents'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reports')),
     sa.UniqueConstraint('commune_id', 'number', name='uq_reports_commune_number')
     )
     with op.batch_alter_table('reports', schema=None) as batch_op:
@@ -192,9 +199,9 @@ def upgrade():
     sa.Column('area_id', sa.Integer(), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
+    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], name=op.f('fk_subscriptions_area_id_areas'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], name=op.f('fk_subscriptions_resident_id_residents'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions')),
     sa.UniqueConstraint('resident_id', 'area_id', name='uq_subscriptions_resident_area')
     )
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
@@ -222,12 +229,12 @@ def upgrade():
     sa.Column('confirmed_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['announcement_id'], ['announcements.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('idempotency_key')
+    sa.ForeignKeyConstraint(['announcement_id'], ['announcements.id'], name=op.f('fk_deliveries_announcement_id_announcements'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], name=op.f('fk_deliveries_area_id_areas'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_deliveries_report_id_reports'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], name=op.f('fk_deliveries_resident_id_residents'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_deliveries_idempotency_key'))
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deliveries_announcement_id'), ['announcement_id'], unique=False)
@@ -236,6 +243,36 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_deliveries_report_id'), ['report_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deliveries_resident_id'), ['resident_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deliveries_status'), ['status'], unique=False)
+
+    op.create_table('group_posts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=120), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=True),
+    sa.Column('announcement_id', sa.Integer(), nullable=True),
+    sa.Column('area_id', sa.Integer(), nullable=True),
+    sa.Column('target', sa.String(length=30), nullable=False),
+    sa.Column('chat_id', sa.String(length=500), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('reply_to', sa.String(length=100), nullable=True),
+    sa.Column('message_id', sa.String(length=100), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
+    sa.Column('posted_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['announcement_id'], ['announcements.id'], name=op.f('fk_group_posts_announcement_id_announcements'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['area_id'], ['areas.id'], name=op.f('fk_group_posts_area_id_areas'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_group_posts_report_id_reports'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_group_posts')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_group_posts_idempotency_key'))
+    )
+    with op.batch_alter_table('group_posts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_group_posts_announcement_id'), ['announcement_id'], unique=False)
+        batch_op.create_index('ix_group_posts_message', ['target', 'chat_id', 'message_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_group_posts_report_id'), ['report_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_group_posts_status'), ['status'], unique=False)
 
     op.create_table('inbound_messages',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -247,8 +284,8 @@ def upgrade():
     sa.Column('intent', sa.String(length=20), nullable=True),
     sa.Column('report_id', sa.Integer(), nullable=True),
     sa.Column('received_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id'),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_inbound_messages_report_id_reports'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_messages')),
     sa.UniqueConstraint('provider', 'provider_message_id', name='uq_inbound_provider_id')
     )
     with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
@@ -263,9 +300,9 @@ def upgrade():
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('official_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['official_id'], ['officials.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['official_id'], ['officials.id'], name=op.f('fk_report_events_official_id_officials'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_report_events_report_id_reports'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_events'))
     )
     with op.batch_alter_table('report_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_report_events_report_id'), ['report_id'], unique=False)
@@ -282,6 +319,13 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_inbound_messages_phone'))
 
     op.drop_table('inbound_messages')
+    with op.batch_alter_table('group_posts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_group_posts_status'))
+        batch_op.drop_index(batch_op.f('ix_group_posts_report_id'))
+        batch_op.drop_index('ix_group_posts_message')
+        batch_op.drop_index(batch_op.f('ix_group_posts_announcement_id'))
+
+    op.drop_table('group_posts')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deliveries_status'))
         batch_op.drop_index(batch_op.f('ix_deliveries_resident_id'))

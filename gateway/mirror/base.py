@@ -1,0 +1,32 @@
+"""The group target interface."""
+from gateway.transport import TransportError
+
+
+class MirrorTarget:
+    """Posts a text into a group chat. Subclasses set `name`, `required_settings`, `post`."""
+
+    name = ""
+    required_settings = ()
+    max_length = 4000
+
+    def __init__(self, config):
+        self.config = config
+
+    def post(self, chat_id, text, *, reply_to=None, data=None):
+        """Post `text` to `chat_id` (as a reply to message `reply_to` where the platform can);
+        return the platform's message id. `data` is the structured event, for webhooks.
+
+        Raises TransportError (permanent or not, with retry_after when the platform says)."""
+        raise NotImplementedError
+
+    def fit(self, text):
+        """`text` cut to the platform's limit."""
+        return text if len(text) <= self.max_length else text[: self.max_length - 1] + "…"
+
+
+class ChatMigrated(TransportError):
+    """The group moved to a new chat id (a Telegram group that became a supergroup)."""
+
+    def __init__(self, message, new_chat_id):
+        super().__init__(message, permanent=True, code="chat_migrated")
+        self.new_chat_id = str(new_chat_id)

@@ -1,0 +1,41 @@
+"""A plain JSON webhook for any other group tool, signed with an HMAC header.
+
+The chat id of an area using this target is the URL to POST to. Each request carries
+`X-Loaxom-Timestamp` (Unix seconds) and `X-Loaxom-Signature: sha256=<hex>`, the HMAC-SHA256
+with GROUP_WEBHOOK_SECRET of `<timestamp>.<raw body>`; receivers should reject stale timestamps.
+"""
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+from gateway import http
+from gateway.mirror.base import MirrorTarget
+
+
+def sign(secret, timestamp, body):
+    """The signature header value for `body` (bytes) sent at `timestamp`."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii") + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+class WebhookTarget(MirrorTarget):
+    name = "webhook"
+    required_settings = ("GROUP_WEBHOOK_SECRET",)
+    max_length = 10000
+
+    def post(self, chat_id, text, *, reply_to=None, data=None):
+        body = json.dumps({"text": self.fit(text), "reply_to": reply_to, "event": data or {}},
+                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        timestamp = str(int(time.time()))
+        resp = http.request("POST", chat_id, data=body, headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Loaxom-Timestamp": timestamp,
+            "X-Loaxom-Signature": sign(self.config["GROUP_WEBHOOK_SECRET"], timestamp, body),
+        })
+        http.check_status(resp, "webhook")
+        try:
+            return str(resp.json().get("message_id") or uuid.uuid4().hex)
+        except (ValueError, AttributeError):
+            return uuid.uuid4().hex
