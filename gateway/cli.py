@@ -7,7 +7,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from gateway.db import get_db
-from gateway.models import OFFICIAL_ROLES, Area, Official
+from gateway.models import OFFICIAL_ROLES, REPORT_STATUSES, Area, Official
 
 
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -128,6 +128,114 @@ def officials_create(login, name, role, area_codes, password):
     click.echo(f"Created {role} '{login}'.")
 
 
+@officials_cli.command("token")
+@click.argument("login")
+def officials_token(login):
+    """Issue a new API token for an official (the old one stops working)."""
+    from gateway.auth import issue_token
+
+    db = get_db()
+    official = _official(db, login)
+    token = issue_token(db, official)
+    db.commit()
+    click.echo(token)
+
+
+@officials_cli.command("link")
+@click.argument("login")
+@click.option("--telegram", "telegram_id", help="Their Telegram user id (replies in groups are relayed).")
+@click.option("--zalo", "zalo_id", help="Their Zalo user id.")
+def officials_link(login, telegram_id, zalo_id):
+    """Link an official to their chat accounts, so their group replies reach residents."""
+    db = get_db()
+    official = _official(db, login)
+    if telegram_id:
+        official.telegram_user_id = telegram_id
+    if zalo_id:
+        official.zalo_user_id = zalo_id
+    db.commit()
+    click.echo(f"Linked '{login}'.")
+
+
+def _official(db, login):
+    official = db.scalar(select(Official).where(Official.login == login))
+    if official is None:
+        raise click.ClickException(f"No official '{login}'.")
+    return official
+
+
+reports_cli = AppGroup("reports", help="Work the reports residents sent.")
+
+
+@reports_cli.command("list")
+@click.option("--status", type=click.Choice(REPORT_STATUSES))
+@click.option("--limit", default=30, show_default=True)
+def reports_list(status, limit):
+    """The newest reports."""
+    from gateway.models import CATEGORY_LABELS, STATUS_LABELS, Report
+    from gateway.phone import mask
+
+    query = select(Report).order_by(Report.id.desc()).limit(limit)
+    if status:
+        query = query.where(Report.status == status)
+    for r in get_db().scalars(query):
+        area = r.area.name if r.area else "-"
+        click.echo(f"#{r.number:<5} {STATUS_LABELS[r.status]:<15} {area:<15} {CATEGORY_LABELS.get(r.category, r.category):<30} "
+                   f"{mask(r.phone) if r.phone else '-':<14} {r.text[:60]!r}")
+
+
+@reports_cli.command("show")
+@click.argument("number", type=int)
+@click.option("--commune", help="Commune code, when there are several.")
+def reports_show(number, commune):
+    """A report and its thread."""
+    from gateway.models import STATUS_LABELS
+
+    report = _report(get_db(), number, commune)
+    click.echo(f"#{report.number} [{STATUS_LABELS[report.status]}] {report.area.name if report.area else '-'} "
+               f"{report.phone or ''} ({report.channel})")
+    for e in report.events:
+        who = f" {e.official.login}" if e.official else ""
+        click.echo(f"  {e.created_at:%Y-%m-%d %H:%M} {e.kind}{'=' + e.status if e.status else ''}{who}: {e.text}")
+
+
+@reports_cli.command("status")
+@click.argument("number", type=int)
+@click.argument("status", type=click.Choice([s for s in REPORT_STATUSES if s != "new"]))
+@click.option("--note", default="", help="Said to the reporter and the group.")
+@click.option("--as", "login", required=True, help="The official making the change.")
+@click.option("--commune", help="Commune code, when there are several.")
+def reports_status(number, status, note, login, commune):
+    """Acknowledge, move to in progress, resolve or reject a report."""
+    from gateway.auth import may_act_on
+    from gateway.casework import StatusError, change_status
+
+    db = get_db()
+    report, official = _report(db, number, commune), _official(db, login)
+    if not may_act_on(db, official, report.area_id or report.commune_id):
+        raise click.ClickException(f"'{login}' does not look after {report.area.name if report.area else 'this area'}.")
+    try:
+        change_status(db, report, status, note=note, official=official)
+    except StatusError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.commit()
+    click.echo(f"Report #{number} is now {status}; the reporter and the group will be told.")
+
+
+def _report(db, number, commune_code):
+    from gateway.models import Report
+
+    communes = list(db.scalars(select(Area).where(Area.parent_id.is_(None))))
+    if commune_code:
+        communes = [c for c in communes if c.code == commune_code.upper()]
+    if len(communes) != 1:
+        raise click.ClickException("Say which commune with --commune: " + ", ".join(c.code for c in communes))
+    report = db.scalar(select(Report).where(Report.commune_id == communes[0].id, Report.number == number))
+    if report is None:
+        raise click.ClickException(f"No report #{number}.")
+    return report
+
+
 def init_app(app):
-    for command in (demo_cli, residents_cli, areas_cli, officials_cli):
+    for command in (demo_cli, residents_cli, areas_cli, officials_cli, reports_cli):
         app.cli.add_command(command)

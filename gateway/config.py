@@ -32,6 +32,12 @@ SETTINGS = (
     Setting("VOICE_PROVIDER", "outbox", "Outbound call provider: a name from the provider registry."),
     Setting("AUDIO_DIR", "", "Where rendered audio and recordings live. Empty: `audio/` in the instance folder."),
     Setting("TTS_ENGINE", "espeak", "Speech engine: `espeak` (offline), `gtts` (falls back to espeak), `piper`."),
+    Setting("TELEGRAM_BOT_TOKEN", "", "Telegram bot posting into groups whose area target is `telegram`.", True),
+    Setting("TELEGRAM_WEBHOOK_SECRET", "", "`secret_token` given to Telegram's setWebhook; checked on /bots/telegram.", True),
+    Setting("ZALO_BOT_TOKEN", "", "Zalo Bot Platform token (`<bot_id>:<secret>`) for target `zalo`.", True),
+    Setting("ZALO_WEBHOOK_SECRET", "", "`secret_token` given to Zalo's setWebhook; checked on /bots/zalo.", True),
+    Setting("ZALO_OA_ACCESS_TOKEN", "", "Zalo Official Account token for group messages (target `zalo_oa`).", True),
+    Setting("GROUP_WEBHOOK_SECRET", "", "HMAC key signing posts to target `webhook` and replies on /bots/webhook.", True),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
 )
 

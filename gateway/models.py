@@ -303,6 +303,11 @@ class Delivery(Timestamped, Base):
 
 REPORT_STATUSES = ("new", "acknowledged", "in_progress", "resolved", "rejected")
 REPORT_CATEGORIES = ("security", "environment", "health", "person", "other")
+# What officials and the group read.
+STATUS_LABELS = {"new": "Mới", "acknowledged": "Đã tiếp nhận", "in_progress": "Đang xử lý",
+                 "resolved": "Đã giải quyết", "rejected": "Không xử lý"}
+CATEGORY_LABELS = {"security": "An ninh, trật tự", "environment": "Môi trường, rác thải, tiếng ồn",
+                   "health": "Y tế, dịch bệnh vật nuôi", "person": "Người cần giúp đỡ", "other": "Việc khác"}
 
 
 class Report(Timestamped, Base):

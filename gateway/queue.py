@@ -11,6 +11,7 @@ import threading
 import redis
 from flask import current_app
 from rq import Queue, SimpleWorker, Worker
+from sqlalchemy import event
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
@@ -81,6 +82,20 @@ def enqueue(func, *args, queue="default", at=None, **options):
         embedded.wake()
     log.info("enqueued job=%s func=%s queue=%s", job.id, func, queue)
     return job
+
+
+def enqueue_on_commit(session, func, *args, **options):
+    """Enqueue `func` once `session` commits, never for a change that was rolled back."""
+    session.info.setdefault("gateway.jobs", []).append((func, args, options))
+
+
+def _enqueue_committed(session):
+    for func, args, options in session.info.pop("gateway.jobs", []):
+        enqueue(func, *args, **options)
+
+
+def _forget_rolled_back(session):
+    session.info.pop("gateway.jobs", None)
 
 
 def drain(app, queues=QUEUES, *, scheduled=False):
@@ -159,6 +174,9 @@ class EmbeddedWorker:
 
 
 def init_app(app):
+    maker = app.extensions["gateway.sessionmaker"]
+    event.listen(maker, "after_commit", _enqueue_committed)
+    event.listen(maker, "after_rollback", _forget_rolled_back)
     url = app.config.get("REDIS_URL")
     if url:
         app.extensions["gateway.redis"] = redis.Redis.from_url(url)

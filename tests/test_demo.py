@@ -2,7 +2,6 @@
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-from gateway.demo import load_demo
 from gateway.models import Area, Official, Resident
 from gateway.phone import normalize
 

@@ -10,6 +10,10 @@ class MirrorTarget:
     max_length = 4000
 
     def __init__(self, config):
+        missing = [k for k in self.required_settings if not config.get(k)]
+        if missing:
+            raise TransportError(f"group target '{self.name}' needs {', '.join(missing)}", permanent=True,
+                                 code="not_configured")
         self.config = config
 
     def post(self, chat_id, text, *, reply_to=None, data=None):

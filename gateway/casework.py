@@ -1,0 +1,109 @@
+"""Working a report: it is mirrored into the group when it arrives, officials move it through
+its statuses, and every change is texted to the reporter and posted in the group."""
+import logging
+
+from sqlalchemy import select
+
+from gateway.mirror import group_of, messages
+from gateway.models import GroupPost, REPORT_STATUSES, STATUS_LABELS, Delivery
+from gateway.queue import enqueue_on_commit
+from gateway.reports import add_event
+
+log = logging.getLogger(__name__)
+
+# Allowed moves; a closed report can be reopened (back to in progress).
+TRANSITIONS = {
+    "new": {"acknowledged", "in_progress", "resolved", "rejected"},
+    "acknowledged": {"in_progress", "resolved", "rejected"},
+    "in_progress": {"resolved", "rejected"},
+    "resolved": {"in_progress"},
+    "rejected": {"in_progress"},
+}
+# SMS to the reporter: plain text any phone shows (the send job converts any note to GSM-7).
+SMS_STATUS = {
+    "acknowledged": "Phan anh #{n} da duoc tiep nhan.",
+    "in_progress": "Phan anh #{n} dang duoc xu ly.",
+    "resolved": "Phan anh #{n} da duoc giai quyet.",
+    "rejected": "Phan anh #{n} khong duoc xu ly.",
+}
+SMS_REPLY = "Tra loi phan anh #{n}: {text}"
+SMS_JOB = "gateway.sms.jobs.send_delivery"
+POST_JOB = "gateway.mirror.jobs.post"
+
+
+class StatusError(ValueError):
+    """A status change that is not allowed; the message says why."""
+
+
+def report_received(session, report):
+    """Mirror a new report into its area's group (posted after the caller commits)."""
+    from flask import current_app
+
+    base = current_app.config.get("PUBLIC_BASE_URL") or ""
+    url = f"{base}/media/{report.recording_id}.mp3" if report.recording_id and base else None
+    return _queue_post(session, report, key=f"report:{report.id}:mirror",
+                       text=messages.report_text(report, recording_url=url))
+
+
+def change_status(session, report, status, *, note="", official=None):
+    """Move `report` to `status`; text the reporter and tell the group. Raises StatusError."""
+    if status not in REPORT_STATUSES:
+        raise StatusError(f"unknown status '{status}'; use one of: {', '.join(REPORT_STATUSES)}")
+    if status not in TRANSITIONS.get(report.status, set()):
+        raise StatusError(f"report #{report.number} is '{report.status}'; it cannot become '{status}'")
+    report.status = status
+    event = add_event(session, report, "status", status=status, text=note, official=official)
+    body = SMS_STATUS[status].format(n=report.number) + (f" {note}" if note else "")
+    _queue_sms(session, report, key=f"report:{report.id}:event:{event.id}:sms", body=body)
+    _queue_post(session, report, key=f"report:{report.id}:event:{event.id}:group",
+                text=messages.status_text(report, status, note), reply=True)
+    log.info("report status report=%s status=%s official=%s", report.id, status, official.id if official else None)
+    return event
+
+
+def relay_reply(session, report, text, *, key, official=None):
+    """Send an official's reply to the reporter by SMS and note it in the thread and the group.
+
+    `key` identifies the reply's source (e.g. the chat message) so a redelivered webhook
+    relays it once. Returns the event, or None when it was relayed already."""
+    if session.scalar(select(Delivery.id).where(Delivery.idempotency_key == f"report:{report.id}:reply:{key}")):
+        return None
+    event = add_event(session, report, "message_out", text=text, official=official)
+    _queue_sms(session, report, key=f"report:{report.id}:reply:{key}",
+               body=SMS_REPLY.format(n=report.number, text=text))
+    _queue_post(session, report, key=f"report:{report.id}:event:{event.id}:group",
+                text=messages.reply_text(report, text), reply=True)
+    return event
+
+
+def _queue_sms(session, report, *, key, body):
+    if not report.phone:
+        return None
+    delivery = Delivery(idempotency_key=key, report_id=report.id, resident_id=report.resident_id,
+                        area_id=report.area_id, phone=report.phone, channel="sms", body=body)
+    session.add(delivery)
+    session.flush()
+    enqueue_on_commit(session, SMS_JOB, delivery.id, queue="high")
+    return delivery
+
+
+def _queue_post(session, report, *, key, text, reply=False):
+    group = group_of(report.area) if report.area else None
+    if group is None:
+        log.info("report %s has no group to mirror into", report.id)
+        return None
+    target, chat_id = group
+    reply_to = None
+    if reply:
+        first = session.scalar(select(GroupPost).where(GroupPost.idempotency_key == f"report:{report.id}:mirror"))
+        reply_to = first.message_id if first is not None else None
+    post = GroupPost(idempotency_key=key, report_id=report.id, area_id=report.area_id, target=target,
+                     chat_id=chat_id, text=text, reply_to=reply_to)
+    session.add(post)
+    session.flush()
+    enqueue_on_commit(session, POST_JOB, post.id, queue="high")
+    return post
+
+
+def status_label(status):
+    return STATUS_LABELS.get(status, status)

@@ -1,0 +1,123 @@
+"""The officials' JSON API for reports: list, read, change status, reply. Token-authenticated;
+each official sees and acts on the reports of their own areas only."""
+from flask import Blueprint, g, request
+from sqlalchemy import func, select
+
+from gateway.auth import api_error, area_scope, may_act_on, token_required
+from gateway.casework import StatusError, change_status, relay_reply
+from gateway.db import get_db
+from gateway.models import REPORT_CATEGORIES, REPORT_STATUSES, Report
+from gateway.phone import mask
+from gateway.text import nfc
+
+bp = Blueprint("report_api", __name__, url_prefix="/api/reports")
+MAX_REPLY = 600
+
+
+def report_json(report, *, events=False):
+    """A report as the API shows it to an official of its area."""
+    data = {
+        "id": report.id, "number": report.number, "status": report.status, "category": report.category,
+        "channel": report.channel, "text": report.text, "transcript": report.transcript,
+        "area": {"id": report.area.id, "name": report.area.name} if report.area else None,
+        "phone": report.phone, "phone_masked": mask(report.phone) if report.phone else None,
+        "recording_id": report.recording_id, "created_at": report.created_at.isoformat(),
+        "updated_at": report.updated_at.isoformat(), "last_message_at": report.last_message_at.isoformat(),
+    }
+    if events:
+        data["events"] = [{"kind": e.kind, "status": e.status, "text": e.text,
+                           "official": e.official.login if e.official else None,
+                           "at": e.created_at.isoformat()} for e in report.events]
+    return data
+
+
+def _visible(db, report_id):
+    report = db.get(Report, report_id)
+    if report is None or not may_act_on(db, g.official, report.area_id or report.commune_id):
+        return None  # out of scope looks the same as missing
+    return report
+
+
+@bp.get("")
+@token_required(roles=("admin", "leader"))
+def list_reports():
+    """Reports in the official's areas, newest first; filters: status, category, area, limit, offset."""
+    db = get_db()
+    query = select(Report)
+    scope = area_scope(db, g.official)
+    if scope is not None:
+        query = query.where(Report.area_id.in_(scope))
+    status, category = request.args.get("status"), request.args.get("category")
+    if status:
+        if status not in REPORT_STATUSES:
+            return api_error(400, f"status must be one of {', '.join(REPORT_STATUSES)}")
+        query = query.where(Report.status == status)
+    if category:
+        if category not in REPORT_CATEGORIES:
+            return api_error(400, f"category must be one of {', '.join(REPORT_CATEGORIES)}")
+        query = query.where(Report.category == category)
+    if request.args.get("area"):
+        if not request.args["area"].isdigit():
+            return api_error(400, "area must be an area id")
+        query = query.where(Report.area_id == int(request.args["area"]))
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
+        offset = max(int(request.args.get("offset", 0)), 0)
+    except ValueError:
+        return api_error(400, "limit and offset must be whole numbers")
+    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.scalars(query.order_by(Report.id.desc()).limit(limit).offset(offset))
+    return {"total": total, "reports": [report_json(r) for r in rows]}
+
+
+@bp.get("/<int:report_id>")
+@token_required(roles=("admin", "leader"))
+def get_report(report_id):
+    report = _visible(get_db(), report_id)
+    if report is None:
+        return api_error(404, "no such report in your areas")
+    return report_json(report, events=True)
+
+
+@bp.post("/<int:report_id>/status")
+@token_required(roles=("admin", "leader"))
+def post_status(report_id):
+    """Body {"status": "acknowledged" | "in_progress" | "resolved" | "rejected", "note": "…"}."""
+    db = get_db()
+    report = _visible(db, report_id)
+    if report is None:
+        return api_error(404, "no such report in your areas")
+    body = request.get_json(silent=True) or {}
+    note = nfc(str(body.get("note") or "")).strip()
+    if len(note) > MAX_REPLY:
+        return api_error(400, f"note is longer than {MAX_REPLY} characters")
+    try:
+        change_status(db, report, str(body.get("status", "")), note=note, official=g.official)
+    except StatusError as exc:
+        db.rollback()
+        return api_error(409 if str(body.get("status")) in REPORT_STATUSES else 400, str(exc))
+    db.commit()
+    return report_json(report, events=True)
+
+
+@bp.post("/<int:report_id>/reply")
+@token_required(roles=("admin", "leader"))
+def post_reply(report_id):
+    """Body {"text": "…"}; header Idempotency-Key makes a retried request relay once."""
+    db = get_db()
+    report = _visible(db, report_id)
+    if report is None:
+        return api_error(404, "no such report in your areas")
+    text = nfc(str((request.get_json(silent=True) or {}).get("text") or "")).strip()
+    if not text:
+        return api_error(400, "text is empty")
+    if len(text) > MAX_REPLY:
+        return api_error(400, f"text is longer than {MAX_REPLY} characters")
+    key = request.headers.get("Idempotency-Key") or f"api:{g.official.id}:{len(report.events)}"
+    event = relay_reply(db, report, text, key=f"api:{key}", official=g.official)
+    db.commit()
+    return report_json(report, events=True) | {"relayed": event is not None}
+
+
+def init_app(app):
+    app.register_blueprint(bp)
