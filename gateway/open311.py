@@ -40,8 +40,9 @@ class Open311Error(Exception):
 
 @bp.errorhandler(Open311Error)
 def _error(exc):
+    fmt = (request.view_args or {}).get("fmt")
     return _render([{"code": exc.status, "description": exc.description}], "errors", "error",
-                   fmt=request.view_args.get("fmt", "json") if request.view_args else "json"), exc.status
+                   fmt=fmt if fmt in ("json", "xml") else "json"), exc.status
 
 
 def _render(items, root, item_tag, fmt):
