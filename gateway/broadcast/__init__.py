@@ -1,0 +1,1 @@
+"""Broadcasts: an official's announcement delivered on every channel, with coverage measured."""

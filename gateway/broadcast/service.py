@@ -1,0 +1,83 @@
+"""Creating, scheduling and cancelling announcements (shared by the API, the CLI and the console)."""
+import datetime as dt
+import logging
+
+from sqlalchemy import update
+
+from gateway.auth import may_act_on
+from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, AudioAsset, utcnow
+from gateway.queue import enqueue_on_commit
+from gateway.text import nfc
+
+log = logging.getLogger(__name__)
+MAX_TITLE, MAX_BODY = 200, 3000
+DEFAULT_LIFETIME = dt.timedelta(days=7)
+START_JOB = "gateway.broadcast.jobs.start"
+
+
+class AnnouncementError(ValueError):
+    """Input an official must fix; the message says what."""
+
+
+def create(session, *, official, title, body, areas, audiences=("everyone",), channels=("sms", "hotline"),
+           priority="normal", category="general", send_at=None, expires_at=None, recording=None):
+    """Validate and schedule an announcement; it starts at `send_at` (now when empty)."""
+    title, body = nfc(title or "").strip(), nfc(body or "").strip()
+    if not title:
+        raise AnnouncementError("title is empty")
+    if len(title) > MAX_TITLE:
+        raise AnnouncementError(f"title is longer than {MAX_TITLE} characters")
+    if not body and recording is None:
+        raise AnnouncementError("body is empty (write the text, or attach a recording)")
+    if len(body) > MAX_BODY:
+        raise AnnouncementError(f"body is longer than {MAX_BODY} characters")
+    if priority not in PRIORITIES:
+        raise AnnouncementError(f"priority must be one of {', '.join(PRIORITIES)}")
+    bad = [a for a in audiences if a not in AUDIENCES]
+    if bad or not audiences:
+        raise AnnouncementError(f"audiences must be some of {', '.join(AUDIENCES)}")
+    bad = [c for c in channels if c not in CHANNELS]
+    if bad or not channels:
+        raise AnnouncementError(f"channels must be some of {', '.join(CHANNELS)}")
+    if not areas:
+        raise AnnouncementError("choose at least one area")
+    outside = [a.name for a in areas if not may_act_on(session, official, a.id)]
+    if outside:
+        raise AnnouncementError(f"not your area: {', '.join(outside)}")
+    if recording is not None and (not isinstance(recording, AudioAsset) or recording.kind != "recording"):
+        raise AnnouncementError("recording must be an uploaded recording")
+    now = utcnow()
+    send_at = send_at or now
+    if send_at.tzinfo is None:
+        raise AnnouncementError("send_at needs a time zone")
+    if send_at < now - dt.timedelta(minutes=5):
+        raise AnnouncementError("send_at is in the past")
+    expires_at = expires_at or send_at + DEFAULT_LIFETIME
+    if expires_at <= send_at:
+        raise AnnouncementError("expires_at must come after send_at")
+    announcement = Announcement(
+        title=title, body=body, areas=list(areas), audiences=sorted(set(audiences)), channels=sorted(set(channels)),
+        priority=priority, category=category, send_at=send_at, expires_at=expires_at, status="scheduled",
+        created_by_id=official.id, recording_id=recording.id if recording is not None else None)
+    session.add(announcement)
+    session.flush()
+    # The start job checks the status, so a cancelled announcement never starts.
+    enqueue_on_commit(session, START_JOB, announcement.id, queue="default", at=send_at if send_at > now else None,
+                      job_id=f"announcement-{announcement.id}-start")
+    log.info("announcement scheduled id=%s official=%s at=%s", announcement.id, official.id, send_at.isoformat())
+    return announcement
+
+
+def cancel(session, announcement):
+    """Cancel before sending starts; AnnouncementError once it has.
+
+    Conditional, so a cancel racing the start job loses cleanly instead of half-cancelling."""
+    done = session.execute(
+        update(Announcement).where(Announcement.id == announcement.id,
+                                   Announcement.status.in_(("draft", "scheduled"))).values(status="cancelled")
+    ).rowcount
+    session.refresh(announcement)
+    if not done:
+        raise AnnouncementError(f"announcement {announcement.id} is '{announcement.status}' and can no longer be cancelled")
+    log.info("announcement cancelled id=%s", announcement.id)
+    return announcement
