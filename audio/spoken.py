@@ -104,7 +104,7 @@ MEASURE_WORDS = {"lần", "liều", "người", "hộ", "con", "suất", "buổi
 PHONE_KEYWORDS = ("số điện thoại", "điện thoại", "đường dây nóng", "tổng đài", "số tài khoản", "gọi",
                   "liên hệ", "fax", "nhắn tin")
 
-_NUM = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?(?!\d)|\d+,\d+|\d+"
+_NUM = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?(?![\d.]\d)|\d+[,.]\d{1,2}(?![\d.]\d)|\d+,\d+|\d+"
 _UNIT_ALT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
 _CURRENCY_ALT = "|".join(re.escape(u) for u in sorted(CURRENCY, key=len, reverse=True))
 _LETTER = r"[^\W\d_]"
@@ -401,7 +401,7 @@ def _rates(text):
 
 _SUFFIX = r"(?:\s*(%)|\s*(" + _CURRENCY_ALT + r")(?![^\W\d_])|\s*(" + _UNIT_ALT + r")(?![^\W\d_²³])|(k|K|tr)(?![^\W\d_]))"
 _QUANTITY = re.compile(r"(?<![\w.,])(" + _NUM + r")" + _SUFFIX + r"?"
-                       r"(?:\s*-\s*(" + _NUM + r")" + _SUFFIX + r"?)?(?![\d])")
+                       r"(?:\s*-\s*(" + _NUM + r")" + _SUFFIX + r"?)?(?![\d]|[.,]\d)")
 _MILLION_SHORT = re.compile(r"(?<![\w.,])(\d+)tr(\d)(?!\d)")
 
 
@@ -411,8 +411,8 @@ def number_words(written):
         integer, _, fraction = written.partition(",")
         integer = integer.replace(".", "")
         return num.decimal(integer, fraction) if fraction else num.cardinal(int(integer))
-    if "," in written:
-        integer, fraction = written.split(",", 1)
+    if "," in written or "." in written:  # "1,7"; "1.5" written the English way
+        integer, fraction = re.split(r"[,.]", written, maxsplit=1)
         return num.decimal(integer, fraction)
     return num.cardinal(int(written))
 
@@ -437,15 +437,28 @@ def _quantity_words(number, percent, currency, unit, short, attached):
 
 
 def _value(written):
-    return float(written.replace(".", "").replace(",", ".")) if "." in written and re.fullmatch(
-        r"\d{1,3}(?:\.\d{3})+(?:,\d+)?", written) else float(written.replace(",", "."))
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?", written):
+        return float(written.replace(".", "").replace(",", "."))
+    return float(written.replace(",", "."))
+
+
+def _padded(m, words):
+    """`words` kept apart from letters glued to the match ("5A" → "năm A")."""
+    before = m.string[m.start() - 1:m.start()]
+    after = m.string[m.end():m.end() + 1]
+    return (" " if before.isalpha() else "") + words + (" " if after.isalpha() else "")
 
 
 def _quantities(text):
     text = _MILLION_SHORT.sub(lambda m: f"{num.cardinal(int(m.group(1)))} triệu {num.DIGITS[int(m.group(2))]} trăm nghìn"
                               if m.group(2) != "0" else f"{num.cardinal(int(m.group(1)))} triệu", text)
 
+    text = re.sub(r"(?<=\d)\s*/\s*(?=\d)", " trên ", text)  # ratios that are not dates: 3/5
+
     def quantity(m):
+        return _padded(m, _quantity(m))
+
+    def _quantity(m):
         g = m.groups()
         attached_first = not re.match(r"\d[\d.,]*\s", m.group(0))
         first = _quantity_words(g[0], g[1], g[2], g[3], g[4], attached_first)
@@ -492,15 +505,8 @@ _ANY_NUMBER = re.compile(_NUM)
 
 
 def _remaining(text):
-    def number(m):
-        words = number_words(m.group(0))
-        # Keep words apart from letters glued to the number ("5A" → "năm A").
-        before = m.string[m.start() - 1:m.start()]
-        after = m.string[m.end():m.end() + 1]
-        return (" " if before.isalpha() else "") + words + (" " if after.isalpha() else "")
-
-    text = re.sub(r"(?<=\d)\s*/\s*(?=\d)", " trên ", text)  # ratios that are not dates: 3/5
-    text = _ANY_NUMBER.sub(number, text)
+    text = re.sub(r"(?<=\d)\.(?=\d)", " chấm ", text)  # left over: "1.2.3" is a list of numbers
+    text = _ANY_NUMBER.sub(lambda m: _padded(m, number_words(m.group(0))), text)
     text = text.replace("%", " phần trăm").replace("&", " và ").replace("+", " cộng ")
     text = re.sub(r"(?<=[^\W\d_])\s*/\s*(?=[^\W\d_])", " ", text)  # "anh/chị" → "anh chị"
     text = re.sub(r"(?<=[^\W\d_])-(?=[^\W\d_])", " ", text)  # "vắc-xin" → "vắc xin"
