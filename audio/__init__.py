@@ -1,12 +1,35 @@
 """Audio: announcement text or an official's recording in, files for phones and loudspeakers out.
 
-A library: no Flask, Twilio or database here. Public names are imported on first use, so
-`import audio` costs nothing and the web process never loads the speech engines.
+A library: no Flask, Twilio or database here. Every public name is imported on first use, so
+`import audio` does no work and a process that only checks uploads never loads the engines.
+
+    audio.verbalize(text) -> str                     the spoken form of Vietnamese text
+    audio.render(RenderSpec(...), directory) -> Rendition   MP3 + telephone WAV, measured, cached
+    audio.check_upload(filename, data) -> CheckedUpload     or UploadRejected(code, message)
+    audio.get_engine(name, **options) -> Engine      espeak, gtts, piper
 """
 from importlib import import_module
 
 _EXPORTS = {
     "verbalize": "audio.spoken",
+    "number_words": "audio.spoken",
+    "render": "audio.compose",
+    "RenderSpec": "audio.compose",
+    "Rendition": "audio.compose",
+    "Layout": "audio.compose",
+    "LOUDSPEAKER": "audio.compose",
+    "PLAIN": "audio.compose",
+    "check_upload": "audio.uploads",
+    "CheckedUpload": "audio.uploads",
+    "UploadRejected": "audio.uploads",
+    "content_hash": "audio.cache",
+    "get_engine": "audio.engines",
+    "ENGINES": "audio.engines",
+    "EngineError": "audio.engines.base",
+    "EngineConfigError": "audio.engines.base",
+    "decode": "audio.codec",
+    "CodecError": "audio.codec",
+    "measure": "audio.loudness",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -20,3 +43,7 @@ def __getattr__(name):
     value = getattr(import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__():
+    return __all__
