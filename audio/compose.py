@@ -184,6 +184,7 @@ class _Parts:
     def assemble(self):
         """The whole mix as float samples at RATE."""
         layout = self.spec.layout
+        intro = _level(_trim(self.speak(layout.intro)), PART_LUFS) if layout.intro.strip() else None
         recording = self.spec.recording_bytes()
         if recording is not None:
             message = _segment(codec.decode(recording, rate=RATE).samples)
@@ -197,8 +198,8 @@ class _Parts:
         out = AudioSegment.silent(duration=300, frame_rate=RATE)  # players clip the first instant
         if layout.chime:
             out += _level(chime(), CHIME_LUFS) + AudioSegment.silent(duration=500, frame_rate=RATE)
-        if layout.intro.strip():
-            out += _level(_trim(self.speak(layout.intro)), PART_LUFS) + AudioSegment.silent(duration=800, frame_rate=RATE)
+        if intro is not None:
+            out += intro + AudioSegment.silent(duration=800, frame_rate=RATE)
         out += message
         for _ in range(layout.repeat - 1):
             out += AudioSegment.silent(duration=layout.pause_ms, frame_rate=RATE) + message
