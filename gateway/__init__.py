@@ -19,11 +19,12 @@ def create_app(config=None):
     settings.check_production(app.config, _provider_settings(app.config))
     _init_logging(app)
 
-    from gateway import cli, db, health, queue
+    from gateway import cli, db, health, media, queue
 
     db.init_app(app)
     queue.init_app(app)
     health.init_app(app)
+    media.init_app(app)
     cli.init_app(app)
     return app
 

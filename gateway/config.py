@@ -32,6 +32,14 @@ SETTINGS = (
     Setting("VOICE_PROVIDER", "outbox", "Outbound call provider: a name from the provider registry."),
     Setting("AUDIO_DIR", "", "Where rendered audio and recordings live. Empty: `audio/` in the instance folder."),
     Setting("TTS_ENGINE", "espeak", "Speech engine: `espeak` (offline), `gtts` (falls back to espeak), `piper`."),
+    Setting("PIPER_MODEL", "", "Path of a piper voice model (`.onnx`, with its `.onnx.json` beside it); needed for `TTS_ENGINE=piper`."),
+    Setting("GTTS_TIMEOUT", "10", "Seconds gTTS waits for Google on each request before it retries."),
+    Setting("GTTS_RETRIES", "2", "Retries after a failed gTTS request; then espeak speaks instead and the asset records the fallback."),
+    Setting("AUDIO_LOUDNESS", "-16", "Integrated loudness (LUFS) every rendered file is normalized to."),
+    Setting("AUDIO_TRUE_PEAK", "-1.5", "Highest true peak (dBTP) allowed in rendered files, measured after export."),
+    Setting("AUDIO_CHIME", "1", "`1`: a chime before each announcement (loudspeakers and calls); `0`: none."),
+    Setting("UPLOAD_MAX_MB", "20", "Largest recording officials may upload, in megabytes."),
+    Setting("UPLOAD_MAX_SECONDS", "600", "Longest recording officials may upload, in seconds."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
 )
 
