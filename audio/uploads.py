@@ -52,6 +52,8 @@ def _megabytes(n):
 
 
 def _minutes(seconds):
+    if seconds < 10:
+        return f"{seconds:.1f}".replace(".", ",").replace(",0", "") + " giây"  # "0,4 giây", "2 giây"
     seconds = int(round(seconds))
     minutes, rest = divmod(seconds, 60)
     if minutes and rest:

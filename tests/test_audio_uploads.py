@@ -77,7 +77,7 @@ def test_too_long_recording_is_refused(speech):
 def test_too_short_recording_is_refused(tmp_path):
     data = ffmpeg(["-f", "lavfi", "-i", "sine=frequency=440:duration=0.3", "-f", "wav", "pipe:1"])
     err = refused(data, filename="a.wav")
-    assert err.code == "too_short" and "quá ngắn" in err.message
+    assert err.code == "too_short" and "quá ngắn (0,3 giây); cần ít nhất 1 giây" in err.message
 
 
 def test_silent_recording_is_refused():
