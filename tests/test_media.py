@@ -416,3 +416,87 @@ print(heavy)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
     assert audio_jobs(app) == 2  # both are queued for a worker
+
+
+def test_announcement_intro():
+    from gateway.media.jobs import announcement_intro
+
+    assert announcement_intro("Tiêm phòng dại", "Sáng mai tiêm phòng.") == "Thông báo: Tiêm phòng dại"
+    assert announcement_intro("Thông báo mất điện", "Chiều nay mất điện.") == "Thông báo mất điện"
+    assert announcement_intro("Mất điện", "Mất điện chiều nay từ 13h.") == ""
+    assert announcement_intro("", "Họp dân.") == ""
+
+
+def test_announcement_without_text_or_recording_renders_nothing(app, engine_calls):
+    with app.app_context():
+        db = get_db()
+        ann = Announcement(title="Trống", body="  ")
+        db.add(ann)
+        request_announcement_audio(db, ann)
+    drain(app)
+    assert engine_calls == [] and stats(app)["audio"]["failed"] == 0
+
+
+def test_huge_text_is_refused(app):
+    with app.app_context(), pytest.raises(ValueError, match="too long"):
+        ensure_text_asset(get_db(), "Thông báo. " * 1000)
+
+
+def test_asset_url_outside_a_request(make_app, app):
+    with app.app_context():
+        asset = ensure_text_asset(get_db(), "Xin chào.")
+        from gateway.media import asset_url
+
+        assert asset_url(asset, "phone") == f"https://gw.example.vn/audio/{asset.content_hash}.wav"
+    local = make_app(PUBLIC_BASE_URL="", DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=app.config["REDIS_URL"])
+    with local.app_context():
+        assert asset_url(asset) == f"/audio/{asset.content_hash}.mp3"
+
+
+def test_engine_names_match_the_registry():
+    from audio.engines import ENGINES
+    from audio.spec import ENGINE_NAMES
+
+    assert set(ENGINE_NAMES) == set(ENGINES)
+
+
+def test_audio_commands(app, runner, engine_calls, tmp_path):
+    out = tmp_path / "thu.mp3"
+    result = runner.invoke(args=["audio", "check", "Họp lúc 8h30 ngày 14/8.", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Spoken form: Họp lúc tám giờ ba mươi ngày mười bốn tháng tám." in result.output
+    assert "Engine espeak (vi)" in result.output and "LUFS" in result.output
+    assert stream_info(out).startswith("mp3, 44100 Hz, mono")
+    with app.app_context():
+        ensure_text_asset(get_db(), "Xin chào bà con.")
+    drain(app)
+    listing = runner.invoke(args=["audio", "list"])
+    assert listing.exit_code == 0 and "prompt" in listing.output and "ready" in listing.output
+    again = runner.invoke(args=["audio", "rerender", "--failed"])
+    assert again.exit_code == 0 and "Queued 0 asset(s)." in again.output
+
+
+def test_audio_check_reports_a_configuration_error(audio_app, tmp_path):
+    app = audio_app(TTS_ENGINE="piper", PIPER_MODEL=str(tmp_path / "none.onnx"))
+    result = app.test_cli_runner().invoke(args=["audio", "check"])
+    assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def test_a_real_worker_renders_with_wheels_only(app, tmp_path):
+    """`python worker.py` (forking a work horse per job) on a machine with neither the espeak-ng
+    nor the ffmpeg program: the espeakng-loader library and the imageio-ffmpeg binary do it all."""
+    with app.app_context():
+        asset = ensure_text_asset(get_db(), "Loa phường thông báo: 19h tối nay họp tổ dân phố số 5.")
+    env = {k: v for k, v in os.environ.items()}
+    env.update({k: str(app.config[k]) for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TWILIO_AUTH_TOKEN",
+                                                "INSTANCE_PATH", "AUDIO_DIR")})
+    env["PATH"] = str(tmp_path / "empty-bin")  # no espeak-ng, no ffmpeg
+    proc = subprocess.run([sys.executable, "worker.py", "--burst", "audio"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with app.app_context():
+        asset = get_db().get(AudioAsset, asset.id)
+        assert asset.status == "ready", asset.error
+        assert abs(asset.loudness_lufs + 16) <= 1 and asset.true_peak_dbtp <= -1.5
+        assert stream_info(absolute(asset.mp3_path)).startswith("mp3, 44100 Hz, mono")
+        assert asset.duration_ms > 3000

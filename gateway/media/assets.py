@@ -7,7 +7,7 @@ fall back to `<Say>` or text until then).
 import datetime as dt
 import logging
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import select
@@ -28,6 +28,8 @@ ANNOUNCEMENT_JOB = "gateway.media.jobs.render_announcement"
 STALE_AFTER = dt.timedelta(minutes=10)
 # An asset the offline engine spoke because gTTS failed is tried with gTTS again after this long.
 FALLBACK_RETRY_AFTER = dt.timedelta(hours=1)
+# About six minutes of speech, twice over on a loudspeaker: longer belongs in a recording.
+MAX_TEXT_CHARS = 5000
 
 
 def text_spec(config, text, kind, intro=""):
@@ -47,6 +49,8 @@ def ensure_text_asset(session, text, kind="prompt", *, intro=""):
     text = nfc(text).strip()
     if not text:
         raise ValueError("no text to speak")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"text too long to speak: {len(text)} characters, at most {MAX_TEXT_CHARS}")
     config = current_app.config
     spec = text_spec(config, text, kind, nfc(intro).strip())
     return _get_or_create(session, spec, AudioAsset(
@@ -94,11 +98,13 @@ def rerender(session, asset):
 def asset_url(asset, rendition="mp3", external=True):
     """The URL of an asset's file: `mp3` (loudspeakers, downloads) or `phone` (8 kHz WAV for <Play>)."""
     ext = {"mp3": "mp3", "phone": "wav"}[rendition]
-    path = url_for("media.audio_file", content_hash=asset.content_hash, ext=ext)
+    path = f"/audio/{asset.content_hash}.{ext}"
     base = current_app.config.get("PUBLIC_BASE_URL")
     if external and base:
-        return base.rstrip("/") + path
-    return url_for("media.audio_file", content_hash=asset.content_hash, ext=ext, _external=external)
+        return base.rstrip("/") + path  # what providers reach, also from a job with no request
+    if external and has_request_context():
+        return url_for("media.audio_file", content_hash=asset.content_hash, ext=ext, _external=True)
+    return path
 
 
 def _voice(config, engine):

@@ -46,8 +46,10 @@ def render_announcement(announcement_id):
         new = AudioAsset(kind="announcement", source_id=recording.id, original_name=recording.original_name,
                          options={"layout": spec.layout.key(), "engine_options": {}}, status="pending")
     else:
-        intro = f"Thông báo: {ann.title}" if (ann.title or "").strip() else ""
-        spec = text_spec(config, ann.body, "announcement", intro)
+        if not (ann.body or "").strip():
+            log.warning("render_announcement: announcement=%s has neither text nor recording", ann.id)
+            return None
+        spec = text_spec(config, ann.body, "announcement", announcement_intro(ann.title, ann.body))
         new = AudioAsset(kind="announcement", text=ann.body, engine=spec.engine,
                          voice="vi" if spec.engine != "piper" else None,
                          options={"layout": spec.layout.key(), "engine_options": dict(spec.engine_options)},
@@ -64,6 +66,14 @@ def render_announcement(announcement_id):
     db.commit()
     log.info("announcement=%s audio asset=%s status=%s", ann.id, asset.id, asset.status)
     return asset.id
+
+
+def announcement_intro(title, body):
+    """What is said before the message: "Thông báo: <title>", unless the title says it or the body starts with it."""
+    title = (title or "").strip().rstrip(".:")
+    if not title or (body or "").strip().lower().startswith(title.lower()):
+        return ""
+    return title if title.lower().startswith("thông báo") else f"Thông báo: {title}"
 
 
 def spec_for(asset, config):
