@@ -76,6 +76,7 @@ ABBREVIATIONS = {
 # Written with a slash or in mixed case; matched exactly.
 SLASHED = {
     "Đ/c": "đồng chí", "đ/c": "địa chỉ", "v/v": "về việc", "V/v": "về việc", "K/g": "kính gửi",
+    "TK&VV": "tiết kiệm và vay vốn",
     "TP.HCM": "Thành phố Hồ Chí Minh", "TPHCM": "Thành phố Hồ Chí Minh", "Tp.HCM": "Thành phố Hồ Chí Minh",
 }
 # A letter and a dot before a place name or number: "Q.1", "P. Tân Định", "TP. Huế".
@@ -98,7 +99,7 @@ CURRENCY = {"đ": "đồng", "đồng": "đồng", "VNĐ": "đồng", "VND": "đ
 # Words a rate can follow: "2 lần/ngày", "5 kg/con", "400.000đ/tháng".
 MEASURE_WORDS = {"lần", "liều", "người", "hộ", "con", "suất", "buổi", "ngày", "giờ", "tháng", "năm", "cái",
                  "chiếc", "bao", "túi", "lít", "tấn", "cân", "triệu", "nghìn", "ngàn", "tỷ", "đồng", "đ",
-                 "phút", "lượt", "khẩu phần", "xuất", "sào", "mẫu", "viên", "bữa", "ca", "tuần", "kỳ"}
+                 "phút", "lượt", "xuất", "sào", "mẫu", "viên", "bữa", "ca", "tuần", "kỳ"}
 
 # Words after which a number is a phone, hotline or account number (read digit by digit).
 PHONE_KEYWORDS = ("số điện thoại", "điện thoại", "đường dây nóng", "tổng đài", "số tài khoản", "gọi",
@@ -185,16 +186,31 @@ _VI_MARKED = re.compile(r"[À-ỹĐđ]")
 def _lower_headlines(text):
     """Lower-case words in capitals that are Vietnamese words, so no engine spells them out.
 
-    A capitalised word is lowered when it carries Vietnamese marks ("THÔNG BÁO"), or when it
-    stands in a run of capitalised words of which one does. Unknown acronyms ("HIV") stay."""
-    def lower_run(m):
-        run = m.group(0)
-        words = re.findall(r"[^\W\d_]+", run)
-        if any(_VI_MARKED.search(w) for w in words) and all(w.isupper() or len(w) == 1 for w in words):
-            return run.lower()
-        return run
+    Capitalised words next to each other (spaces or commas between) form a run; a run in which
+    one word carries Vietnamese marks ("THÔNG BÁO KHẨN") is a shouted headline and is lowered.
+    A lone acronym without marks ("HIV") stays as it is."""
+    words = [m for m in re.finditer(r"[^\W\d_]+", text)]
+    lowered = set()
+    run = []
 
-    return re.sub(r"(?<![\w])[^\W\d_]*[A-ZÀ-ỸĐ][^\W\d_]*(?:[ ,]+[^\W\d_]*[A-ZÀ-ỸĐ][^\W\d_]*)*", lower_run, text)
+    def close(run):
+        if any(_VI_MARKED.search(m.group(0)) for m in run):
+            lowered.update(m.start() for m in run)
+
+    for m in words:
+        caps = m.group(0).isupper() and (len(m.group(0)) > 1 or _VI_MARKED.search(m.group(0)))
+        if caps and run and re.fullmatch(r"[ ,]+", text[run[-1].end():m.start()]):
+            run.append(m)
+            continue
+        close(run)
+        run = [m] if caps else []
+    close(run)
+    out, last = [], 0
+    for m in words:
+        if m.start() in lowered:
+            out += [text[last:m.start()], m.group(0).lower()]
+            last = m.end()
+    return "".join(out) + text[last:]
 
 
 # 3. Phone and hotline numbers ----------------------------------------------------------------
@@ -210,7 +226,7 @@ _PHONE_PATTERNS = (
     re.compile(r"(?<![\w.,])1[89]00[\s.]?\d{2,4}(?:[\s.]?\d{2,4})?(?!\d)"),
 )
 _KEYWORD_NUMBER = re.compile(
-    r"(?P<lead>(?<![^\W\d_])(?:" + "|".join(PHONE_KEYWORDS) + r")(?:\s+(?:ngay|cho|tới|đến|số|lên|về|qua))*"
+    r"(?P<lead>(?<![^\W\d_])(?<!kêu\s)(?:" + "|".join(PHONE_KEYWORDS) + r")(?:\s+(?:ngay|cho|tới|đến|số|lên|về|qua))*"
     r"\s*:?\s*(?:\(\s*)?)(?P<number>\+?\d[\d .]*\d{2}|\d{3,})(?![\d,]\d)",
     re.IGNORECASE,
 )

@@ -114,6 +114,7 @@ CASES = [
     ("Gọi +84 912 345 678", "Gọi cộng tám bốn, chín một hai, ba bốn năm, sáu bảy tám."),
     ("Số tài khoản 123456789 tại NHCSXH", "Số tài khoản một hai ba, bốn năm sáu, bảy tám chín tại Ngân hàng Chính sách xã hội."),
     ("Đường dây nóng 24/7", "Đường dây nóng hai mươi tư trên bảy."),
+    ("Kêu gọi 150 hộ tham gia hiến máu", "Kêu gọi một trăm năm mươi hộ tham gia hiến máu."),
     # Units and rates
     ("Rắc vôi bột 1 kg/10 m2", "Rắc vôi bột một ki lô gam mỗi mười mét vuông."),
     ("Tốc độ tối đa 40km/h", "Tốc độ tối đa bốn mươi ki lô mét một giờ."),
@@ -147,12 +148,15 @@ CASES = [
     ("Bệnh LMLM trên trâu bò", "Bệnh lở mồm long móng trên trâu bò."),
     ("Hội NCT và CCB", "Hội người cao tuổi và cựu chiến binh."),
     ("Vay vốn HTX", "Vay vốn hợp tác xã."),
+    ("Họp tổ TK&VV lúc 14h", "Họp tổ tiết kiệm và vay vốn lúc mười bốn giờ."),
     # Loan words, headlines, layout
     ("Tiêm vaccine COVID-19 mũi 3", "Tiêm vắc xin Cô vít mười chín mũi ba."),
     ("Tiêm vắc-xin phòng bệnh", "Tiêm vắc xin phòng bệnh."),
     ("THÔNG BÁO KHẨN", "Thông báo khẩn."),
     ("CẢNH BÁO LỪA ĐẢO QUA ĐIỆN THOẠI", "Cảnh báo lừa đảo qua điện thoại."),
     ("Phòng chống HIV/AIDS", "Phòng chống HIV AIDS."),
+    ("THÔNG BÁO CỦA UBND XÃ VỀ PHÒNG CHỐNG DỊCH TẢ LỢN CHÂU PHI",
+     "Thông báo của Ủy ban nhân dân xã về phòng chống dịch tả lợn châu phi."),
     ("📢 Thông báo 📢", "Thông báo."),
     ("Kính gửi bà con:\n- Tiêm phòng lúc 8h\n- Mang theo sổ tiêm", "Kính gửi bà con: Tiêm phòng lúc tám giờ. Mang theo sổ tiêm."),
     ("Anh/chị vui lòng tham dự", "Anh chị vui lòng tham dự."),
