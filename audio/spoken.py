@@ -415,7 +415,9 @@ def _rates(text):
 
 # 6. Quantities: money, percentages, units, ranges ---------------------------------------------
 
-_SUFFIX = r"(?:\s*(%)|\s*(" + _CURRENCY_ALT + r")(?![^\W\d_])|\s*(" + _UNIT_ALT + r")(?![^\W\d_²³])|(k|K|tr)(?![^\W\d_]))"
+# After a number: a percent sign, a currency, a unit, or the shorthand k (thousand) / tr (million).
+_SUFFIX = (r"(?:\s*(%)|\s*(" + _CURRENCY_ALT + r")(?![^\W\d_])|\s*(" + _UNIT_ALT + r")(?![^\W\d_²³])"
+           r"|(k|K|tr)(?![^\W\d_]))")
 _QUANTITY = re.compile(r"(?<![\w.,])(" + _NUM + r")" + _SUFFIX + r"?"
                        r"(?:\s*-\s*(" + _NUM + r")" + _SUFFIX + r"?)?(?![\d]|[.,]\d)")
 _MILLION_SHORT = re.compile(r"(?<![\w.,])(\d+)tr(\d)(?!\d)")
@@ -466,8 +468,11 @@ def _padded(m, words):
 
 
 def _quantities(text):
-    text = _MILLION_SHORT.sub(lambda m: f"{num.cardinal(int(m.group(1)))} triệu {num.DIGITS[int(m.group(2))]} trăm nghìn"
-                              if m.group(2) != "0" else f"{num.cardinal(int(m.group(1)))} triệu", text)
+    def million_short(m):  # "1tr5" is 1.5 million
+        millions = f"{num.cardinal(int(m.group(1)))} triệu"
+        return millions if m.group(2) == "0" else f"{millions} {num.DIGITS[int(m.group(2))]} trăm nghìn"
+
+    text = _MILLION_SHORT.sub(million_short, text)
 
     text = re.sub(r"(?<=\d)\s*/\s*(?=\d)", " trên ", text)  # ratios that are not dates: 3/5
 

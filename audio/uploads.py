@@ -62,7 +62,8 @@ def _minutes(seconds):
 
 
 def check_upload(filename, data, *, max_bytes=MAX_BYTES, max_seconds=MAX_SECONDS, min_seconds=MIN_SECONDS):
-    """The CheckedUpload for `data`, or UploadRejected saying why (empty, too large, undecodable, too short or long, silent)."""
+    """The CheckedUpload for `data`, or UploadRejected saying why (empty, too large, undecodable, too short or
+    long, silent)."""
     size = len(data or b"")
     if size == 0:
         raise UploadRejected("empty", "Tệp tải lên rỗng, không có âm thanh. Hãy chọn lại tệp ghi âm.")

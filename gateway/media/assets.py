@@ -30,6 +30,8 @@ STALE_AFTER = dt.timedelta(minutes=10)
 FALLBACK_RETRY_AFTER = dt.timedelta(hours=1)
 # About six minutes of speech, twice over on a loudspeaker: longer belongs in a recording.
 MAX_TEXT_CHARS = 5000
+# Seconds a render job may run: the longest text, spoken by gTTS in 100-character requests.
+JOB_TIMEOUT = 900
 
 
 def text_spec(config, text, kind, intro=""):
@@ -83,7 +85,7 @@ def request_announcement_audio(session, announcement):
     """Queue the rendering of an announcement's audio (its recording if it has one, else its text)."""
     session.commit()  # the worker must see the announcement as it is now
     # Duplicates are harmless: the job finds the rendition by its content hash.
-    queue.enqueue(ANNOUNCEMENT_JOB, announcement.id, queue="audio", retry=_retry())
+    queue.enqueue(ANNOUNCEMENT_JOB, announcement.id, queue="audio", retry=_retry(), job_timeout=JOB_TIMEOUT)
 
 
 def rerender(session, asset):
@@ -167,4 +169,4 @@ def _retry():
 
 def _enqueue(asset, force=False):
     args = (asset.id, True) if force else (asset.id,)
-    queue.enqueue(RENDER_JOB, *args, queue="audio", job_id=_job_id(asset), retry=_retry())
+    queue.enqueue(RENDER_JOB, *args, queue="audio", job_id=_job_id(asset), retry=_retry(), job_timeout=JOB_TIMEOUT)

@@ -33,7 +33,8 @@ def check_command(text, out):
             r = audio.render(spec, tmp)
         except audio.EngineError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"Engine {r.engine} ({r.voice}): {r.duration_ms / 1000:.1f} s, synthesis {r.synthesis_seconds:.2f} s")
+        click.echo(f"Engine {r.engine} ({r.voice}): {r.duration_ms / 1000:.1f} s, "
+                   f"synthesis {r.synthesis_seconds:.2f} s")
         click.echo(f"MP3 {r.loudness_lufs:.1f} LUFS, {r.true_peak_dbtp:.1f} dBTP, {r.mp3_bytes} bytes")
         click.echo(f"Phone WAV {r.phone_loudness_lufs:.1f} LUFS, {r.phone_true_peak_dbtp:.1f} dBTP")
         if r.fallback_used:
@@ -53,7 +54,8 @@ def list_command(status):
     for a in get_db().scalars(query):
         seconds = f"{a.duration_ms / 1000:.1f}s" if a.duration_ms else "-"
         extra = " fallback" if a.fallback_used else ""
-        click.echo(f"{a.id:>5} {a.kind:<12} {a.status:<8} {seconds:>7} {a.engine or '-':<7}{extra} {a.error or ''}".rstrip())
+        line = f"{a.id:>5} {a.kind:<12} {a.status:<8} {seconds:>7} {a.engine or '-':<7}{extra} {a.error or ''}"
+        click.echo(line.rstrip())
 
 
 @audio_cli.command("rerender")
