@@ -21,14 +21,16 @@ def sha256_bytes(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def content_hash(*, spoken=None, recording_sha256=None, engine=None, engine_options=None, layout=None):
+def content_hash(*, spoken=None, recording_sha256=None, engine=None, voice=None, engine_options=None, layout=None):
     """The cache key of a rendition: hex SHA-256 of its canonical description."""
-    options = {k: v for k, v in sorted((engine_options or {}).items()) if k not in SOUNDLESS_OPTIONS}
+    # The voice counts once, as `voice`, however it was given.
+    options = {k: v for k, v in sorted((engine_options or {}).items()) if k not in SOUNDLESS_OPTIONS | {"voice"}}
     payload = {
         "pipeline": PIPELINE_VERSION,
         "spoken": spoken,
         "recording": recording_sha256,
         "engine": engine,
+        "voice": voice,
         "engine_options": options,
         "layout": layout or {},
     }

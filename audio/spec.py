@@ -58,6 +58,13 @@ class RenderSpec:
         with open(self.recording, "rb") as f:
             return f.read()
 
+    def voice(self):
+        """The voice that speaks: the `voice` option, a piper model's name, else Vietnamese ("vi")."""
+        if self.engine_options.get("voice"):
+            return self.engine_options["voice"]
+        model = self.engine_options.get("model")
+        return str(model).rsplit("/", 1)[-1].removesuffix(".onnx") if model else "vi"
+
     def synthesizes(self):
         """True when the engine speaks any part (the text, or the intro)."""
         return self.recording is None or bool(self.layout.intro.strip())
@@ -70,6 +77,7 @@ class RenderSpec:
         layout["intro"] = verbalize(layout["intro"]) if layout["intro"].strip() else ""
         synthesizes = self.synthesizes()
         return cache.content_hash(
+            voice=self.voice() if synthesizes else None,
             spoken=spoken,
             recording_sha256=cache.sha256_bytes(recording) if recording is not None else None,
             engine=self.engine if synthesizes else None,

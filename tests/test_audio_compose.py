@@ -109,6 +109,8 @@ def test_content_hash_covers_what_is_heard():
     assert RenderSpec(text=base.text, layout=PLAIN).content_hash() != key
     assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine="gtts").content_hash() != key
     assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"rate": 120}).content_hash() != key
+    assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"voice": "vi-vn-x-south"}).content_hash() != key
+    assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"voice": "vi"}).content_hash() == key
     # Not heard: timeouts, retries, the espeak backend.
     quiet = {"timeout": 3, "retries": 5, "backend": "library"}
     assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options=quiet).content_hash() == key

@@ -56,7 +56,7 @@ def ensure_text_asset(session, text, kind="prompt", *, intro=""):
     config = current_app.config
     spec = text_spec(config, text, kind, nfc(intro).strip())
     return _get_or_create(session, spec, AudioAsset(
-        kind=kind, text=text, engine=spec.engine, voice=_voice(config, spec.engine),
+        kind=kind, text=text, engine=spec.engine, voice=spec.voice()[:40],
         options=_options(spec), status="pending",
     ))
 
@@ -107,12 +107,6 @@ def asset_url(asset, rendition="mp3", external=True):
     if external and has_request_context():
         return url_for("media.audio_file", content_hash=asset.content_hash, ext=ext, _external=True)
     return path
-
-
-def _voice(config, engine):
-    if engine == "piper":
-        return (config.get("PIPER_MODEL") or "").rsplit("/", 1)[-1].removesuffix(".onnx")[:40]
-    return "vi"
 
 
 def _options(spec):

@@ -51,7 +51,7 @@ def render_announcement(announcement_id):
             return None
         spec = text_spec(config, ann.body, "announcement", announcement_intro(ann.title, ann.body))
         new = AudioAsset(kind="announcement", text=ann.body, engine=spec.engine,
-                         voice="vi" if spec.engine != "piper" else None,
+                         voice=spec.voice()[:40],
                          options={"layout": spec.layout.key(), "engine_options": dict(spec.engine_options)},
                          status="pending")
     digest = spec.content_hash()
