@@ -38,6 +38,14 @@ SETTINGS = (
     Setting("ZALO_WEBHOOK_SECRET", "", "`secret_token` given to Zalo's setWebhook; checked on /bots/zalo.", True),
     Setting("ZALO_OA_ACCESS_TOKEN", "", "Zalo Official Account token for group messages (target `zalo_oa`).", True),
     Setting("GROUP_WEBHOOK_SECRET", "", "HMAC key signing posts to target `webhook` and replies on /bots/webhook.", True),
+    Setting("PIPER_MODEL", "", "Path of a piper voice model (`.onnx`, with its `.onnx.json` beside it); needed for `TTS_ENGINE=piper`."),
+    Setting("GTTS_TIMEOUT", "10", "Seconds gTTS waits for Google on each request before it retries."),
+    Setting("GTTS_RETRIES", "2", "Retries after a failed gTTS request; then espeak speaks instead and the asset records the fallback."),
+    Setting("AUDIO_LOUDNESS", "-16", "Integrated loudness (LUFS) every rendered file is normalized to."),
+    Setting("AUDIO_TRUE_PEAK", "-1.5", "Highest true peak (dBTP) allowed in rendered files, measured after export."),
+    Setting("AUDIO_CHIME", "1", "`1`: a chime before each announcement (loudspeakers and calls); `0`: none."),
+    Setting("UPLOAD_MAX_MB", "20", "Largest recording officials may upload, in megabytes."),
+    Setting("UPLOAD_MAX_SECONDS", "600", "Longest recording officials may upload, in seconds."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
 )
 
@@ -108,3 +116,18 @@ def markdown_table():
         default = f"`{s.default}`" if s.default else "(empty)"
         rows.append(f"| `{s.name}` | {default} | {s.help} |")
     return "\n".join(rows)
+
+
+def update_readme(path):
+    """Rewrite the configuration table in README.md from SETTINGS (`python -m gateway.config`)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("| variable | default | what it does |")
+    end = text.find("\n\n", start)
+    text = text[:start] + markdown_table() + (text[end:] if end != -1 else "\n")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    update_readme(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md"))

@@ -263,6 +263,19 @@ class AudioAsset(Base):
     true_peak_dbtp: Mapped[float | None]
     mp3_bytes: Mapped[int | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # How it is rendered: {"layout": {...}, "engine_options": {...}} (audio.spec), so a job can
+    # render it again from this row alone.
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The uploaded recording a rendition is made from (an announcement read in the official's voice).
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
+    # The file name the official uploaded.
+    original_name: Mapped[str | None] = mapped_column(String(255))
+    phone_bytes: Mapped[int | None]
+    phone_loudness_lufs: Mapped[float | None]
+    phone_true_peak_dbtp: Mapped[float | None]
+    rendered_at: Mapped[dt.datetime | None]
+
+    source: Mapped["AudioAsset | None"] = relationship(remote_side=[id])
 
 
 DELIVERY_STATUSES = (

@@ -132,7 +132,7 @@ def test_metrics_expose_queue_depth_and_delivery_counts(app, client, db):
 
 def test_readme_documents_every_setting():
     readme = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md"), encoding="utf-8").read()
-    assert markdown_table() in readme, "regenerate the README table: python -c 'from gateway.config import markdown_table; print(markdown_table())'"
+    assert markdown_table() in readme, "regenerate the README table: python -m gateway.config"
 
 
 def test_index_page_answers(client):

@@ -1,0 +1,40 @@
+"""Serving audio files: MP3 for loudspeakers and downloads, the 8 kHz WAV for <Play> in calls.
+
+URLs name the asset by its content hash (`/audio/<hash>.mp3`, `/audio/<hash>.wav`): new
+content gets a new URL. Responses carry a strong ETag and Last-Modified, answer conditional
+requests with 304 and byte ranges with 206 (416 when unsatisfiable), as podcast clients, smart
+loudspeakers and Twilio's media cache expect.
+"""
+import os
+import re
+
+from flask import Blueprint, abort, request, send_file
+from sqlalchemy import select
+
+from gateway.db import get_db
+from gateway.media import storage
+from gateway.models import AudioAsset
+
+bp = Blueprint("media", __name__)
+
+MIMETYPES = {"mp3": "audio/mpeg", "wav": "audio/wav"}
+# Re-checked after an hour: a file spoken by the fallback engine can be replaced in place.
+MAX_AGE = 3600
+
+
+@bp.get("/audio/<content_hash>.<ext>")
+def audio_file(content_hash, ext):
+    """An asset's MP3 (`.mp3`) or telephone rendition (`.wav`); 404 until it is rendered."""
+    if ext not in MIMETYPES or not re.fullmatch(r"[0-9a-f]{64}", content_hash):
+        abort(404)
+    asset = get_db().scalar(select(AudioAsset).where(AudioAsset.content_hash == content_hash))
+    relative = None if asset is None or asset.status != "ready" else (
+        asset.mp3_path if ext == "mp3" else asset.phone_path)
+    if not relative:
+        abort(404)
+    path = storage.absolute(relative)
+    if not os.path.isfile(path):
+        abort(404)
+    name = f"thong-bao-{asset.id}.{ext}" if request.args.get("download") else None
+    return send_file(path, mimetype=MIMETYPES[ext], conditional=True, etag=True, max_age=MAX_AGE,
+                     as_attachment=name is not None, download_name=name or os.path.basename(path))

@@ -1,0 +1,162 @@
+"""Composition: real espeak-ng renders measured with an independent meter (ffmpeg ebur128),
+the loudspeaker layout, silence trimming, the two outputs, and the render cache."""
+import numpy as np
+import pytest
+import responses
+
+from audio import LOUDSPEAKER, PLAIN, Layout, RenderSpec, codec, render
+from audio.compose import chime
+from audio.engines.espeak import EspeakEngine
+from audio.loudness import integrated_loudness, measure, normalize, true_peak
+from tests.audio_helpers import ebur128, encode_as, ffmpeg, speech_wav, stream_info
+
+ANNOUNCEMENT = ("UBND xã thông báo: từ 7h30 ngày 14/8, tiêm phòng dại cho chó mèo tại nhà văn hóa thôn. "
+                "Mức phí 50.000đ/con. Liên hệ 0912 345 678.")
+
+
+@pytest.fixture
+def engine_calls(monkeypatch):
+    """Counts every real espeak-ng synthesis."""
+    calls = []
+    original = EspeakEngine.synthesize
+
+    def counting(self, text):
+        calls.append(text)
+        return original(self, text)
+
+    monkeypatch.setattr(EspeakEngine, "synthesize", counting)
+    return calls
+
+
+def test_real_espeak_render_meets_the_loudness_target(tmp_path, engine_calls):
+    r = render(RenderSpec(text=ANNOUNCEMENT, layout=LOUDSPEAKER), tmp_path)
+    mp3, phone = tmp_path / r.mp3_path, tmp_path / r.phone_path
+    # Measured again on the exported files by an independent meter.
+    lufs, peak = ebur128(mp3)
+    assert abs(lufs - (-16.0)) <= 1.0, lufs
+    assert peak <= -1.5, peak
+    phone_lufs, phone_peak = ebur128(phone)
+    assert abs(phone_lufs - (-16.0)) <= 1.0 and phone_peak <= -1.5, (phone_lufs, phone_peak)
+    # What the rendition records agrees with that meter.
+    assert abs(r.loudness_lufs - lufs) <= 0.5 and abs(r.true_peak_dbtp - peak) <= 0.5
+    assert abs(r.phone_loudness_lufs - phone_lufs) <= 0.5
+    # The two outputs: MP3 44.1 kHz mono for loudspeakers, G.711 µ-law WAV 8 kHz mono for calls.
+    assert stream_info(mp3).startswith("mp3, 44100 Hz, mono")
+    assert stream_info(phone).startswith("pcm_mulaw") and "8000 Hz, mono" in stream_info(phone)
+    assert phone.read_bytes()[:4] == b"RIFF"
+    assert r.mp3_bytes == mp3.stat().st_size and r.phone_bytes == phone.stat().st_size
+    assert abs(r.duration_ms / 1000 - codec.decode(mp3).duration) < 0.05
+    assert (r.engine, r.voice, r.fallback_used, r.cached) == ("espeak", "vi", False, False)
+    # The engine was given the spoken form, never digits.
+    assert engine_calls and not any(c.isdigit() for text in engine_calls for c in text)
+    assert "bảy giờ ba mươi" in engine_calls[0] and "không chín một hai" in engine_calls[0]
+
+
+def test_loudspeaker_layout_says_the_message_twice_after_a_chime(tmp_path, engine_calls):
+    once = render(RenderSpec(text=ANNOUNCEMENT, layout=PLAIN), tmp_path)
+    twice = render(RenderSpec(text=ANNOUNCEMENT, layout=Layout(chime=True, repeat=2, pause_ms=2000)), tmp_path)
+    message_ms = once.duration_ms - 800  # PLAIN adds 0.3 s before and 0.5 s after
+    chime_ms = 3 * 550 + 500
+    assert abs(twice.duration_ms - (once.duration_ms + chime_ms + 2000 + message_ms)) < 150
+    assert len(engine_calls) == 2  # the repeated message is synthesized once per render
+    # The pause between the two readings is silence.
+    samples = codec.decode(tmp_path / twice.mp3_path).samples
+    mid = (0.3 + chime_ms / 1000 + message_ms / 1000 + 1.0) * 44100
+    assert np.max(np.abs(samples[int(mid - 0.6 * 44100): int(mid + 0.6 * 44100)])) < 0.01
+
+
+def test_intro_is_spoken_before_the_message(tmp_path, engine_calls):
+    r = render(RenderSpec(text="Mất điện từ 8h đến 11h.", layout=Layout(intro="Thông báo của UBND xã")), tmp_path)
+    assert engine_calls == ["Thông báo của Ủy ban nhân dân xã.", "Mất điện từ tám giờ đến mười một giờ."]
+    assert r.duration_ms > 3000
+
+
+def test_recording_is_trimmed_normalized_and_needs_no_engine(tmp_path, engine_calls):
+    """An official's quiet phone recording with long silences at both ends."""
+    speech = speech_wav()
+    seconds = codec.decode(speech).duration
+    (tmp_path / "speech.wav").write_bytes(speech)
+    padded = ffmpeg(["-i", str(tmp_path / "speech.wav"), "-af", "volume=-24dB,adelay=3000,apad=pad_dur=4",
+                     "-c:a", "aac", "-f", "adts", "pipe:1"])
+    r = render(RenderSpec(recording=padded, layout=PLAIN), tmp_path / "out")
+    assert engine_calls == [] and r.engine is None
+    assert abs(r.duration_ms / 1000 - (seconds + 0.8)) < 0.6  # 7 s of silence gone, margins kept
+    lufs, peak = ebur128(tmp_path / "out" / r.mp3_path)
+    assert abs(lufs + 16) <= 1.0 and peak <= -1.5
+
+
+def test_same_render_twice_synthesizes_nothing(tmp_path, engine_calls):
+    spec = RenderSpec(text=ANNOUNCEMENT, layout=LOUDSPEAKER)
+    first = render(spec, tmp_path)
+    assert len(engine_calls) == 1
+    second = render(RenderSpec(text=ANNOUNCEMENT, layout=LOUDSPEAKER), tmp_path)
+    assert len(engine_calls) == 1  # a cache hit: no synthesis, no encoding
+    assert second.cached and second.content_hash == first.content_hash
+    assert (second.mp3_path, second.loudness_lufs, second.duration_ms) == (first.mp3_path, first.loudness_lufs, first.duration_ms)
+    # A damaged cache entry (a file gone) is rendered again rather than trusted.
+    (tmp_path / first.phone_path).unlink()
+    third = render(spec, tmp_path)
+    assert not third.cached and len(engine_calls) == 2 and (tmp_path / first.phone_path).exists()
+
+
+def test_content_hash_covers_what_is_heard():
+    base = RenderSpec(text="Họp dân lúc 8h ngày 14/8.", layout=LOUDSPEAKER)
+    key = base.content_hash()
+    # Written differently, spoken the same: one rendition.
+    assert RenderSpec(text="Họp dân lúc 8h, 14/8.".replace(",", " ngày"), layout=LOUDSPEAKER).content_hash() == key
+    # Heard differently: another rendition.
+    assert RenderSpec(text="Họp dân lúc 9h ngày 14/8.", layout=LOUDSPEAKER).content_hash() != key
+    assert RenderSpec(text=base.text, layout=PLAIN).content_hash() != key
+    assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine="gtts").content_hash() != key
+    assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"rate": 120}).content_hash() != key
+    assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"voice": "vi-vn-x-south"}).content_hash() != key
+    assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"voice": "vi"}).content_hash() == key
+    # Not heard: timeouts, retries, the espeak backend.
+    quiet = {"timeout": 3, "retries": 5, "backend": "library"}
+    assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options=quiet).content_hash() == key
+    # A recording without intro does not depend on the engine.
+    a = RenderSpec(recording=b"RIFF-one", engine="espeak").content_hash()
+    assert a == RenderSpec(recording=b"RIFF-one", engine="gtts").content_hash()
+    assert a != RenderSpec(recording=b"RIFF-two").content_hash()
+
+
+def test_nothing_to_render_is_refused():
+    with pytest.raises(ValueError, match="nothing to render"):
+        RenderSpec(text="   ")
+
+
+def test_gtts_fallback_is_carried_in_the_rendition(tmp_path):
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, "https://translate.google.com.vn/_/TranslateWebserverUi/data/batchexecute",
+                 status=500)
+        r = render(RenderSpec(text="Thông báo mất điện.", engine="gtts",
+                              engine_options={"retries": 1, "retry_delay": 0}), tmp_path)
+    assert r.fallback_used and r.engine == "espeak" and "500" in r.fallback_reason
+    assert (tmp_path / r.mp3_path).exists()
+
+
+def test_normalize_reaches_target_and_ceiling():
+    rng = np.random.default_rng(1)
+    rate = 44100
+    # Speech-like: noise bursts with a sharp transient, far too quiet.
+    t = np.arange(rate * 4) / rate
+    signal = 0.01 * rng.standard_normal(len(t)) * (np.sin(2 * np.pi * 3 * t) > 0)
+    signal[rate] = 0.2
+    out = normalize(signal, rate, target_lufs=-16, ceiling_dbtp=-2)
+    lufs, peak = measure(out, rate)
+    assert abs(lufs + 16) <= 0.25 and peak <= -2 + 0.05
+    assert integrated_loudness(np.zeros(rate), rate) == -70.0
+    assert np.all(normalize(np.zeros(rate), rate) == 0)
+
+
+def test_chime_is_audible_and_short():
+    samples = np.array(chime().get_array_of_samples()) / 32768
+    assert 1.5 < len(samples) / 44100 < 1.8 and true_peak(samples) < 0
+
+
+def test_render_accepts_every_upload_format(tmp_path):
+    """A recording in AMR (as old phones send it) becomes both outputs."""
+    amr = encode_as(speech_wav(), "amr", ["-c:a", "libopencore_amrnb", "-ar", "8000", "-ac", "1"], tmp_path,
+                    wheel=True)
+    r = render(RenderSpec(recording=amr), tmp_path / "out")
+    assert stream_info(tmp_path / "out" / r.mp3_path).startswith("mp3, 44100 Hz, mono")
