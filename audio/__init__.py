@@ -7,6 +7,7 @@ A library: no Flask, Twilio or database here. Every public name is imported on f
     audio.render(RenderSpec(...), directory) -> Rendition   MP3 + telephone WAV, measured, cached
     audio.check_upload(filename, data) -> CheckedUpload     or UploadRejected(code, message)
     audio.get_engine(name, **options) -> Engine      espeak, gtts, piper
+    audio.transcribe(path_or_bytes) -> str           offline speech-to-text (optional viet-asr)
 """
 from importlib import import_module
 
@@ -31,6 +32,8 @@ _EXPORTS = {
     "decode": "audio.codec",
     "CodecError": "audio.codec",
     "measure": "audio.loudness",
+    "transcribe": "audio.transcribe",
+    "TranscriberError": "audio.transcribe",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -37,10 +37,9 @@ class StatusError(ValueError):
 
 def report_received(session, report):
     """Mirror a new report into its area's group (posted after the caller commits)."""
-    from flask import current_app
+    from gateway.media.assets import asset_url
 
-    base = current_app.config.get("PUBLIC_BASE_URL") or ""
-    url = f"{base}/media/{report.recording_id}.mp3" if report.recording_id and base else None
+    url = asset_url(report.recording) if report.recording is not None else None
     return _queue_post(session, report, key=f"report:{report.id}:mirror",
                        text=messages.report_text(report, recording_url=url))
 
@@ -88,6 +87,9 @@ def _queue_sms(session, report, *, key, body):
 
 
 def _queue_post(session, report, *, key, text, reply=False):
+    existing = session.scalar(select(GroupPost).where(GroupPost.idempotency_key == key))
+    if existing is not None:
+        return existing  # mirrored already (a retried job)
     group = group_of(report.area) if report.area else None
     if group is None:
         log.info("report %s has no group to mirror into", report.id)

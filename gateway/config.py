@@ -46,6 +46,7 @@ SETTINGS = (
     Setting("AUDIO_CHIME", "1", "`1`: a chime before each announcement (loudspeakers and calls); `0`: none."),
     Setting("UPLOAD_MAX_MB", "20", "Largest recording officials may upload, in megabytes."),
     Setting("UPLOAD_MAX_SECONDS", "600", "Longest recording officials may upload, in seconds."),
+    Setting("TRANSCRIBER", "", "Offline speech-to-text for voice reports: empty (off) or `vietasr` (needs `pip install viet-asr`)."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
 )
 

@@ -10,7 +10,7 @@ import threading
 
 import redis
 from flask import current_app
-from rq import Queue, SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker, get_current_job
 from sqlalchemy import event
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
@@ -82,6 +82,12 @@ def enqueue(func, *args, queue="default", at=None, **options):
         embedded.wake()
     log.info("enqueued job=%s func=%s queue=%s", job.id, func, queue)
     return job
+
+
+def retries_left():
+    """How many RQ retries the running job has left (None outside a job): 0 means this is the last try."""
+    job = get_current_job()
+    return None if job is None else job.retries_left
 
 
 def enqueue_on_commit(session, func, *args, **options):

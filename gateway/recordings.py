@@ -1,0 +1,97 @@
+"""Voice reports: the provider's recording is fetched into our own storage (authenticated),
+transcribed when a transcriber is configured, and then the report is mirrored into the group.
+
+A recording that cannot be fetched or used never holds the report back: after the retries it
+is mirrored without one, and the reason is noted in its thread.
+"""
+import logging
+from urllib.parse import urlsplit
+
+from flask import current_app
+from rq import Retry
+
+from gateway import http
+from gateway.casework import report_received
+from gateway.db import get_db
+from gateway.models import Report
+from gateway.queue import enqueue_on_commit, retries_left
+from gateway.reports import add_event
+from gateway.transport import TransportError
+
+log = logging.getLogger(__name__)
+JOB = "gateway.recordings.process_voice_report"
+RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def queue_voice_report(session, report):
+    """Process a new voice report after the caller commits (instead of `report_received`)."""
+    enqueue_on_commit(session, JOB, report.id, queue="high", retry=RETRY)
+
+
+def fetch(url, config):
+    """The recording's bytes; Twilio's media URLs get the account's Basic auth and `.mp3`."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise TransportError(f"recording URL must be https, not {parts.scheme or 'empty'}", permanent=True)
+    auth = None
+    if parts.hostname and (parts.hostname == "twilio.com" or parts.hostname.endswith(".twilio.com")):
+        auth = (config.get("TWILIO_ACCOUNT_SID") or "", config.get("TWILIO_AUTH_TOKEN") or "")
+        if "." not in parts.path.rsplit("/", 1)[-1]:
+            url += ".mp3"  # Twilio serves a RecordingUrl as WAV or MP3 by extension
+    resp = http.request("GET", url, auth=auth, stream=True)
+    if resp.status_code == 404:
+        # Twilio can take a few seconds to make a recording available.
+        raise TransportError("recording not available yet (404)", code="404")
+    http.check_status(resp, "recording")
+    data = bytearray()
+    for chunk in resp.iter_content(64 * 1024):
+        data += chunk
+        if len(data) > MAX_BYTES:
+            raise TransportError("recording is larger than 20 MB", permanent=True)
+    return bytes(data)
+
+
+def process_voice_report(report_id):
+    """Fetch, keep and transcribe a voice report's recording, then mirror the report (job)."""
+    from audio.uploads import UploadRejected
+
+    from gateway.media.assets import store_upload
+
+    db = get_db()
+    report = db.get(Report, report_id)
+    if report is None:
+        return "no report"
+    if report.recording_id is None and report.recording_url:
+        try:
+            data = fetch(report.recording_url, current_app.config)
+        except TransportError as exc:
+            if not exc.permanent and retries_left():
+                raise
+            add_event(db, report, "note", text=f"Không tải được bản ghi âm: {exc}")
+            data = None
+        if data is not None:
+            try:
+                report.recording = store_upload(db, f"phan-anh-{report.number}.mp3", data, kind="recording")
+            except UploadRejected as exc:
+                add_event(db, report, "note", text=f"Bản ghi âm không dùng được: {exc.message}")
+    if report.recording is not None and not report.transcript and current_app.config.get("TRANSCRIBER"):
+        _transcribe(db, report)
+    report_received(db, report)
+    db.commit()
+    log.info("voice report processed report=%s recording=%s transcript=%s", report.id, report.recording_id,
+             bool(report.transcript))
+    return "mirrored"
+
+
+def _transcribe(db, report):
+    from audio.transcribe import TranscriberError, transcribe
+
+    from gateway.media import storage
+
+    try:
+        report.transcript = transcribe(storage.absolute(report.recording.original_path),
+                                       engine=current_app.config["TRANSCRIBER"]) or None
+    except TranscriberError as exc:
+        log.warning("transcription failed report=%s: %s", report.id, exc)
+        add_event(db, report, "note", text=f"Không chuyển được giọng nói thành chữ: {exc}")
