@@ -48,6 +48,10 @@ SETTINGS = (
     Setting("UPLOAD_MAX_SECONDS", "600", "Longest recording officials may upload, in seconds."),
     Setting("TRANSCRIBER", "", "Offline speech-to-text for voice reports: empty (off) or `vietasr` (needs `pip install viet-asr`)."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
+    # Officials' console and phone simulator (gateway/console).
+    Setting("CONSOLE_SESSION_MINUTES", "60", "Console log-ins end after this many minutes without activity."),
+    Setting("SMS_PRICE_VND", "800", "Price of one SMS segment in đồng, for the cost estimate when composing."),
+    Setting("SIMULATOR_ENABLED", "", "Phone simulator at /console/simulator: on outside production; `1` turns it on in production too, `0` off everywhere."),
 )
 
 NAMES = frozenset(s.name for s in SETTINGS)
