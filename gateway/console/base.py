@@ -59,8 +59,10 @@ def check_csrf():
         abort(400, description=t("error.csrf"))
 
 
-def session_minutes():
-    return max(int(float(current_app.config.get("CONSOLE_SESSION_MINUTES") or 60)), 1)
+def session_minutes(config=None):
+    """Minutes of inactivity after which a log-in ends (CONSOLE_SESSION_MINUTES)."""
+    config = config or current_app.config
+    return max(int(float(config.get("CONSOLE_SESSION_MINUTES") or 60)), 1)
 
 
 def now_ts():
@@ -79,7 +81,7 @@ def load_official():
         session.clear()
         if lang:
             session["lang"] = lang
-        g.session_expired = True
+        session["expired"] = True  # the log-in page says why
         return
     official = get_db().get(Official, official_id)
     if official is None or not official.active:
@@ -146,3 +148,36 @@ def simulator_enabled(config=None):
     if flag in ("0", "false", "no", "off"):
         return False
     return config.get("GATEWAY_ENV") != "production"
+
+
+@bp.before_request
+def _console_request():
+    if request.endpoint == "console.static":
+        return
+    load_official()
+    if request.method == "POST":
+        check_csrf()
+
+
+@bp.after_request
+def _no_store(response):
+    # Pages show residents' data: browsers and proxies must not keep them.
+    if request.endpoint != "console.static":
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.context_processor
+def _template_names():
+    from gateway.console.i18n import LANGUAGE_NAMES
+    from gateway.media.assets import asset_url
+    from gateway.phone import national
+
+    return {
+        "t": t, "csrf_token": csrf_token, "lang": current_language(), "languages": LANGUAGE_NAMES,
+        "official": g.get("official"), "local_time": local_time, "label": label, "national": national,
+        "simulator_enabled": simulator_enabled(),
+        "asset_url": lambda asset, rendition="mp3": asset_url(asset, rendition, external=False),
+    }

@@ -42,7 +42,7 @@ def home_for(official):
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
-    if g.get("session_expired"):
+    if session.pop("expired", False):
         error = t("login.expired", minutes=session_minutes())
     if request.method == "POST":
         name = (request.form.get("login") or "").strip()
