@@ -487,20 +487,50 @@ def test_export(client, demo):
 
 # Downloads --------------------------------------------------------------------------------
 
-def test_downloads_lists_current_announcements_with_their_mp3(app, client, db, demo):
+def test_downloads_lists_loudspeaker_announcements_with_their_mp3(app, client, db, demo):
     token = login(client)
-    post(client, "/console/announcements", token, compose_data(db))
-    a = db.scalar(select(Announcement))
-    a.status = "sent"
+    post(client, "/console/announcements", token, compose_data(db, channels=["sms", "loudspeaker"]))
+    post(client, "/console/announcements", token, compose_data(db, title="Chỉ SMS", channels=["sms"]))
+    for a in db.scalars(select(Announcement)):
+        a.status = "sent"
     asset = AudioAsset(kind="announcement", content_hash="a" * 64, status="ready", mp3_path="x.mp3")
     db.add(asset)
     db.flush()
-    a.audio_id = asset.id
+    db.scalar(select(Announcement).where(Announcement.title == "Tiêm phòng dại")).audio_id = asset.id
     db.commit()
-    client.post("/console/logout", data={"csrf_token": token})
+    post(client, "/console/logout", token)
     login(client, "loa")
     html = client.get("/console/downloads").get_data(as_text=True)
     assert "Tiêm phòng dại" in html and f"/audio/{'a' * 64}.mp3?download=1" in html
+    assert "Chỉ SMS" not in html  # not meant for loudspeakers
+
+
+def test_operator_makes_and_revokes_a_private_feed_link(client, db, demo):
+    from gateway.models import OperatorLink
+
+    token = login(client, "loa")
+    kp5 = area(db, "KP5")
+    resp = post(client, "/console/downloads/links", token, {"area_id": str(kp5.id), "label": "Loa KP5"})
+    html = resp.get_data(as_text=True)
+    page_url = re.search(r'id="created-page" readonly value="([^"]+)"', html).group(1)
+    feed_url = re.search(r'id="created-feed" readonly value="([^"]+)"', html).group(1)
+    assert page_url.startswith("https://gw.example.vn/loa/") and feed_url.endswith("/feed.xml")
+    path = page_url.replace("https://gw.example.vn", "")
+    assert client.get(path).status_code == 200
+    link = db.scalar(select(OperatorLink))
+    assert (link.label, link.area_id, link.official_id) == ("Loa KP5", kp5.id, official(db, "loa").id)
+    assert path.split("/")[2] not in client.get("/console/downloads").get_data(as_text=True)  # shown once
+    post(client, f"/console/downloads/links/{link.id}/revoke", token)
+    assert client.get(path).status_code == 410
+
+
+def test_leader_cannot_make_a_link_for_another_area(client, db, demo):
+    token = login(client, "truongkp1")
+    resp = post(client, "/console/downloads/links", token, {"area_id": str(area(db, "KP5").id), "label": "x"})
+    assert resp.status_code == 302
+    from gateway.models import OperatorLink
+
+    assert db.scalar(select(func.count()).select_from(OperatorLink)) == 0
 
 
 # The message catalogue --------------------------------------------------------------------

@@ -3,7 +3,7 @@ import datetime as dt
 import logging
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
@@ -160,13 +160,64 @@ def dashboard():
 @bp.get("/downloads")
 @login_required(roles=("admin", "leader", "operator"))
 def downloads():
-    """Interim downloads page until the loudspeaker feeds land: current announcements with MP3 links."""
+    """Loudspeaker audio of the official's areas, and their private page/feed links for devices."""
+    return _downloads_page()
+
+
+def _downloads_page(created=None):
+    from gateway.broadcast.current import LIVE_STATUSES
+    from gateway.console.announcements import area_choices
+    from gateway.loudspeaker.listing import is_current, playable
+    from gateway.models import OperatorLink
+
     db = get_db()
     now = utcnow()
     query = (scoped_announcements(db, g.official)
-             .where(Announcement.status.in_(("sending", "sent")), Announcement.send_at <= now)
-             .where((Announcement.expires_at.is_(None)) | (Announcement.expires_at > now)).limit(100))
-    return render_template("console/downloads.html", announcements=list(db.scalars(query)))
+             .where(Announcement.status.in_(LIVE_STATUSES), Announcement.send_at <= now,
+                    Announcement.send_at >= now - dt.timedelta(days=30)).limit(200))
+    # Channels are a JSON list: filtered here, as gateway.loudspeaker.listing does.
+    entries = [(a, playable(a), is_current(a, now)) for a in db.scalars(query) if "loudspeaker" in (a.channels or [])]
+    links = list(db.scalars(select(OperatorLink).where(OperatorLink.official_id == g.official.id)
+                            .order_by(OperatorLink.id.desc())))
+    return render_template("console/downloads.html", entries=entries, links=links,
+                           area_choices=area_choices(db, g.official), created=created)
+
+
+@bp.post("/downloads/links")
+@login_required(roles=("admin", "leader", "operator"))
+def create_download_link():
+    """A private link (page and podcast feed) for a loudspeaker of one of the official's areas."""
+    from gateway.auth import may_act_on
+    from gateway.loudspeaker.links import create_link, link_url
+    from gateway.models import Area
+
+    db = get_db()
+    area_id = request.form.get("area_id", "")
+    area = db.get(Area, int(area_id)) if area_id.isdigit() else None
+    label = (request.form.get("label") or "").strip()
+    if area is None or not may_act_on(db, g.official, area.id):
+        flash(t("res.err_area"), "error")
+        return redirect(url_for("console.downloads"))
+    link, token = create_link(db, area=area, label=label or f"{g.official.login} – {area.name}", official=g.official)
+    db.commit()
+    created = {"page": link_url(token), "feed": link_url(token, "loudspeaker.feed_xml"), "area": area.name}
+    return _downloads_page(created)  # shown once: only the token's hash is stored
+
+
+@bp.post("/downloads/links/<int:link_id>/revoke")
+@login_required(roles=("admin", "leader", "operator"))
+def revoke_download_link(link_id):
+    from gateway.loudspeaker.links import revoke
+    from gateway.models import OperatorLink
+
+    db = get_db()
+    link = db.get(OperatorLink, link_id)
+    if link is None or (link.official_id != g.official.id and g.official.role != "admin"):
+        abort(404)
+    revoke(db, link)
+    db.commit()
+    flash(t("dl.link_revoked"), "success")
+    return redirect(url_for("console.downloads"))
 
 
 def init_errors(app):
