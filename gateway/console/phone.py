@@ -5,6 +5,7 @@ TWILIO_AUTH_TOKEN over the public URL the webhook checks, and is dispatched in-p
 the gateway runs exactly as it does for Twilio — on the embedded defaults, with no account.
 """
 import contextvars
+import functools
 import json
 import logging
 from urllib.parse import urlencode, urlsplit
@@ -32,9 +33,16 @@ class WebhookError(RuntimeError):
     """The gateway answered a simulated webhook with an error status."""
 
 
-def _enabled():
-    if not simulator_enabled():
-        abort(404)
+def simulator_page(view):
+    """Decorator: 404 when the simulator is off (production without SIMULATOR_ENABLED=1)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not simulator_enabled():
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def base_url():
@@ -92,9 +100,9 @@ def _phone(value):
 
 
 @bp.get("/simulator")
+@simulator_page
 @login_required(roles=ROLES)
 def simulator():
-    _enabled()
     db = get_db()
     sample = db.scalar(select(Resident).where(Resident.opted_out_at.is_(None)).order_by(Resident.id))
     return render_template("console/simulator.html", phone=sample.phone if sample else "+84912345678",
@@ -102,10 +110,10 @@ def simulator():
 
 
 @bp.post("/simulator/sms")
+@simulator_page
 @login_required(roles=ROLES)
 def simulator_sms():
     """Text the gateway: a signed inbound-SMS webhook; its <Message> replies come back at once."""
-    _enabled()
     data = request.get_json(silent=True) or {}
     phone, error = _phone(data.get("phone"))
     body = nfc(str(data.get("body") or ""))
@@ -131,12 +139,12 @@ def simulator_sms():
 
 
 @bp.get("/simulator/messages")
+@simulator_page
 @login_required(roles=ROLES)
 def simulator_messages():
     """SMS and calls the gateway sent to the simulated phone (the outbox), newer than `after`.
 
     Shown on the phone means delivered: their status callback hears so, as from Twilio."""
-    _enabled()
     phone, error = _phone(request.args.get("phone"))
     if error:
         return {"error": error}, 400
@@ -199,10 +207,10 @@ def _step(call, action):
 
 
 @bp.post("/simulator/call")
+@simulator_page
 @login_required(roles=ROLES)
 def simulator_call():
     """Dial the hotline: the entry webhook, then TwiML step by step."""
-    _enabled()
     data = request.get_json(silent=True) or {}
     phone, error = _phone(data.get("phone"))
     if error:
@@ -216,9 +224,9 @@ def simulator_call():
 
 
 @bp.post("/simulator/call/<sid>/digits")
+@simulator_page
 @login_required(roles=ROLES)
 def simulator_digits(sid):
-    _enabled()
     call = _load(sid)
     data = request.get_json(silent=True) or {}
     digits = "".join(ch for ch in str(data.get("digits") or "") if ch in "0123456789*#")
@@ -226,6 +234,7 @@ def simulator_digits(sid):
 
 
 @bp.post("/simulator/call/<sid>/record")
+@simulator_page
 @login_required(roles=ROLES)
 def simulator_record(sid):
     """The caller's voice (microphone or a file): stored like an upload, then posted as Twilio would."""
@@ -233,7 +242,6 @@ def simulator_record(sid):
 
     from gateway.media.assets import asset_url, store_upload
 
-    _enabled()
     call = _load(sid)
     file = request.files.get("file")
     if file is None or not file.filename:
@@ -248,9 +256,9 @@ def simulator_record(sid):
 
 
 @bp.post("/simulator/call/<sid>/hangup")
+@simulator_page
 @login_required(roles=ROLES)
 def simulator_hangup(sid):
-    _enabled()
     call = _load(sid)
     if call.ended:
         return {"call": call.sid, "ended": True, "events": []}
