@@ -1,6 +1,7 @@
 """The phone simulator: the TwiML interpreter over TwiML samples, and the signed webhooks the
 console sends for it (checked by the real @twilio_signed and the twilio library)."""
 import json
+import os
 
 import pytest
 from flask import request
@@ -12,6 +13,7 @@ from gateway.twilio_auth import twilio_signed
 from tests.console_helpers import login, post_json
 
 BASE = "https://gw.example.vn"
+SAMPLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "gateway", "console", "static", "sample-report.ogg")
 
 
 class Gateway:
@@ -284,3 +286,22 @@ def test_outbox_messages_appear_on_the_phone_and_are_reported_delivered(app, cli
     bad = client.get("/console/simulator/messages?phone=abc")
     assert bad.status_code == 400 and "không phải chữ số" in bad.get_json()["error"]
     assert post_json(client, "/console/simulator/sms", token, {"phone": "0912345678", "body": ""}).status_code == 400
+
+
+def test_a_recording_the_simulator_stored_is_used_without_fetching(app, db, demo):
+    """The simulator's RecordingUrl names our own file: the voice report takes it from storage."""
+    from gateway.media.assets import store_upload
+    from gateway.models import Area, Report
+    from gateway.recordings import process_voice_report
+    from gateway.reports import open_report
+
+    with open(SAMPLE, "rb") as f, app.test_request_context():
+        asset = store_upload(db, "micro.ogg", f.read(), kind="recording")
+    area = db.scalar(select(Area).where(Area.code == "KP1"))
+    report = open_report(db, commune=area.commune(), channel="voice", area=area, phone="+84912345678")
+    report.recording_url = f"http://127.0.0.1:5000/audio/{asset.content_hash}.mp3"  # plain http: no fetch
+    db.commit()
+    assert process_voice_report(report.id) == "mirrored"
+    db.expire_all()
+    report = db.get(Report, report.id)
+    assert report.recording_id == asset.id and [e.kind for e in report.events] == ["message_in"]
