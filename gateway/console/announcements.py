@@ -196,36 +196,49 @@ def cancel_announcement(announcement_id):
 @bp.post("/announcements/preview")
 @login_required()
 def preview():
-    """The SMS as residents will read it, its segments, and the cost for the chosen recipients."""
+    """The SMS exactly as residents will get it, its segments, and the cost for the chosen recipients."""
     db = get_db()
     data = request.get_json(silent=True) or {}
     title = nfc(str(data.get("title") or "")).strip()
     body = nfc(str(data.get("body") or "")).strip()
     try:
-        from gateway.sms.encoding import count_segments, to_gsm
-    except ImportError:
+        from gateway.sms.digest import announcement_sms, announcement_text
+        from gateway.sms.encoding import count_segments
+    except ImportError:  # a checkout without the SMS package
         return {"available": False, "message": t("ann.preview_unavailable", reason="gateway.sms")}
-    text = to_gsm(f"{title}: {body}" if title and body else title or body)
-    encoding, segments = count_segments(text) if text else ("GSM-7", 0)
-    recipients = sms_recipients(db, g.official, data)
+    if not title and not body:
+        return {"available": True, "text": "", "summary": t("ann.preview_empty"), "cost_text": "", "segments": 0,
+                "recipients": 0, "cost": 0}
+    areas = _chosen_areas(db, g.official, data)
+    priority = data.get("priority") if data.get("priority") in PRIORITIES else "normal"
+    draft = Announcement(title=title, body=body, priority=priority)
+    # As the broadcast writes it: one segment, ending with the hotline of the first area.
+    hotline = areas[0].inherited("hotline_number") if areas else None
+    text = announcement_sms(draft, hotline=hotline)
+    encoding, segments = count_segments(text)
+    cut = not text.startswith(announcement_text(draft))
+    recipients = sms_recipients(db, areas, data)
     price = float(current_app.config.get("SMS_PRICE_VND") or 0)
     cost = recipients * segments * price
     return {
         "available": True, "text": text, "encoding": encoding, "segments": segments, "chars": len(text),
-        "recipients": recipients, "cost": cost,
-        "summary": t("ann.preview_segments", encoding=encoding, segments=segments, chars=len(text)) if text
-        else t("ann.preview_empty"),
+        "recipients": recipients, "cost": cost, "cut": cut,
+        "summary": t("ann.preview_segments", encoding=encoding, segments=segments, chars=len(text))
+        + (" " + t("ann.preview_cut") if cut else ""),
         "cost_text": t("ann.preview_cost", recipients=_number(recipients), segments=segments,
                        price=_number(price), cost=_number(cost)),
     }
 
 
-def sms_recipients(db, official, data):
+def _chosen_areas(db, official, data):
+    ids = [int(x) for x in data.get("areas") or [] if str(x).isdigit()]
+    return [a for a in (db.get(Area, i) for i in ids) if a is not None and may_act_on(db, official, a.id)]
+
+
+def sms_recipients(db, areas, data):
     """How many households the chosen areas and audiences reach by SMS (0 without SMS)."""
     from gateway.broadcast.targeting import recipients
 
-    ids = [int(x) for x in data.get("areas") or [] if str(x).isdigit()]
-    areas = [a for a in (db.get(Area, i) for i in ids) if a is not None and may_act_on(db, official, a.id)]
     channels = [c for c in data.get("channels") or [] if c in CHANNELS]
     audiences = [a for a in data.get("audiences") or [] if a in AUDIENCES] or ["everyone"]
     if not areas or "sms" not in channels:

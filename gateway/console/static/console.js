@@ -31,7 +31,7 @@
     var timer = null;
     var preview = function () {
       post(form.dataset.previewUrl, {
-        title: form.title.value, body: form.body.value, areas: checked("areas"),
+        title: form.title.value, body: form.body.value, areas: checked("areas"), priority: form.priority.value,
         audiences: checked("audiences"), channels: checked("channels")
       }).then(function (p) {
         if (!p.available) { document.getElementById("sms-preview").textContent = p.message || ""; return; }
