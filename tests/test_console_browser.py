@@ -236,6 +236,11 @@ def test_voice_report_by_calling_the_hotline_in_the_simulator(page, server):
         report = db.scalar(select(Report).where(Report.channel == "voice"))
         assert report.phone == phone and report.category == "security"
     # The embedded worker takes the recording from storage and mirrors the report.
-    page.goto("/console/reports")
-    page.click(f"text=#{report.number}")
-    page.locator("audio[src$='.mp3']").wait_for(state="attached")
+    for _ in range(WAIT // 1000):
+        page.goto(f"/console/reports/{report.id}")
+        if page.locator("audio[src$='.mp3']").count():
+            break
+        page.wait_for_timeout(1000)
+    else:
+        raise AssertionError("the voice report's recording never became playable")
+    shot(page, "10-voice-report-in-inbox.png")
