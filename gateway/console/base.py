@@ -37,6 +37,15 @@ def label(prefix, value):
     return t(key) if key in CATALOGUES[current_language()] else value
 
 
+def area_name(area):
+    """An area as officials read it: a team with its neighbourhood ("Khu phố 1, Tổ 3")."""
+    if area is None:
+        return ""
+    if area.level == "team" and area.parent is not None:
+        return f"{area.parent.name}, {area.name}"
+    return area.name
+
+
 def current_language():
     lang = session.get("lang")
     return lang if lang in LANGUAGES else "vi"
@@ -177,7 +186,7 @@ def _template_names():
 
     return {
         "t": t, "csrf_token": csrf_token, "lang": current_language(), "languages": LANGUAGE_NAMES,
-        "official": g.get("official"), "local_time": local_time, "label": label, "national": national,
+        "official": g.get("official"), "local_time": local_time, "label": label, "area_name": area_name, "national": national,
         "simulator_enabled": simulator_enabled(),
         "asset_url": lambda asset, rendition="mp3": asset_url(asset, rendition, external=False),
     }
