@@ -49,7 +49,11 @@ def server(make_app, tmp_path, sqlite_template):
     shutil.copy(sqlite_template, db_path)
     app = make_app(DATABASE_URL=f"sqlite:///{db_path}", REDIS_URL="", EMBEDDED_WORKER="1", PUBLIC_BASE_URL="")
     with app.app_context():
-        load_demo(get_db(), households=60)
+        db = get_db()
+        commune = load_demo(db, households=60)
+        # No quiet hours: what the tests send goes now, whatever the time of day.
+        commune.settings = {**commune.settings, "quiet_hours": "00:00-00:00"}
+        db.commit()
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, name="console-test-server", daemon=True)
     thread.start()
@@ -244,3 +248,37 @@ def test_voice_report_by_calling_the_hotline_in_the_simulator(page, server):
     else:
         raise AssertionError("the voice report's recording never became playable")
     shot(page, "10-voice-report-in-inbox.png")
+
+
+def test_answering_an_announcement_call_and_confirming_with_1(page, server):
+    """An announcement by call: the simulated phone rings, plays it, and keypad 1 confirms."""
+    from gateway.models import Area, Delivery, Resident
+
+    with server.app_context():
+        db = get_db()
+        kp3 = db.scalar(select(Area).where(Area.code == "KP3", Area.level == "neighbourhood"))
+        resident = db.scalar(select(Resident).where(Resident.area_id.in_(kp3.descendant_ids(db)),
+                                                    Resident.prefers_voice.is_(True)).order_by(Resident.id))
+        phone, area_id = resident.phone, kp3.id
+    keyboard_login(page, "admin")
+    page.goto("/console/announcements/new")
+    page.fill("#title", "Mất điện")
+    page.fill("#body", "Chiều nay từ 13 giờ đến 17 giờ mất điện để sửa đường dây.")
+    page.check(f"input[name=areas][value='{area_id}']")
+    page.uncheck("input[name=channels][value=sms]")
+    page.check("input[name=channels][value=voice]")
+    page.click("#send")
+    page.wait_for_url(re.compile(r"/console/announcements/\d+$"))
+    page.goto("/console/simulator")
+    page.fill("#sim-number", phone)
+    page.dispatch_event("#sim-number", "change")
+    page.locator("#ringing").wait_for(state="visible")
+    shot(page, "11-simulator-ringing.png")
+    page.click("#sim-answer")
+    page.locator("#call-screen p.waiting").first.wait_for()
+    page.click(".keypad .key[data-key='1']")
+    page.locator("#call-screen p.ended").wait_for()
+    shot(page, "12-simulator-confirmed.png")
+    with server.app_context():
+        delivery = get_db().scalar(select(Delivery).where(Delivery.phone == phone, Delivery.channel == "voice"))
+        assert delivery.status == "confirmed" and delivery.confirmed_at is not None

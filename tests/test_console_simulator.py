@@ -305,3 +305,40 @@ def test_a_recording_the_simulator_stored_is_used_without_fetching(app, db, demo
     db.expire_all()
     report = db.get(Report, report.id)
     assert report.recording_id == asset.id and [e.kind for e in report.events] == ["message_in"]
+
+
+def test_answering_a_call_the_gateway_placed(app, client, db, demo):
+    """An outbox call rings on the phone; answering runs its TwiML with the call's own sid."""
+    got = []
+
+    def remember(answer):
+        @twilio_signed
+        def view():
+            got.append((request.path, request.form.to_dict()))
+            return answer
+
+        return view
+
+    app.add_url_rule("/test/call", "test_call", remember(twiml(
+        '<Say>Thông báo khẩn</Say><Gather numDigits="1" action="/test/confirm"><Say>Bấm 1</Say></Gather>')),
+        methods=["POST"])
+    app.add_url_rule("/test/confirm", "test_confirm", remember(twiml("<Say>Cảm ơn</Say><Hangup/>")), methods=["POST"])
+    app.add_url_rule("/test/status", "test_status", remember(""), methods=["POST"])
+    rows = [OutboxMessage(channel="voice", recipient="+84912345678", body="announcement", media_url=BASE + "/test/call",
+                          status_callback=BASE + "/test/status") for _ in range(2)]
+    db.add_all(rows)
+    db.commit()
+    token = login(client)
+    listed = client.get("/console/simulator/messages?phone=0912345678").get_json()["messages"]
+    assert [(m["channel"], m["id"]) for m in listed] == [("voice", rows[0].id), ("voice", rows[1].id)]
+    answer = post_json(client, "/console/simulator/answer", token, {"phone": "0912345678", "id": rows[0].id}).get_json()
+    assert [e["type"] for e in answer["events"]] == ["fetch", "say", "say", "gather"] and answer["waiting"] == "Gather"
+    path, first = got[0]
+    assert (path, first["CallSid"], first["CallStatus"], first["Direction"], first["To"]) == \
+        ("/test/call", f"outbox-call-{rows[0].id}", "in-progress", "outbound-api", "+84912345678")
+    done = post_json(client, f"/console/simulator/call/{answer['call']}/digits", token, {"digits": "1"}).get_json()
+    assert got[1][0] == "/test/confirm" and got[1][1]["Digits"] == "1" and done["ended"]
+    decline = post_json(client, "/console/simulator/decline", token, {"phone": "0912345678", "id": rows[1].id})
+    assert decline.status_code == 200 and got[-1][0] == "/test/status" and got[-1][1]["CallStatus"] == "busy"
+    wrong = post_json(client, "/console/simulator/answer", token, {"phone": "0987654321", "id": rows[0].id})
+    assert wrong.status_code == 404  # not this phone's call

@@ -8,6 +8,7 @@ import contextvars
 import functools
 import json
 import logging
+import re
 from urllib.parse import urlencode, urlsplit
 
 from flask import abort, current_app, g, render_template, request
@@ -188,7 +189,7 @@ def _save(call):
 
 
 def _load(sid):
-    raw = queue.get_connection().get(_call_key(sid)) if sid.isalnum() else None
+    raw = queue.get_connection().get(_call_key(sid)) if re.fullmatch(r"[A-Za-z0-9-]{1,64}", sid) else None
     if raw is None:
         abort(404)
     return Call.from_dict(json.loads(raw))
@@ -221,6 +222,36 @@ def simulator_call():
                 account_sid=current_app.config.get("TWILIO_ACCOUNT_SID") or "AC" + "0" * 32)
     log.info("simulator call sid=%s official=%s", call.sid, g.official.id)
     return _step(call, lambda: call.start(dispatch))
+
+
+def _placed_call(data):
+    """The call the gateway placed to the simulated phone (an outbox row), ready to answer."""
+    phone, error = _phone(data.get("phone"))
+    row = get_db().get(OutboxMessage, int(data["id"])) if str(data.get("id", "")).isdigit() else None
+    if error or row is None or row.channel != "voice" or row.recipient != phone or not row.media_url:
+        abort(404)
+    # The CallSid is the provider id the outbox gave the call, so status callbacks find its delivery.
+    return Call(sid=f"outbox-call-{row.id}", caller=_from_number(), called=row.recipient, entry_url=row.media_url,
+                status_url=row.status_callback or "", direction="outbound-api",
+                account_sid=current_app.config.get("TWILIO_ACCOUNT_SID") or "AC" + "0" * 32)
+
+
+@bp.post("/simulator/answer")
+@simulator_page
+@login_required(roles=ROLES)
+def simulator_answer():
+    """Answer a call the gateway placed (an outbox call): its TwiML URL, step by step, as Twilio would."""
+    call = _placed_call(request.get_json(silent=True) or {})
+    return _step(call, lambda: call.start(dispatch))
+
+
+@bp.post("/simulator/decline")
+@simulator_page
+@login_required(roles=ROLES)
+def simulator_decline():
+    """Reject a call the gateway placed: its status callback hears `busy`."""
+    call = _placed_call(request.get_json(silent=True) or {})
+    return _step(call, lambda: call.hangup(dispatch, status="busy"))
 
 
 @bp.post("/simulator/call/<sid>/digits")

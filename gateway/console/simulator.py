@@ -118,10 +118,12 @@ class Call:
         return params
 
     def start(self, fetch):
-        """Dial: the entry webhook (CallStatus=ringing), then run until the caller is needed."""
+        """The first webhook (an inbound call is `ringing`; a call the gateway placed was just
+        answered: `in-progress`), then run until the caller is needed."""
         events = []
         self.fetches = 0
-        self._load(fetch, self.entry_url, "POST", self.params("ringing"), events)
+        status = "ringing" if self.direction == "inbound" else "in-progress"
+        self._load(fetch, self.entry_url, "POST", self.params(status), events)
         return self._run(fetch, events)
 
     def press(self, fetch, digits, finished_on_key=""):
@@ -155,13 +157,13 @@ class Call:
                               **recording))
         return self._run(fetch, events)
 
-    def hangup(self, fetch, duration=0):
-        """The caller hangs up: the status callback hears `completed`."""
+    def hangup(self, fetch, duration=0, status="completed"):
+        """The phone hangs up (`completed`) or never answers (`busy`, `no-answer`): the status callback hears it."""
         self.ended = True
         self.waiting = None
         self.pending = []
         if self.status_url:
-            fetch(self.status_url, "POST", self.params("completed", CallDuration=int(duration)))
+            fetch(self.status_url, "POST", self.params(status, CallDuration=int(duration)))
         return [{"type": "end", "by": "caller"}]
 
     # Running TwiML -----------------------------------------------------------------------

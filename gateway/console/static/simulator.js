@@ -65,6 +65,7 @@
       (r.messages || []).forEach(function (m) {
         lastOutbox = Math.max(lastOutbox, m.id);
         if (m.channel === "sms") { bubble(m.body, "in outbox", msg.incoming); }
+        if (m.channel === "voice" && !call) { ring(m.id); }
       });
     }).catch(function () {}).then(function () { setTimeout(pollOutbox, 2000); });
   }
@@ -72,6 +73,28 @@
   pollOutbox();
 
   // Calls ----------------------------------------------------------------------------------
+  var ringing = document.getElementById("ringing");
+  var ringingId = null;
+  function ring(id) { ringingId = id; ringing.hidden = false; }
+  function answered(url) {
+    ringing.hidden = true;
+    var id = ringingId;
+    ringingId = null;
+    screen.innerHTML = "";
+    return post(url, {phone: numberEl.value, id: id});
+  }
+  document.getElementById("sim-answer").addEventListener("click", function () {
+    callBtn.disabled = true; hangupBtn.disabled = false;
+    answered(phoneEl.dataset.answerUrl).then(function (r) {
+      if (!r.call) { line(r.error || "?", "error"); callBtn.disabled = false; hangupBtn.disabled = true; return; }
+      call = {sid: r.call};
+      show(r);
+    });
+  });
+  document.getElementById("sim-decline").addEventListener("click", function () {
+    answered(phoneEl.dataset.declineUrl).then(function (r) { if (r.error) { line(r.error, "error"); } line(msg.ended, "ended"); });
+  });
+
   function playNext() {
     if (!playQueue.length || !audio.paused && !audio.ended && audio.src) { return; }
     audio.src = playQueue.shift();
