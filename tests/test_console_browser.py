@@ -58,6 +58,8 @@ def server(make_app, tmp_path, sqlite_template):
     thread = threading.Thread(target=http.serve_forever, name="console-test-server", daemon=True)
     thread.start()
     app.base_url = f"http://127.0.0.1:{http.server_port}"
+    # As a deployment sets it: jobs (no request to look at) build webhook URLs from it.
+    app.config["PUBLIC_BASE_URL"] = app.base_url
     yield app
     http.shutdown()
     thread.join(10)

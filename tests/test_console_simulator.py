@@ -218,8 +218,11 @@ def test_dispatch_signs_what_twilio_signed_accepts(app, echo):
         body = dispatch(BASE + "/test/echo", "POST", {"Body": "Xin chào", "Empty": ""})
         assert messages(body) == ["echo Xin chào"]
         assert echo == [{"Body": ["Xin chào"], "Empty": [""]}]
-        with pytest.raises(WebhookError, match="only calls this gateway"):
+        # Never sent anywhere: handed to this app, whose signature check expects its public URL.
+        with pytest.raises(WebhookError, match="answered 403"):
             dispatch("https://elsewhere.example/test/echo", "POST", {})
+        with pytest.raises(WebhookError, match="not a webhook URL"):
+            dispatch("/test/echo", "POST", {})
         with pytest.raises(WebhookError, match="404"):
             dispatch(BASE + "/test/nothing-here", "POST", {})
     app.config["TWILIO_AUTH_TOKEN"] = "another-token"
