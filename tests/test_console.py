@@ -562,3 +562,13 @@ def test_every_page_renders_in_both_languages(client, db, demo):
                      "/console/residents/import", "/console/downloads", "/console/simulator"):
             resp = client.get(path)
             assert resp.status_code == 200 and f'<html lang="{lang}">' in resp.get_data(as_text=True), (lang, path)
+
+
+def test_json_polls_get_401_after_expiry_and_pages_redirect(client, demo):
+    login(client)
+    with client.session_transaction() as session:
+        session["seen"] -= 61 * 60
+    poll = client.get("/console/audio/1", headers={"Accept": "application/json"})
+    assert poll.status_code == 401 and poll.get_json()["error"] == "Cần đăng nhập"
+    page = client.get("/console/reports")
+    assert page.status_code == 302

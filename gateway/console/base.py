@@ -118,7 +118,7 @@ def login_required(roles=STAFF):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             if g.get("official") is None:
-                if request.method == "GET" and not request.is_json:
+                if request.method == "GET" and request.accept_mimetypes.best != "application/json":
                     return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
                 abort(401)
             if roles and g.official.role not in roles:

@@ -12,11 +12,16 @@
       method: "POST", credentials: "same-origin",
       headers: isForm ? {"X-CSRF-Token": csrf} : {"X-CSRF-Token": csrf, "Content-Type": "application/json"},
       body: isForm ? data : JSON.stringify(data)
-    }).then(function (r) { return r.json().then(function (j) { j._status = r.status; return j; }); });
+    }).then(expired).then(function (r) { return r.json().then(function (j) { j._status = r.status; return j; }); });
   }
   function get(url) {
     return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-      .then(function (r) { return r.json(); });
+      .then(expired).then(function (r) { return r.json(); });
+  }
+  function expired(r) {
+    // The log-in ended (CONSOLE_SESSION_MINUTES): reloading shows the log-in page and says why.
+    if (r.status === 401) { window.location.reload(); throw new Error("session expired"); }
+    return r;
   }
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });

@@ -24,7 +24,10 @@
       method: "POST", credentials: "same-origin",
       headers: isForm ? {"X-CSRF-Token": csrf} : {"X-CSRF-Token": csrf, "Content-Type": "application/json"},
       body: isForm ? data : JSON.stringify(data)
-    }).then(function (r) { return r.json(); });
+    }).then(function (r) {
+      if (r.status === 401) { window.location.reload(); throw new Error("session expired"); }
+      return r.json();
+    });
   }
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
@@ -61,7 +64,10 @@
   });
   function pollOutbox() {
     var url = phoneEl.dataset.messagesUrl + "?phone=" + encodeURIComponent(numberEl.value) + "&after=" + lastOutbox;
-    fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (r) {
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}}).then(function (r) {
+      if (r.status === 401) { window.location.reload(); throw new Error("session expired"); }
+      return r.json();
+    }).then(function (r) {
       (r.messages || []).forEach(function (m) {
         lastOutbox = Math.max(lastOutbox, m.id);
         if (m.channel === "sms") { bubble(m.body, "in outbox", msg.incoming); }
@@ -106,7 +112,7 @@
     if (r.error) { line(r.error, "error"); }
     (r.events || []).forEach(function (e) {
       if (e.type === "say") { line(msg.say + ": " + e.text); }
-      else if (e.type === "play") { line(msg.play + ": " + e.url.split("/").pop()); playQueue.push(e.url); }
+      else if (e.type === "play") { line(msg.play + ": " + e.url.split("/").pop().slice(0, 12) + "…"); playQueue.push(e.url); }
       else if (e.type === "dial") { line(fill(msg.dial, {number: e.number})); }
       else if (e.type === "gather") { line(msg.waiting_digits, "waiting"); }
       else if (e.type === "record") { line(msg.waiting_record, "waiting"); }
