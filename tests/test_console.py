@@ -572,3 +572,26 @@ def test_json_polls_get_401_after_expiry_and_pages_redirect(client, demo):
     assert poll.status_code == 401 and poll.get_json()["error"] == "Cần đăng nhập"
     page = client.get("/console/reports")
     assert page.status_code == 302
+
+
+def test_sms_recipient_count_is_the_broadcasts_own(any_app):
+    """The preview's COUNT agrees with the broadcast's targeting, SMS rule included."""
+    from gateway.broadcast.targeting import recipients
+    from gateway.console.announcements import sms_recipients
+    from gateway.db import get_db
+    from gateway.demo import load_demo
+
+    with any_app.app_context():
+        db = get_db()
+        load_demo(db, households=60)
+        areas = [area(db, "KP1"), area(db, "TANLOI")]
+        opted = db.scalar(select(Resident).where(Resident.area_id.in_(areas[0].descendant_ids(db))))
+        opted.opted_out_at = utcnow()
+        db.commit()
+        for channels in (["sms"], ["sms", "voice"], ["sms", "hotline"], ["voice"]):
+            for audiences in (["everyone"], ["elderly"], ["poor", "no_smartphone"]):
+                draft = Announcement(areas=areas, audiences=audiences, channels=channels)
+                expected = sum(1 for r in recipients(db, draft) if "sms" in r.channels)
+                got = sms_recipients(db, areas, {"channels": channels, "audiences": audiences})
+                assert got == expected, (channels, audiences)
+        assert db.scalar(select(func.count()).select_from(Announcement)) == 0  # no draft was saved
