@@ -117,7 +117,7 @@ def simulator_sms():
     if error:
         return {"error": error}, 400
     if not body.strip() or len(body) > MAX_SMS:
-        return {"error": t("sim.error", error=f"1–{MAX_SMS}")}, 400
+        return {"error": t("sim.err_body", n=MAX_SMS)}, 400
     sid = new_sid("SM")
     params = {
         "AccountSid": current_app.config.get("TWILIO_ACCOUNT_SID") or "AC" + "0" * 32, "ApiVersion": "2010-04-01",

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from gateway.auth import area_scope, may_act_on
 from gateway.casework import TRANSITIONS, StatusError, change_status
 from gateway.console.announcements import area_choices
-from gateway.console.base import bp, login_required, t
+from gateway.console.base import bp, label, login_required, t
 from gateway.db import get_db
 from gateway.models import REPORT_CATEGORIES, REPORT_STATUSES, Report
 from gateway.text import nfc
@@ -77,6 +77,9 @@ def report_status(report_id):
     errors = []
     if not status:
         errors.append(t("rep.err_status"))
+    elif status not in TRANSITIONS.get(report.status, ()):
+        errors.append(t("rep.err_transition", number=report.number, current=label("rstatus", report.status),
+                        status=label("rstatus", status)))
     if len(note) > MAX_NOTE:
         errors.append(t("rep.err_note_long", n=MAX_NOTE))
     if not errors:
