@@ -168,6 +168,9 @@ def test_compose_listen_send_and_watch_progress(page, server):
     with server.app_context():
         a = get_db().scalar(select(Announcement))
         assert a.title == "Tiêm phòng dại" and [x.code for x in a.areas] == ["TANLOI"]
+    page.click("text=Xem mức phủ sóng")
+    assert page.locator("table.bars th[scope=row]").all_inner_texts() == ["Thôn Tân Lợi"]
+    shot(page, "03b-dashboard-coverage.png")
 
 
 def test_upload_refuses_a_corrupt_file_then_records_from_the_microphone(page, tmp_path):
