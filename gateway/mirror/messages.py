@@ -55,6 +55,12 @@ def status_text(report, status, note=""):
     return text
 
 
+def follow_up_text(report, text):
+    """A resident's further text on a report, posted as a reply to the report's message."""
+    sender = mask(report.phone) if report.phone else "người phản ánh"
+    return f"Phản ánh #{report.number} · {sender} nhắn thêm: «{scrub_numbers(text)}»"
+
+
 def reply_text(report, text):
     """The record, in the group, of a reply relayed to the reporter."""
     return f"Đã nhắn người phản ánh #{report.number}: «{scrub_numbers(text)}»"
