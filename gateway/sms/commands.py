@@ -32,7 +32,9 @@ HELP = ("hd", "huongdan", "trogiup", "help", "info", "menu")
 CONFIRM = ("ok", "oke", "okay", "1", "danhan", "nhanroi", "danghe", "xacnhan", "co")
 
 # Words that start an area name: after "TIN" they make it "news for that area", not a report.
-_AREA_START = re.compile(r"^(kp|khu|khupho|tdp|to|thon|ban|ap|xom|phuong|xa)?\d*$|^(kp|tdp|to)\d+")
+# "ban" (also "you"), "to" (also "big") and "xa" (also "far") count only before a number.
+_AREA_WORDS = ("kp", "khu", "tdp", "thon", "ap", "xom", "phuong")
+_AREA_WORDS_BEFORE_NUMBER = ("ban", "to", "xa")
 _KEYPAD = {c: d for d, letters in {"2": "abc", "3": "def", "4": "ghi", "5": "jkl", "6": "mno",
                                    "7": "pqrs", "8": "tuv", "9": "wxyz"}.items() for c in letters}
 _WORD = re.compile(r"\w+")
@@ -70,7 +72,8 @@ def similar(typed, keyword):
         return True
     if not keyword.isalpha() or len(keyword) < 2:
         return False
-    if len(a) == len(b) and _keypad(a) == _keypad(b) and sum(x != y for x, y in zip(a, b)) == 1:
+    if len(typed) == len(keyword) and _keypad(typed) == _keypad(keyword) \
+            and sum(x != y for x, y in zip(typed, keyword)) == 1:
         return True  # multi-tap: one letter from the same key
     return len(keyword) >= 5 and _one_edit(a, b)
 
@@ -96,7 +99,13 @@ def _rest(original, n):
 
 
 def _looks_like_area(words):
-    return 0 < len(words) <= MAX_AREA_WORDS and bool(_AREA_START.match(words[0]))
+    """True when `words` read as an area's name or code: "kp5", "5", "thon tan loi", "to 2"."""
+    if not 0 < len(words) <= 4:
+        return False
+    first = words[0]
+    if any(c.isdigit() for c in first) or first in _AREA_WORDS:
+        return True
+    return first in _AREA_WORDS_BEFORE_NUMBER and len(words) > 1 and words[1].isdigit()
 
 
 def parse(text):
@@ -141,14 +150,13 @@ CATEGORY_WORDS = {
                "ga chet", "chet hang loat", "y te"),
     "person": ("lac", "mat tich", "nguoi gia", "tim nguoi", "giup do", "cap cuu", "om nang", "nguoi khuyet tat"),
     "environment": ("rac", "nuoc", "cong", "on ao", "tieng on", "khoi", "mui", "ngap", "thoat nuoc", "duong hong",
-                    "o ga", "den duong", "cay do", "o nhiem", "loa"),
+                    "o ga", "den duong", "cay do", "o nhiem", "loa", "do trom", "xa rac"),
 }
 
 
 def category_of(text):
-    """A category guessed from the report's words ("other" when none fits)."""
+    """A category guessed from the report's words: the one with most hits ("other" when none)."""
     folded = f" {fold(text)} "
-    for category, phrases in CATEGORY_WORDS.items():
-        if any(f" {p} " in folded for p in phrases):
-            return category
-    return "other"
+    hits = {c: sum(f" {p} " in folded for p in phrases) for c, phrases in CATEGORY_WORDS.items()}
+    best = max(hits, key=hits.get)
+    return best if hits[best] else "other"
