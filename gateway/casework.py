@@ -5,7 +5,7 @@ import logging
 from sqlalchemy import select
 
 from gateway.mirror import group_of, messages
-from gateway.models import GroupPost, REPORT_STATUSES, STATUS_LABELS, Delivery
+from gateway.models import Area, GroupPost, REPORT_STATUSES, STATUS_LABELS, Delivery
 from gateway.queue import enqueue_on_commit
 from gateway.reports import add_event
 
@@ -95,7 +95,9 @@ def _queue_post(session, report, *, key, text, reply=False):
     existing = session.scalar(select(GroupPost).where(GroupPost.idempotency_key == key))
     if existing is not None:
         return existing  # mirrored already (a retried job)
-    group = group_of(report.area) if report.area else None
+    # A report with no area (a stranger's text) goes to its commune's main group.
+    area = report.area or session.get(Area, report.commune_id)
+    group = group_of(area) if area is not None else None
     if group is None:
         log.info("report %s has no group to mirror into", report.id)
         return None

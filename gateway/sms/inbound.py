@@ -242,6 +242,8 @@ class _Handler:
         if filed.report is None:
             return self.done("report", None)
         area = filed.report.area or self.session.get(Area, filed.report.commune_id)
+        if area.level == "team" and area.parent is not None:
+            area = area.parent  # the neighbourhood's officials work it
         return self.done("report", replies.render("report_received", number=filed.report.number, area=area.name),
                          filed.report)
 
