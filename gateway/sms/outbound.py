@@ -11,7 +11,8 @@ import hashlib
 import logging
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.models import Delivery, Resident, utcnow
 from gateway.queue import enqueue, enqueue_on_commit
@@ -37,14 +38,18 @@ def queue_sms(session, *, phone, body, key, resident_id=None, area_id=None, anno
     existing = session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
     if existing is not None:
         return existing
-    delivery = Delivery(idempotency_key=key, phone=phone, body=body, channel="sms", resident_id=resident_id,
-                        area_id=area_id, announcement_id=announcement_id, report_id=report_id, status="pending")
-    try:
-        with session.begin_nested():
-            session.add(delivery)
-    except IntegrityError:
-        # Another process created it between our look and our insert.
+    # INSERT … ON CONFLICT DO NOTHING: a concurrent caller with the same key gets its row, and
+    # no savepoint is needed (pysqlite's savepoints would commit the caller's transaction).
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new_id = session.execute(
+        insert(Delivery).values(idempotency_key=key, phone=phone, body=body, channel="sms", resident_id=resident_id,
+                                area_id=area_id, announcement_id=announcement_id, report_id=report_id,
+                                status="pending", attempts=0)
+        .on_conflict_do_nothing(index_elements=[Delivery.idempotency_key]).returning(Delivery.id)
+    ).scalar()
+    if new_id is None:
         return session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
+    delivery = session.get(Delivery, new_id)
     enqueue_on_commit(session, SEND_JOB, delivery.id, queue=queue)
     return delivery
 
