@@ -355,9 +355,8 @@ def test_queue_sms_on_both_databases_and_the_send_claims_once(any_app):
         assert queue_sms(db, phone="+84912345678", body="Họp", key="both").id == first.id
         db.rollback()
         assert db.scalar(select(Delivery)) is None  # rolled back with the caller's transaction
-        d = queue(db, key="both")
-        with any_app.app_context():
-            enqueue("gateway.sms.jobs.send_delivery", d.id, queue="high")
+        d = queue(db, key="both", body="Họp")
+        enqueue("gateway.sms.jobs.send_delivery", d.id, queue="high")  # a duplicate job
         drain(any_app)
         assert [m.body for m in db.scalars(select(OutboxMessage))] == ["Hop"]
         assert fresh(db, d).status == "sent"
