@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from gateway.areas import match_area
 from gateway.models import Area, Delivery, InboundMessage, Report, Resident, Subscription, utcnow
@@ -75,7 +76,11 @@ def receive(session, *, provider, sender, body, config, to=None, provider_messag
     recent = session.scalar(select(func.count()).select_from(InboundMessage).where(
         InboundMessage.phone == phone, InboundMessage.received_at >= now - window))
     session.add(message)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same message delivered twice at once: the other request has it
+        session.rollback()
+        return Inbound(message, None, None, duplicate=True)
     handler = _Handler(session, message, config, now)
     if recent >= limit:
         result = handler.flood()
