@@ -273,7 +273,7 @@ def test_stuck_twilio_message_goes_to_an_operator_not_out_again(app, db):
     d = queue(db)
     d.provider = "twilio"
     stuck(db, d)
-    assert requeue_stuck(db, app.config) == {"found": 0, "resent": 0, "operator": 1}
+    assert requeue_stuck(db, app.config) == {"found": 0, "resent": 0, "operator": 1, "requeued": 0}
     drain(app, scheduled=True)
     d = fresh(db, d)
     assert (d.status, d.error_code) == ("failed", NEEDS_OPERATOR) and "sms resend" in d.last_error
@@ -288,7 +288,7 @@ def test_stuck_android_message_is_looked_up_first(app, db):
     stuck(db, d)
     responses.add(responses.GET, f"{ANDROID}/message/{reference(d)}",
                   json={"id": reference(d), "state": "Delivered", "recipients": [], "states": {}})
-    assert requeue_stuck(db, app.config) == {"found": 1, "resent": 0, "operator": 0}
+    assert requeue_stuck(db, app.config) == {"found": 1, "resent": 0, "operator": 0, "requeued": 0}
     drain(app, scheduled=True)
     d = fresh(db, d)
     assert (d.status, d.provider_id) == ("delivered", reference(d))
@@ -315,7 +315,7 @@ def test_stuck_outbox_message_is_resent_and_recent_ones_are_left_alone(app, db, 
     stuck(db, old, minutes=30)
     stuck(db, recent, minutes=2)
     result = runner.invoke(args=["sms", "requeue-stuck", "--minutes", "10"])
-    assert "sent again: 1; for an operator: 0" in result.output
+    assert "sent again: 1; for an operator: 0; overdue and queued again: 0" in result.output
     drain(app)
     assert (fresh(db, old).status, fresh(db, recent).status) == ("sent", "sending")
 
@@ -360,3 +360,16 @@ def test_queue_sms_on_both_databases_and_the_send_claims_once(any_app):
         drain(any_app)
         assert [m.body for m in db.scalars(select(OutboxMessage))] == ["Hop"]
         assert fresh(db, d).status == "sent"
+
+
+def test_overdue_pending_delivery_whose_job_was_lost_is_queued_again(app, db, redis_url):
+    import redis
+
+    d = queue(db)
+    redis.Redis.from_url(redis_url).flushdb()  # the job is gone; the row still says pending
+    db.execute(update(Delivery).where(Delivery.id == d.id).values(updated_at=utcnow() - dt.timedelta(hours=1)))
+    db.commit()
+    assert requeue_stuck(db, app.config)["requeued"] == 1
+    drain(app)
+    assert fresh(db, d).status == "sent"
+    assert len(list(db.scalars(select(OutboxMessage)))) == 1

@@ -52,7 +52,7 @@ def requeue_stuck_command(minutes):
 
     counts = requeue_stuck(get_db(), current_app.config, older_than=dt.timedelta(minutes=minutes))
     click.echo(f"Found at the provider: {counts['found']}; sent again: {counts['resent']}; "
-               f"for an operator: {counts['operator']}.")
+               f"for an operator: {counts['operator']}; overdue and queued again: {counts['requeued']}.")
     if counts["operator"]:
         click.echo("Check those in the provider's log; `sms resend ID` sends one that did not go out.")
 

@@ -50,14 +50,19 @@ def _short(value, limit=MAX_VALUE):
 def render(name, **values):
     """The reply `name` with `values` filled in, as GSM-7 text."""
     template = REPLIES[name]
-    text = template.format(**{k: _short(v) for k, v in values.items()})
+    text = _tidy(template.format(**{k: _short(v) for k, v in values.items()}))
     if count_segments(text)[1] > 1 and name not in MAY_SPAN:
         # Values made it too long: shorten them until it fits one segment.
         for limit in (30, 20, 12):
-            text = template.format(**{k: _short(v, limit) for k, v in values.items()})
+            text = _tidy(template.format(**{k: _short(v, limit) for k, v in values.items()}))
             if count_segments(text)[1] == 1:
                 break
     return text
+
+
+def _tidy(text):
+    """A shortened value ending a sentence: "KP3 To 1, ...." → "KP3 To 1, ..."."""
+    return text.replace("....", "...")
 
 
 def area_list(areas, *, budget=100):
