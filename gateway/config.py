@@ -48,6 +48,21 @@ SETTINGS = (
     Setting("UPLOAD_MAX_SECONDS", "600", "Longest recording officials may upload, in seconds."),
     Setting("TRANSCRIBER", "", "Offline speech-to-text for voice reports: empty (off) or `vietasr` (needs `pip install viet-asr`)."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
+    # SMS (gateway/sms): what residents text, and the providers that carry it.
+    Setting("HOTLINE_NUMBER", "", "Hotline residents call for the full text; an area's own `hotline_number` comes first."),
+    Setting("SMS_DIGEST_SEGMENTS", "1", "SMS parts the reply to TIN (latest news) may take; never exceeded."),
+    Setting("SMS_MAX_LENGTH", "1600", "Longest inbound SMS acted on (characters); longer ones are kept and answered with a notice."),
+    Setting("SMS_RATE_LIMIT", "10/hour", "Inbound SMS per number acted on (`N/minute|hour|day`); beyond it: no replies, one report thread."),
+    Setting("SMS_REPORT_THREAD_MINUTES", "30", "A text within this many minutes of a resident's last one joins their open report."),
+    Setting("SMS_ANDROID_URL", "", "SMS Gateway for Android: the phone's API, e.g. `http://192.168.1.20:8080` (provider `android`)."),
+    Setting("SMS_ANDROID_USER", "", "SMS Gateway for Android: Basic auth user (shown in the app, usually `sms`)."),
+    Setting("SMS_ANDROID_PASSWORD", "", "SMS Gateway for Android: Basic auth password (shown in the app).", True),
+    Setting("SMS_ANDROID_SIGNING_KEY", "", "SMS Gateway for Android: webhook signing key; checks `X-Signature` on /sms/android.", True),
+    Setting("ESMS_API_KEY", "", "eSMS.vn ApiKey (provider `esms`, brandname SMS)."),
+    Setting("ESMS_SECRET_KEY", "", "eSMS.vn SecretKey.", True),
+    Setting("ESMS_BRANDNAME", "", "eSMS.vn registered brandname the SMS come from."),
+    Setting("ESMS_CALLBACK_TOKEN", "", "Secret in the eSMS delivery callback URL (/sms/esms/status?token=…); eSMS does not sign.", True),
+    Setting("ESMS_SANDBOX", "0", "`1`: eSMS validates only, nothing is sent or charged."),
 )
 
 NAMES = frozenset(s.name for s in SETTINGS)
