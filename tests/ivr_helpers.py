@@ -172,15 +172,35 @@ def shared_audio(tmp_path_factory):
     return tmp_path_factory.mktemp("ivr-audio")
 
 
+@pytest.fixture(scope="session")
+def hotline_template(tmp_path_factory, sqlite_template, redis_url, shared_audio):
+    """A SQLite file holding the hotline's data with everything rendered, built once and copied per test."""
+    from gateway import create_app
+    from tests.conftest import base_config
+
+    folder = tmp_path_factory.mktemp("hotline-template")
+    path = folder / "hotline.sqlite"
+    shutil.copy(sqlite_template, path)
+    app = create_app(base_config(folder, DATABASE_URL=f"sqlite:///{path}", REDIS_URL=redis_url,
+                                 AUDIO_DIR=str(shared_audio)))
+    redis.Redis.from_url(redis_url).flushdb()
+    with app.app_context():
+        fill(app, get_db(), render=True)
+    app.extensions["gateway.engine"].dispose()
+    return path
+
+
 @pytest.fixture
-def hotline(make_app, tmp_path, sqlite_template, redis_url, shared_audio):
+def hotline(make_app, tmp_path, hotline_template, redis_url, shared_audio):
     """The demo commune with a known caller in Khu phố 5, a live announcement there, and every
     prompt and the announcement rendered (real espeak-ng and ffmpeg, through the RQ audio queue)."""
     return build_hotline(make_app, redis_url, shared_audio, db_path=tmp_path / "gateway.sqlite",
-                         template=sqlite_template)
+                         template=hotline_template, filled=True)
 
 
-def build_hotline(make_app, redis_url, audio_dir, *, db_path=None, template=None, url=None, render=True, **config):
+def build_hotline(make_app, redis_url, audio_dir, *, db_path=None, template=None, url=None, render=True,
+                  filled=False, **config):
+    """An app with the hotline's data: copied from a filled template, or filled now (PostgreSQL)."""
     redis.Redis.from_url(redis_url).flushdb()
     if url is None:
         shutil.copy(template, db_path)
@@ -189,16 +209,22 @@ def build_hotline(make_app, redis_url, audio_dir, *, db_path=None, template=None
     app.testing = True
     with app.app_context():
         db = get_db()
-        load_demo(db, households=30)
-        kp5 = area(db, "KP5")
-        db.add(Resident(phone=KNOWN, name="Cụ Nguyễn Văn Năm", area_id=kp5.children[0].id, is_elderly=True,
-                        prefers_voice=True, no_smartphone=True, consent_source="test"))
-        ann = announce(db, kp5, "Tiêm phòng dại", "Sáng thứ bảy tiêm phòng dại cho chó mèo tại nhà văn hóa khu phố 5.")
-        if render:
-            prompts.render_all(db)
-            request_announcement_audio(db, ann)
-            drain(app, ["audio"])
+        if not filled:
+            fill(app, db, render=render)
         names = Names()
         names.learn(db)
     app.names = names
     return app
+
+
+def fill(app, db, *, render):
+    """The demo commune, a known caller in KP5, a live announcement there; prompts rendered if `render`."""
+    load_demo(db, households=30)
+    kp5 = area(db, "KP5")
+    db.add(Resident(phone=KNOWN, name="Cụ Nguyễn Văn Năm", area_id=kp5.children[0].id, is_elderly=True,
+                    prefers_voice=True, no_smartphone=True, consent_source="test"))
+    ann = announce(db, kp5, "Tiêm phòng dại", "Sáng thứ bảy tiêm phòng dại cho chó mèo tại nhà văn hóa khu phố 5.")
+    if render:
+        prompts.render_all(db)
+        request_announcement_audio(db, ann)
+        drain(app, ["audio"])

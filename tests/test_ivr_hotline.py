@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from gateway.db import get_db
 from gateway.models import AudioAsset, Report
 from tests.ivr_helpers import (  # noqa: F401  (fixtures)
-    KNOWN, UNKNOWN, Call, area, build_hotline, hotline, shared_audio, signed_post, walk,
+    KNOWN, UNKNOWN, Call, area, build_hotline, hotline, hotline_template, shared_audio, signed_post, walk,
 )
 
 NEWS = ["play:news_intro", "play:ann:Tiêm phòng dại"]
@@ -232,8 +232,8 @@ def test_no_duty_officer_configured_says_so(hotline):
     ])
 
 
-def test_duty_officer_from_the_setting(make_app, tmp_path, sqlite_template, redis_url, shared_audio):
-    app = build_hotline(make_app, redis_url, shared_audio, db_path=tmp_path / "g.sqlite", template=sqlite_template,
+def test_duty_officer_from_the_setting(make_app, tmp_path, hotline_template, redis_url, shared_audio):
+    app = build_hotline(make_app, redis_url, shared_audio, db_path=tmp_path / "g.sqlite", template=hotline_template, filled=True,
                         DUTY_OFFICER_PHONE="+84243000999")
     with app.app_context():
         db = get_db()

@@ -447,6 +447,9 @@ def status():
     new = CALL_STATUSES.get(call_status)
     if new is None:
         return Response(status=204)
+    fax = request.form.get("AnsweredBy") == "fax" or delivery.error_code == "fax"
+    if fax:
+        new = "failed"  # a fax line: not a listener, and not worth a retry
     if delivery.provider_id is None:
         delivery.provider_id = call_sid  # the callback came before the job stored the call's id
     values = {}
@@ -454,10 +457,10 @@ def status():
         values["delivered_at"] = utcnow()
     if request.form.get("AnsweredBy", "").startswith("machine"):
         values["error_code"] = "machine"
-    if new != "answered" and new != "sending":
-        values["error_code"] = call_status
+    if new not in ("answered", "sending"):
+        values["error_code"] = "fax" if fax else call_status
     moved = calls.advance(db, delivery, new, **values)
     log.info("call status delivery=%s call=%s status=%s moved=%s", delivery.id, call_sid, call_status, moved)
-    if moved and new in calls.RETRIABLE:
+    if moved and new in calls.RETRIABLE and not fax:
         calls.schedule_retry(db, delivery)
     return Response(status=204)
