@@ -10,6 +10,7 @@ Numbers (a report number) are read digit by digit by playing the ten digit promp
 another, so "số 1 0 7" needs no rendering during the call; people quote report numbers digit
 by digit on the phone anyway.
 """
+import functools
 import logging
 
 from flask import current_app
@@ -109,7 +110,14 @@ def set_recording(session, commune, key, asset):
 
 
 def _hash(config, text):
-    return text_spec(config, nfc(text).strip(), "prompt").content_hash()
+    """The content hash of prompt `text` under the current audio settings (memoized: hashing verbalizes)."""
+    keys = ("TTS_ENGINE", "PIPER_MODEL", "AUDIO_LOUDNESS", "AUDIO_TRUE_PEAK")
+    return _hash_cached(text, tuple((k, config.get(k)) for k in keys))
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash_cached(text, settings):
+    return text_spec(dict(settings), nfc(text).strip(), "prompt").content_hash()
 
 
 class Playlist:
@@ -121,29 +129,36 @@ class Playlist:
 
 
 def resolve(session, keys, *, commune=None, texts=None):
-    """Ready audio for each prompt key (one query); unrendered ones fall back to their text and get queued.
+    """Ready audio for each prompt key; unrendered ones fall back to their text and get queued.
 
-    `texts` gives the text of keys not in the catalogue (a commune's area list)."""
+    `texts` gives the text of keys not in the catalogue (a commune's area list). A ready asset
+    never changes its URL (content hash), so the URLs found are kept per process: a call in
+    steady state costs no query here, and a prompt rendered a moment ago is found at once."""
     config = current_app.config
+    known = current_app.extensions.setdefault("gateway.ivr.ready_prompts", {})
     texts = {**PROMPTS, **(texts or {})}
     recorded = recordings_of(commune)
-    wanted_ids = {recorded[k] for k in keys if k in recorded}
-    hashes = {k: _hash(config, texts[k]) for k in keys if k not in recorded}
-    found = {}
-    if hashes or wanted_ids:
-        query = select(AudioAsset).where(AudioAsset.status == "ready")
-        rows = session.scalars(query.where(
-            AudioAsset.content_hash.in_(set(hashes.values())) | AudioAsset.id.in_(wanted_ids)))
+    wanted = {}
+    for key in keys:
+        if key in recorded:
+            wanted[key] = ("id", recorded[key])
+        wanted.setdefault(key, ("hash", _hash(config, texts[key])))
+    fallback = {key: ("hash", _hash(config, texts[key])) for key in keys if key in recorded}
+    unknown = {w for w in [*wanted.values(), *fallback.values()] if w not in known}
+    if unknown:
+        hashes = [v for k, v in unknown if k == "hash"]
+        ids = [v for k, v in unknown if k == "id"]
+        rows = session.scalars(select(AudioAsset).where(
+            AudioAsset.status == "ready", AudioAsset.phone_path.is_not(None),
+            AudioAsset.content_hash.in_(hashes) | AudioAsset.id.in_(ids)))
         for asset in rows:
-            found[asset.content_hash] = asset
-            found[asset.id] = asset
+            url = asset_url(asset, "phone")
+            known[("hash", asset.content_hash)] = known[("id", asset.id)] = url
     items, missing = [], []
     for key in keys:
-        asset = found.get(recorded[key]) if key in recorded else None
-        if asset is None or not asset.phone_path:
-            asset = found.get(hashes.get(key) or _hash(config, texts[key]))
-        if asset is not None and asset.phone_path:
-            items.append(("play", asset_url(asset, "phone")))
+        url = known.get(wanted[key]) or known.get(fallback.get(key))
+        if url:
+            items.append(("play", url))
         else:
             items.append(("say", texts[key]))
             missing.append(texts[key])

@@ -19,7 +19,7 @@ from gateway.db import get_db
 from gateway.ivr import calls, prompts
 from gateway.ivr.providers.twilio import CALL_STATUSES
 from gateway.media.assets import asset_url, request_announcement_audio
-from gateway.models import REPORT_CATEGORIES, Area, Delivery, Report, Resident, utcnow
+from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
 from gateway.phone import PhoneError, normalize
 from gateway.recordings import queue_voice_report
 from gateway.reports import next_number, open_report
@@ -116,7 +116,12 @@ def _news(resp, db, area, lead=()):
     """Greeting (`lead`), then the area's current announcements, with no key pressed."""
     commune = area.commune()
     playable = []
-    for ann in current_announcements(db, area):
+    announcements = current_announcements(db, area)
+    # One query for their audio, instead of one lazy load each.
+    ids = [a.audio_id for a in announcements if a.audio_id]
+    if ids:
+        list(db.scalars(select(AudioAsset).where(AudioAsset.id.in_(ids))))
+    for ann in announcements:
         if ann.audio is not None and ann.audio.status == "ready" and ann.audio.phone_path:
             playable.append(asset_url(ann.audio, "phone"))
         else:
