@@ -541,3 +541,13 @@ def test_queue_call_checks_its_arguments(calls_app):
             queue_call(get_db(), phone=KNOWN, key="x", purpose="chat")
         with pytest.raises(ValueError, match="priority"):
             queue_call(get_db(), phone=KNOWN, key="x", priority="asap")
+
+
+def test_callback_answered_by_a_machine_leaves_the_news(calls_app):
+    missed(calls_app, KNOWN)
+    [cb] = callbacks(calls_app)
+    drain(calls_app)
+    call = Outbound(calls_app, cb.id, sid=delivery_of(calls_app, cb.id).provider_id)
+    walk(call, [("answer", "machine_end_beep", ["play:callback_greeting", *NEWS, "play:goodbye", "hangup"])])
+    d = delivery_of(calls_app, cb.id)
+    assert (d.status, d.error_code) == ("answered", "machine")

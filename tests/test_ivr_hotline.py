@@ -291,3 +291,54 @@ def test_bad_or_missing_signature_is_refused_everywhere(hotline):
         headers = {"X-Twilio-Signature": sign(path, {**params, "Digits": "2"})}
         assert client.post(path, data=params, headers=headers).status_code == 403, path
         assert signed_post(client, path, params).status_code in (200, 204), path
+
+
+def test_prompts_cli_lists_and_renders_ahead_of_time(make_app, tmp_path, sqlite_template, redis_url, shared_audio):
+    from gateway.ivr.prompts import PROMPTS
+    from gateway.queue import drain
+
+    app = build_hotline(make_app, redis_url, shared_audio, db_path=tmp_path / "g.sqlite", template=sqlite_template,
+                        render=False)
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["ivr", "prompts"])
+    assert listed.exit_code == 0
+    lines = [line.split()[:2] for line in listed.output.splitlines()[:-1]]
+    assert [k for k, _ in lines] == [*PROMPTS, f"areas_{_commune_id(app)}"]
+    assert {s for _, s in lines} == {"missing"}
+    assert runner.invoke(args=["ivr", "prompts", "--render"]).exit_code == 0
+    drain(app, ["audio"])
+    listed = runner.invoke(args=["ivr", "prompts"]).output
+    assert listed.splitlines()[-1] == f"{len(PROMPTS) + 1} ready"
+
+
+def _commune_id(app):
+    with app.app_context():
+        return area(get_db(), "TANLAP").id
+
+
+def test_an_officials_recording_replaces_a_prompt(hotline, tmp_path):
+    from gateway.media.assets import asset_url
+    from gateway.queue import drain
+    from tests.audio_helpers import speech_wav
+
+    path = tmp_path / "loi-chao.wav"
+    path.write_bytes(speech_wav("Xin chào bà con, tôi là chủ tịch xã Tân Lập."))
+    runner = hotline.test_cli_runner()
+    bad = runner.invoke(args=["ivr", "record-prompt", "no_such_prompt", str(path), "--commune", "TANLAP"])
+    assert bad.exit_code != 0 and "Unknown prompt 'no_such_prompt'" in bad.output
+    done = runner.invoke(args=["ivr", "record-prompt", "greeting", str(path), "--commune", "TANLAP"])
+    assert done.exit_code == 0, done.output
+    # Until the recording is rendered for the phone, the synthesized greeting goes on playing.
+    assert Call(hotline, hotline.names).inbound().tokens[0] == "play:greeting"
+    drain(hotline, ["audio"])
+    with hotline.app_context():
+        db = get_db()
+        asset_id = area(db, "TANLAP").settings["prompt_recordings"]["greeting"]
+        recording = db.get(AudioAsset, asset_id)
+        assert (recording.kind, recording.status) == ("prompt", "ready")
+        url = asset_url(recording, "phone")
+    turn = Call(hotline, hotline.names).inbound()
+    assert [p.text for p in turn.root.iter("Play")][0] == url
+    assert turn.tokens[1:] == GREETING_NEWS_MENU[1:]
+    status = runner.invoke(args=["ivr", "prompts", "--commune", "TANLAP"]).output
+    assert any(line.split()[:2] == ["greeting", "recorded"] for line in status.splitlines())

@@ -112,8 +112,8 @@ def _menu(resp, db, area, tries=0, lead=()):
     return resp
 
 
-def _news(resp, db, area, lead=()):
-    """Greeting (`lead`), then the area's current announcements, with no key pressed."""
+def _news(resp, db, area, lead=(), *, menu=True):
+    """Greeting (`lead`), then the area's current announcements, with no key pressed, then the menu."""
     commune = area.commune()
     playable = []
     announcements = current_announcements(db, area)
@@ -130,7 +130,7 @@ def _news(resp, db, area, lead=()):
     _say(resp, db, [*lead, "news_intro" if playable else "no_news"], commune=commune)
     for url in playable:
         resp.play(url)
-    return _menu(resp, db, area)
+    return _menu(resp, db, area) if menu else _goodbye(resp, db, commune)
 
 
 def _picker(resp, db, commune, tries=0, lead=()):
@@ -392,7 +392,8 @@ def outbound():
     if calls.purpose_of(delivery) == "callback":
         area = calls.area_of(db, delivery) if delivery.area_id else None
         if area is not None:
-            return _twiml(_news(resp, db, area, lead=["callback_greeting"]))
+            # An answering machine records the news; nobody is there for the menu.
+            return _twiml(_news(resp, db, area, lead=["callback_greeting"], menu=not machine))
         if commune is None:
             return _twiml(_goodbye(resp, db, None))
         return _twiml(_picker(resp, db, commune, lead=["callback_greeting", "area_unknown_caller"]))
