@@ -342,3 +342,41 @@ def test_an_officials_recording_replaces_a_prompt(hotline, tmp_path):
     assert turn.tokens[1:] == GREETING_NEWS_MENU[1:]
     status = runner.invoke(args=["ivr", "prompts", "--commune", "TANLAP"]).output
     assert any(line.split()[:2] == ["greeting", "recorded"] for line in status.splitlines())
+
+
+def reference_examples(section):
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference", "twilio_webhooks.json")
+    with open(path, encoding="utf-8") as f:
+        return [e["params"] for e in json.load(f)[section]["examples"]]
+
+
+@pytest.mark.parametrize("index, known", [(0, False), (1, False), (2, True)])
+def test_reference_inbound_calls(hotline, index, known):
+    """Twilio's captured inbound-call parameter sets: a US caller and a browser client pick an area;
+    the Vietnamese caller (on our list) hears the news at once."""
+    params = reference_examples("inbound_voice")[index]
+    resp = signed_post(hotline.test_client(), "/ivr/inbound", params)
+    assert resp.status_code == 200
+    from tests.ivr_helpers import Turn
+
+    turn = Turn(resp, hotline.names)
+    assert (params["From"] == KNOWN) is known
+    assert turn.tokens == (GREETING_NEWS_MENU if known else PICKER)
+
+
+def test_reference_record_callbacks_make_one_report_each(hotline):
+    with hotline.app_context():
+        kp5 = area(get_db(), "KP5").id
+    client = hotline.test_client()
+    for params in reference_examples("record_callback"):
+        resp = signed_post(client, f"/ivr/record?area={kp5}&category=environment", params)
+        assert resp.status_code == 200
+        resp = signed_post(client, f"/ivr/recording?area={kp5}&category=environment",
+                           {**params, "RecordingStatus": "completed"})
+        assert resp.status_code == 204
+    with hotline.app_context():
+        reports = list(get_db().scalars(select(Report).order_by(Report.id)))
+    assert [(r.number, r.category, r.phone) for r in reports] == [(1, "environment", KNOWN), (2, "environment", KNOWN)]

@@ -136,6 +136,9 @@ def _news(resp, db, area, lead=(), *, menu=True):
 def _picker(resp, db, commune, tries=0, lead=()):
     """The commune's neighbourhoods by number ("Khu phố 5, bấm 5"), two digits ended by # allowed."""
     choices = prompts.area_choices(db, commune)
+    if not choices:
+        log.error("commune=%s has no neighbourhoods to pick on the hotline", commune.id)
+        return _goodbye(resp, db, commune)
     key = prompts.area_picker_key(commune)
     action = _url("/ivr/pick", commune=commune.id, tries=tries)
     gather = resp.gather(num_digits=len(str(len(choices))), finish_on_key="#", action=action,
