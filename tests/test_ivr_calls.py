@@ -204,7 +204,7 @@ def test_status_callbacks_never_move_backwards(calls_app, sequence, final):
     drain(calls_app)
     call = Outbound(calls_app, delivery_id, sid=delivery_of(calls_app, delivery_id).provider_id)
     for i, status in enumerate(sequence):
-        assert call.status(status, SequenceNumber=str(i)).status == 204
+        assert call.status(status, SequenceNumber=str(i)).status == 200
     assert delivery_of(calls_app, delivery_id).status == final
 
 
@@ -214,10 +214,10 @@ def test_status_of_unknown_or_earlier_calls_changes_nothing(calls_app):
     client = calls_app.test_client()
     unknown = {"CallSid": "CA" + "f" * 32, "CallStatus": "completed", "Direction": "outbound-api", "From": "+1",
                "To": KNOWN}
-    assert signed_post(client, "/ivr/status", unknown).status_code == 204
+    assert signed_post(client, "/ivr/status", unknown).status_code == 200
     # Signed for this delivery but from another (earlier) attempt's call: ignored.
-    assert signed_post(client, f"/ivr/status?delivery={delivery_id}", unknown).status_code == 204
-    assert signed_post(client, "/ivr/status?delivery=999", unknown).status_code == 204
+    assert signed_post(client, f"/ivr/status?delivery={delivery_id}", unknown).status_code == 200
+    assert signed_post(client, "/ivr/status?delivery=999", unknown).status_code == 200
     assert delivery_of(calls_app, delivery_id).status == "sending"
 
 
@@ -396,8 +396,8 @@ def callbacks(app):
 
 @pytest.mark.parametrize("status", ["canceled", "no-answer", "busy"])
 def test_missed_call_gets_a_callback_with_the_news(calls_app, status):
-    assert missed(calls_app, KNOWN, status).status_code == 204
-    assert missed(calls_app, KNOWN, status, sid="CA" + "6" * 32).status_code == 204  # rang twice: one callback
+    assert missed(calls_app, KNOWN, status).status_code == 200
+    assert missed(calls_app, KNOWN, status, sid="CA" + "6" * 32).status_code == 200  # rang twice: one callback
     [cb] = callbacks(calls_app)
     assert (cb.phone, cb.body, cb.status) == (KNOWN, "callback:normal", "pending")
     drain(calls_app)
@@ -444,7 +444,7 @@ def test_unknown_callers_are_called_back_within_limits(make_app, tmp_path, hotli
                         CALLBACK_UNKNOWN_PER_HOUR="2")
     set_quiet(app, "00:00-00:00")
     for caller in [UNKNOWN, UNKNOWN, "+84987000222", "+84987000333", "+14155550100", "client:Anonymous", ""]:
-        assert missed(app, caller).status_code == 204
+        assert missed(app, caller).status_code == 200
     assert [cb.phone for cb in callbacks(app)] == [UNKNOWN, "+84987000222"]  # once each, two an hour, +84 only
     missed(app, KNOWN)  # households are not limited by the unknown-number budget
     assert [cb.phone for cb in callbacks(app)][-1] == KNOWN

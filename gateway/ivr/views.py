@@ -45,6 +45,11 @@ def _twiml(resp):
     return Response(str(resp), mimetype="text/xml")
 
 
+def _ack():
+    """200 with an empty <Response/>: what a status callback gets, known call or not."""
+    return _twiml(VoiceResponse())
+
+
 def _int_arg(name):
     try:
         return int(request.args.get(name, ""))
@@ -316,7 +321,7 @@ def recording():
     area = _area(db)
     if area is not None and request.form.get("RecordingStatus") == "completed" and request.form.get("RecordingUrl"):
         _voice_report(db, area)
-    return Response(status=204)
+    return _ack()
 
 
 def _voice_report(db, area):
@@ -446,16 +451,16 @@ def status():
     delivery = _delivery(db)
     if delivery is not None and delivery.provider_id not in (None, call_sid):
         log.info("status of an earlier attempt ignored delivery=%s call=%s", delivery.id, call_sid)
-        return Response(status=204)
+        return _ack()
     if delivery is None and call_sid:
         delivery = db.scalar(select(Delivery).where(Delivery.channel == "voice", Delivery.provider_id == call_sid))
     if delivery is None:
         if request.form.get("Direction") == "inbound" and call_status in MISSED:
             calls.schedule_callback(db, request.form.get("From", ""), reason=f"missed call ({call_status})")
-        return Response(status=204)
+        return _ack()
     new = CALL_STATUSES.get(call_status)
     if new is None:
-        return Response(status=204)
+        return _ack()
     fax = request.form.get("AnsweredBy") == "fax" or delivery.error_code == "fax"
     if fax:
         new = "failed"  # a fax line: not a listener, and not worth a retry
@@ -472,4 +477,4 @@ def status():
     log.info("call status delivery=%s call=%s status=%s moved=%s", delivery.id, call_sid, call_status, moved)
     if moved and new in calls.RETRIABLE and not fax:
         calls.schedule_retry(db, delivery)
-    return Response(status=204)
+    return _ack()
