@@ -327,7 +327,8 @@ def test_answering_a_call_the_gateway_placed(app, client, db, demo):
         methods=["POST"])
     app.add_url_rule("/test/confirm", "test_confirm", remember(twiml("<Say>Cảm ơn</Say><Hangup/>")), methods=["POST"])
     app.add_url_rule("/test/status", "test_status", remember(""), methods=["POST"])
-    rows = [OutboxMessage(channel="voice", recipient="+84912345678", body="announcement", media_url=BASE + "/test/call",
+    # Development stores callback paths; a deployment, absolute URLs.
+    rows = [OutboxMessage(channel="voice", recipient="+84912345678", body="announcement", media_url="/test/call",
                           status_callback=BASE + "/test/status") for _ in range(2)]
     db.add_all(rows)
     db.commit()

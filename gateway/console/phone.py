@@ -9,7 +9,7 @@ import functools
 import json
 import logging
 import re
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from flask import abort, current_app, g, render_template, request
 from sqlalchemy import select
@@ -78,6 +78,11 @@ def dispatch(url, method="POST", params=None):
     if response.status_code >= 400:
         raise WebhookError(f"{method} {parts.path} answered {response.status_code}")
     return body
+
+
+def _absolute(url):
+    """A callback URL as Twilio would call it: development stores paths ("/ivr/outbound?…")."""
+    return urljoin(url_for_provider("/"), url) if url else ""
 
 
 def _from_number():
@@ -169,7 +174,7 @@ def _report_delivered(row):
     row.meta = {**(row.meta or {}), "simulator_delivered": True}
     db.commit()
     try:
-        dispatch(row.status_callback, "POST", params)
+        dispatch(_absolute(row.status_callback), "POST", params)
     except WebhookError as exc:
         log.warning("simulator: status callback failed outbox=%s: %s", row.id, exc)
 
@@ -227,8 +232,9 @@ def _placed_call(data):
     if error or row is None or row.channel != "voice" or row.recipient != phone or not row.media_url:
         abort(404)
     # The CallSid is the provider id the outbox gave the call, so status callbacks find its delivery.
-    return Call(sid=f"outbox-call-{row.id}", caller=_from_number(), called=row.recipient, entry_url=row.media_url,
-                status_url=row.status_callback or "", direction="outbound-api",
+    return Call(sid=f"outbox-call-{row.id}", caller=_from_number(), called=row.recipient,
+                entry_url=_absolute(row.media_url), status_url=_absolute(row.status_callback or ""),
+                direction="outbound-api",
                 account_sid=current_app.config.get("TWILIO_ACCOUNT_SID") or "AC" + "0" * 32)
 
 
