@@ -225,3 +225,57 @@ def test_nobody_to_reach_is_sent_at_once(app, loud):
     drain(app)
     db.expire_all()
     assert a.status == "sent" and deliveries(db, a) == []
+
+
+def _needs_call(db, phones):
+    return {r.phone for r in db.scalars(select(Resident).where(Resident.phone.in_(phones)))
+            if r.is_elderly or r.no_smartphone}
+
+
+def test_urgent_sms_unconfirmed_by_the_elderly_escalates_to_one_call(app, loud):
+    db = loud
+    a = announce(db, priority="urgent", channels=["sms"])
+    drain(app)
+    chunks = len(jobs.chunk_bounds(db, a, 7))
+    from rq.registry import ScheduledJobRegistry
+
+    registry = ScheduledJobRegistry("default", connection=app.extensions["gateway.redis"])
+    assert registry.count == chunks  # one escalation check per chunk, ESCALATE_AFTER_MINUTES after its SMS
+    for job_id in registry.get_job_ids():
+        assert dt.timedelta(minutes=29) < registry.get_scheduled_time(job_id) - utcnow() <= dt.timedelta(minutes=30)
+    phones = targeted_phones(db, a)
+    elderly = sorted(_needs_call(db, phones))
+    assert len(elderly) >= 3 and deliveries(db, a, "voice") == []
+    confirmed = db.scalar(select(Delivery).where(Delivery.phone == elderly[0], Delivery.announcement_id == a.id))
+    confirmed.status, confirmed.confirmed_at = "confirmed", utcnow()  # they texted OK
+    db.commit()
+    drain(app, scheduled=True)  # half an hour later
+    calls = deliveries(db, a, "voice")
+    assert sorted(d.phone for d in calls) == elderly[1:]
+    assert all(d.idempotency_key == f"ann:{a.id}:voice:{d.phone}" for d in calls)
+    with app.app_context():  # the check running again calls nobody twice
+        for lo, hi in jobs.chunk_bounds(db, a, 7):
+            enqueue(jobs.THIS + "escalate", a.id, lo, hi)
+    drain(app)
+    placed = [m.recipient for m in db.scalars(select(OutboxMessage).where(OutboxMessage.channel == "voice"))]
+    assert sorted(placed) == elderly[1:]
+
+
+def test_escalation_does_not_call_those_already_called(app, loud):
+    db = loud
+    a = announce(db, priority="urgent", channels=["sms", "voice"])
+    drain(app)
+    called = {d.phone for d in deliveries(db, a, "voice")}
+    assert called == _needs_call(db, targeted_phones(db, a)) | {
+        r.phone for r in db.scalars(select(Resident).where(Resident.prefers_voice.is_(True)))} & targeted_phones(db, a)
+    drain(app, scheduled=True)
+    assert {d.phone for d in deliveries(db, a, "voice")} == called
+    placed = [m.recipient for m in db.scalars(select(OutboxMessage).where(OutboxMessage.channel == "voice"))]
+    assert sorted(placed) == sorted(called)
+
+
+def test_normal_announcements_never_escalate(app, loud):
+    db = loud
+    announce(db, channels=["sms"])
+    drain(app)
+    assert stats(app)["default"]["scheduled"] == 0

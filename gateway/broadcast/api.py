@@ -8,6 +8,7 @@ from gateway.db import get_db
 from gateway.models import Announcement, AudioAsset, announcement_areas
 
 bp = Blueprint("announcement_api", __name__, url_prefix="/api/announcements")
+STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled", "failed")
 FIELDS = {"title", "body", "areas", "audiences", "channels", "priority", "category", "send_at", "expires_at",
           "recording_id"}
 
@@ -73,8 +74,11 @@ def list_announcements():
     if scope is not None:
         query = query.where(Announcement.id.in_(
             select(announcement_areas.c.announcement_id).where(announcement_areas.c.area_id.in_(scope))))
-    if request.args.get("status"):
-        query = query.where(Announcement.status == request.args["status"])
+    status = request.args.get("status")
+    if status:
+        if status not in STATUSES:
+            return api_error(400, f"status must be one of {', '.join(STATUSES)}")
+        query = query.where(Announcement.status == status)
     return {"announcements": [announcement_json(a) for a in db.scalars(query)]}
 
 

@@ -60,6 +60,8 @@ def by_area_and_audience(session, announcement):
     """Rows per neighbourhood and audience, plus a total row per audience (area "*")."""
     areas = all_areas(session)
     counts = defaultdict(Counter)
+    for audience, _ in AUDIENCE_COLUMNS:
+        counts[("*", audience)]  # the totals are always there, zero or not
     for area_id, flags, state in household_states(session, announcement).values():
         hood = neighbourhood_of(areas, area_id)
         for name in (hood.name if hood else "?", "*"):
