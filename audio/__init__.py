@@ -5,6 +5,7 @@ A library: no Flask, Twilio or database here. Every public name is imported on f
 
     audio.verbalize(text) -> str                     the spoken form of Vietnamese text
     audio.render(RenderSpec(...), directory) -> Rendition   MP3 + telephone WAV, measured, cached
+    audio.join([(path, chime_before), ...], directory) -> Rendition   files joined (a daily bulletin)
     audio.check_upload(filename, data) -> CheckedUpload     or UploadRejected(code, message)
     audio.get_engine(name, **options) -> Engine      espeak, gtts, piper
     audio.transcribe(path_or_bytes) -> str           offline speech-to-text (optional viet-asr)
@@ -15,6 +16,7 @@ _EXPORTS = {
     "verbalize": "audio.spoken",
     "number_words": "audio.spoken",
     "render": "audio.compose",
+    "join": "audio.compose",
     "RenderSpec": "audio.spec",
     "Rendition": "audio.compose",
     "Layout": "audio.spec",

@@ -93,6 +93,48 @@ def render(spec, directory):
     return rendition
 
 
+def join(parts, directory, *, layout=PLAIN, pause_ms=1500):
+    """Join rendered files into one (a daily bulletin): `parts` is a list of (path, chime_before).
+
+    Each part keeps its own level relative to the others (they were normalized when rendered);
+    the whole is normalized to the layout's target and exported like `render`'s output. The
+    content hash covers the parts' bytes, the chimes, the pause and the layout."""
+    if not parts:
+        raise ValueError("nothing to join")
+    hashes = []
+    for path, chime_before in parts:
+        with open(path, "rb") as f:
+            hashes.append([cache.sha256_bytes(f.read()), bool(chime_before)])
+    digest = cache.content_hash(recording_sha256=hashes, layout={**layout.key(), "join_pause_ms": pause_ms})
+    stored = cache.load(directory, digest)
+    if stored is not None:
+        fields = {f.name for f in dataclasses.fields(Rendition)}
+        return Rendition(**{k: v for k, v in stored.items() if k in fields}, cached=True)
+
+    pause = AudioSegment.silent(duration=pause_ms, frame_rate=RATE)
+    out = AudioSegment.silent(duration=300, frame_rate=RATE)
+    for i, (path, chime_before) in enumerate(parts):
+        if i:
+            out += pause
+        if chime_before:
+            out += _level(chime(), CHIME_LUFS) + AudioSegment.silent(duration=500, frame_rate=RATE)
+        out += _segment(codec.decode(path, rate=RATE).samples)
+    out += AudioSegment.silent(duration=500, frame_rate=RATE)
+    mix = _samples(out)
+    mp3_rel, phone_rel, _ = cache.relative_paths(digest)
+    mp3 = _export(mix, RATE, os.path.join(directory, mp3_rel), codec.MP3_ARGS, layout)
+    phone = _export(_telephone(mix), PHONE_RATE, os.path.join(directory, phone_rel), codec.PHONE_ARGS, layout)
+    rendition = Rendition(
+        content_hash=digest, mp3_path=mp3_rel, phone_path=phone_rel, duration_ms=int(round(mp3["duration"] * 1000)),
+        loudness_lufs=mp3["lufs"], true_peak_dbtp=mp3["dbtp"], phone_loudness_lufs=phone["lufs"],
+        phone_true_peak_dbtp=phone["dbtp"], mp3_bytes=mp3["bytes"], phone_bytes=phone["bytes"], engine=None, voice=None)
+    metadata = dataclasses.asdict(rendition)
+    metadata.pop("cached")
+    cache.store(directory, digest, metadata)
+    log.info("joined %d parts into %s: %.1f s", len(parts), digest[:12], rendition.duration_ms / 1000)
+    return rendition
+
+
 class _Parts:
     """The spoken parts of one rendition, synthesized or decoded once each."""
 

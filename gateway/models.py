@@ -447,3 +447,41 @@ class GroupPost(Timestamped, Base):
     posted_at: Mapped[dt.datetime | None]
 
     report: Mapped["Report | None"] = relationship()
+
+
+class OperatorLink(Timestamped, Base):
+    """A loudspeaker operator's private link to one area's audio: page, feed and downloads.
+
+    The token is shown once and stored hashed; revoking the link closes all three."""
+
+    __tablename__ = "operator_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    # Who holds it, e.g. "Ông Ba – loa khu phố 5"; an operator's login when they have one.
+    label: Mapped[str] = mapped_column(String(120))
+    official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id", ondelete="SET NULL"))
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+
+    area: Mapped[Area] = relationship()
+
+
+class Bulletin(Timestamped, Base):
+    """An area's daily bulletin: the day's announcements joined with chimes, as one MP3."""
+
+    __tablename__ = "bulletins"
+    __table_args__ = (UniqueConstraint("area_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+    day: Mapped[dt.date]
+    # The announcements it joins, in order: a changed list means the bulletin is out of date.
+    announcement_ids: Mapped[list] = mapped_column(JSON, default=list)
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
+    # pending, ready, empty (no announcements that day), failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+
+    asset: Mapped["AudioAsset | None"] = relationship()

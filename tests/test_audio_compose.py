@@ -160,3 +160,24 @@ def test_render_accepts_every_upload_format(tmp_path):
                     wheel=True)
     r = render(RenderSpec(recording=amr), tmp_path / "out")
     assert stream_info(tmp_path / "out" / r.mp3_path).startswith("mp3, 44100 Hz, mono")
+
+
+def test_join_adds_chimes_where_asked_normalizes_and_caches(tmp_path):
+    from audio.compose import join
+
+    first, second = tmp_path / "a.wav", tmp_path / "b.wav"
+    first.write_bytes(speech_wav("Thông báo thứ nhất."))
+    second.write_bytes(speech_wav("Thông báo thứ hai."))
+    out = tmp_path / "renders"
+    plain = join([(str(first), False), (str(second), False)], str(out), pause_ms=1000)
+    chimed = join([(str(first), True), (str(second), True)], str(out), pause_ms=1000)
+    assert plain.content_hash != chimed.content_hash and not plain.cached
+    parts = codec.decode(str(first)).duration + codec.decode(str(second)).duration
+    assert abs(plain.duration_ms / 1000 - (parts + 1.0 + 0.8)) < 0.3  # the pause and the lead-in/out silence
+    assert abs((chimed.duration_ms - plain.duration_ms) / 1000 - 2 * (3 * 0.55 + 0.5)) < 0.3  # two chimes
+    lufs, peak = ebur128(str(out / chimed.mp3_path))
+    assert abs(lufs + 16) <= 1 and peak <= -1.5
+    again = join([(str(first), True), (str(second), True)], str(out), pause_ms=1000)
+    assert again.cached and again.content_hash == chimed.content_hash
+    with pytest.raises(ValueError):
+        join([], str(out))

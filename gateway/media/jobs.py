@@ -100,21 +100,8 @@ def _exists(relative, config):
     return os.path.isfile(storage.absolute(relative, config))
 
 
-def _render(db, asset, force=False):
-    config = current_app.config
-    if not force and asset.status == "ready" and _files_present(asset, config) and not retry_fallback_due(asset):
-        return
-    try:
-        spec = spec_for(asset, config)
-        rendition = audio.render(spec, storage.absolute(storage.RENDERS, config))
-    except (EngineError, CodecError, FileNotFoundError, ValueError) as exc:
-        if isinstance(exc, EngineError) and not exc.permanent:
-            raise  # transient: RQ retries the job
-        asset.status = "failed"
-        asset.error = f"{exc.__class__.__name__}: {exc}"[:2000]
-        db.commit()
-        log.error("asset=%s failed: %s", asset.id, asset.error)
-        return
+def apply_rendition(asset, rendition):
+    """Record a rendition's files and measurements on its asset, which becomes ready."""
     prefix = storage.RENDERS + "/"
     asset.mp3_path = prefix + rendition.mp3_path
     asset.phone_path = prefix + rendition.phone_path
@@ -131,6 +118,24 @@ def _render(db, asset, force=False):
     asset.error = f"fell back to espeak: {rendition.fallback_reason}" if rendition.fallback_used else None
     asset.status = "ready"
     asset.rendered_at = utcnow()
+
+
+def _render(db, asset, force=False):
+    config = current_app.config
+    if not force and asset.status == "ready" and _files_present(asset, config) and not retry_fallback_due(asset):
+        return
+    try:
+        spec = spec_for(asset, config)
+        rendition = audio.render(spec, storage.absolute(storage.RENDERS, config))
+    except (EngineError, CodecError, FileNotFoundError, ValueError) as exc:
+        if isinstance(exc, EngineError) and not exc.permanent:
+            raise  # transient: RQ retries the job
+        asset.status = "failed"
+        asset.error = f"{exc.__class__.__name__}: {exc}"[:2000]
+        db.commit()
+        log.error("asset=%s failed: %s", asset.id, asset.error)
+        return
+    apply_rendition(asset, rendition)
     db.commit()
     log.info("asset=%s ready (%s) %.1f s %.1f LUFS%s", asset.id, "cache" if rendition.cached else "rendered",
              rendition.duration_ms / 1000, rendition.loudness_lufs, " fallback" if rendition.fallback_used else "")
