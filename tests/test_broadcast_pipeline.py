@@ -72,19 +72,28 @@ def test_duplicated_and_rerun_jobs_send_nothing_twice(app, loud):
     assert len(sms_sent_per_phone(db)) == len(targeted_phones(db, a))
 
 
-def test_a_chunk_that_died_mid_way_is_finished_by_its_rerun(app, loud):
+class Died(BaseException):
+    """The worker process ending mid-job (nothing after it runs)."""
+
+
+def test_a_chunk_that_died_mid_way_is_finished_by_its_rerun(app, loud, monkeypatch):
     db = loud
     a = announce(db)
     drain(app, queues=("default", "audio"))  # start: the chunks are queued on `bulk`
     lo, hi = jobs.chunk_bounds(db, a, 7)[0]
-    with app.app_context():
-        # A worker ran the first chunk's fan-out and its first send, then died: the jobs run again.
-        jobs.fan_out(a.id, lo, hi)
+
+    def one_sms_then_die(announcement_id, channel, first_id, last_id):
         from gateway.sms.jobs import send_delivery
 
-        send_delivery(get_db().scalar(select(Delivery.id).where(Delivery.announcement_id == a.id)))
-    assert sum(sms_sent_per_phone(db).values()) == 1
-    drain(app)
+        send_delivery(get_db().scalar(select(Delivery.id).where(Delivery.announcement_id == announcement_id)))
+        raise Died()
+
+    with app.app_context(), monkeypatch.context() as patch:
+        patch.setattr(jobs, "send_chunk", one_sms_then_die)
+        with pytest.raises(Died):
+            jobs.fan_out(a.id, lo, hi)  # the first chunk's rows went in, one SMS went, then the worker died
+    assert sum(sms_sent_per_phone(db).values()) == 1 and len(deliveries(db, a, "sms")) == 7
+    drain(app)  # the chunk's job runs again (it was never finished), then the others
     phones = targeted_phones(db, a)
     assert len(phones) > 7 and sms_sent_per_phone(db) == {p: 1 for p in phones}
     db.expire_all()

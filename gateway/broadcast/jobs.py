@@ -81,7 +81,7 @@ def start(announcement_id):
         pipe.expire(_chunks_key(ann.id), KEEP_STATE)
         pipe.execute()
     for lo, hi in bounds:
-        queue.enqueue(THIS + "fan_out", ann.id, lo, hi, queue="bulk", retry=_retry(),
+        queue.enqueue(THIS + "fan_out", ann.id, lo, hi, queue="bulk", retry=_retry(), job_timeout=chunk_timeout(),
                       job_id=f"ann-{ann.id}-fanout-{lo}")
     if "group" in (ann.channels or []):
         queue.enqueue(THIS + "post_to_groups", ann.id, queue="default", retry=_retry())
@@ -138,7 +138,7 @@ def insert_ignoring_duplicates(db, rows):
 
 
 def fan_out(announcement_id, first_id, last_id):
-    """One chunk: a Delivery per recipient and channel (pending), then its send jobs."""
+    """One chunk: a Delivery per recipient and channel (pending), then its SMS sent (calls queued)."""
     db = get_db()
     ann = db.get(Announcement, announcement_id)
     if ann is None or ann.status not in ("sending", "sent"):
@@ -157,11 +157,20 @@ def fan_out(announcement_id, first_id, last_id):
             })
     inserted = insert_ignoring_duplicates(db, rows)
     db.commit()
-    for channel in sorted(channels):
-        queue.enqueue(THIS + "send_chunk", ann.id, channel, first_id, last_id, queue="bulk", retry=_retry())
     log.info("fan-out id=%s residents=%s..%s rows=%s inserted=%s", ann.id, first_id, last_id, len(rows), inserted)
+    if "voice" in channels:  # calls wait for the audio: a job of their own
+        queue.enqueue(THIS + "send_chunk", ann.id, "voice", first_id, last_id, queue="bulk", retry=_retry(),
+                      job_timeout=chunk_timeout())
+    if "sms" in channels:
+        send_chunk(ann.id, "sms", first_id, last_id)
     _chunk_done(db, ann.id, first_id, last_id)
     return inserted
+
+
+def chunk_timeout():
+    """Seconds a chunk job may run: its SMS at the shared rate (all of them, if one worker gets every slot)."""
+    config = current_app.config
+    return int(int(config["BROADCAST_CHUNK_SIZE"]) / float(config["SMS_RATE_PER_SECOND"]) * 2) + 180
 
 
 def _chunk_done(db, announcement_id, first_id, last_id):
@@ -231,7 +240,7 @@ def send_chunk(announcement_id, channel, first_id, last_id, attempt=0):
     db.commit()
     if held_until is not None:
         queue.enqueue(THIS + "send_chunk", ann.id, channel, first_id, last_id, queue="bulk", at=held_until,
-                      retry=_retry())
+                      retry=_retry(), job_timeout=chunk_timeout())
     if channel == "sms" and ann.priority in ("urgent", "emergency") and sent:
         _schedule_escalation(ann, first_id, last_id)
     log.info("send chunk id=%s channel=%s residents=%s..%s handled=%s held_until=%s", ann.id, channel,
