@@ -51,7 +51,7 @@ SETTINGS = (
     Setting("BROADCAST_CHUNK_SIZE", "500", "Households per fan-out job of a broadcast (one bulk insert, one send job per channel)."),
     Setting("SMS_RATE_PER_SECOND", "30", "Broadcast SMS per second to the SMS provider, shared by all workers (a limit in Redis)."),
     Setting("ESCALATE_AFTER_MINUTES", "30", "An urgent announcement an elderly or no-smartphone household has not confirmed this long after its SMS gets a call."),
-    Setting("BROADCAST_AUDIO_WAIT_MINUTES", "30", "How long calls and group posts wait for an announcement's audio before they fail (calls) or post without it."),
+    Setting("BROADCAST_AUDIO_WAIT_MINUTES", "30", "How long an announcement's group post waits for its audio; then it is posted without the link."),
 )
 
 NAMES = frozenset(s.name for s in SETTINGS)

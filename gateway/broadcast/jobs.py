@@ -11,22 +11,21 @@ marks the announcement "sent".
 import datetime as dt
 import hashlib
 import logging
+from collections import Counter
 
 from flask import current_app
 from rq import Retry
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway import queue
 from gateway.broadcast import quiet
-from gateway.broadcast.targeting import chunk_bounds, needs_call, recipients
+from gateway.broadcast.targeting import chunk_bounds, recipients
 from gateway.db import get_db
 from gateway.models import Announcement, Area, Delivery, GroupPost, Resident, utcnow
-from gateway.transport import TransportError
 
 log = logging.getLogger(__name__)
 
-SMS_SEND_JOB = "gateway.sms.jobs.send_delivery"
 POST_JOB = "gateway.mirror.jobs.post"
 THIS = "gateway.broadcast.jobs."
 KEEP_STATE = 30 * 86400  # seconds the Redis bookkeeping of a broadcast outlives it
@@ -138,31 +137,35 @@ def insert_ignoring_duplicates(db, rows):
 
 
 def fan_out(announcement_id, first_id, last_id):
-    """One chunk: a Delivery per recipient and channel (pending), then its SMS sent (calls queued)."""
+    """One chunk: an SMS Delivery per recipient (bulk insert) and its call (hotline module), then
+    the chunk's SMS sent."""
     db = get_db()
     ann = db.get(Announcement, announcement_id)
     if ann is None or ann.status not in ("sending", "sent"):
         log.info("fan-out skipped id=%s status=%s", announcement_id, ann.status if ann else None)
         return "skipped"
     now = utcnow()
-    rows, channels = [], set()
+    rows, calls = [], []
     for r in recipients(db, ann, first_id=first_id, last_id=last_id):
-        for channel in r.channels:
-            channels.add(channel)
+        if "sms" in r.channels:
             rows.append({
-                "idempotency_key": delivery_key(ann.id, channel, r.phone), "announcement_id": ann.id,
-                "resident_id": r.resident_id, "area_id": r.area_id, "phone": r.phone, "channel": channel,
-                "body": ann.sms_text if channel == "sms" else None, "status": "pending", "attempts": 0,
-                "created_at": now, "updated_at": now,
+                "idempotency_key": delivery_key(ann.id, "sms", r.phone), "announcement_id": ann.id,
+                "resident_id": r.resident_id, "area_id": r.area_id, "phone": r.phone, "channel": "sms",
+                "body": ann.sms_text, "status": "pending", "attempts": 0, "created_at": now, "updated_at": now,
             })
+        if "voice" in r.channels:
+            calls.append(r)
     inserted = insert_ignoring_duplicates(db, rows)
     db.commit()
-    log.info("fan-out id=%s residents=%s..%s rows=%s inserted=%s", ann.id, first_id, last_id, len(rows), inserted)
-    if "voice" in channels:  # calls wait for the audio: a job of their own
-        queue.enqueue(THIS + "send_chunk", ann.id, "voice", first_id, last_id, queue="bulk", retry=_retry(),
-                      job_timeout=chunk_timeout())
-    if "sms" in channels:
-        send_chunk(ann.id, "sms", first_id, last_id)
+    for r in calls:
+        # The hotline module places it (after quiet hours, once the audio is rendered); a call
+        # queued before (a re-run chunk) is found by its key and not queued again.
+        _queue_call(db, ann, phone=r.phone, resident_id=r.resident_id, area_id=r.area_id)
+    db.commit()
+    log.info("fan-out id=%s residents=%s..%s sms_rows=%s inserted=%s calls=%s", ann.id, first_id, last_id,
+             len(rows), inserted, len(calls))
+    if rows:
+        send_chunk(ann.id, first_id, last_id)
     _chunk_done(db, ann.id, first_id, last_id)
     return inserted
 
@@ -185,7 +188,7 @@ def _chunk_done(db, announcement_id, first_id, last_id):
 # --- sending -----------------------------------------------------------------------------
 
 class _Areas:
-    """Areas by id with their ancestors, loaded once per job (quiet hours are per commune)."""
+    """Areas by id, loaded once per job (quiet hours are per commune, inherited down the tree)."""
 
     def __init__(self, db, fallback):
         self.db, self.fallback, self.cache = db, fallback, {}
@@ -198,59 +201,70 @@ class _Areas:
         return self.cache[area_id]
 
 
-def _pending(db, announcement_id, channel, first_id, last_id):
-    return list(db.execute(
-        select(Delivery.id, Delivery.area_id, Delivery.phone, Delivery.resident_id)
-        .where(Delivery.announcement_id == announcement_id, Delivery.channel == channel,
-               Delivery.status == "pending", Delivery.resident_id.between(first_id, last_id))
-        .order_by(Delivery.id)))
+def _in_chunk(announcement_id, first_id, last_id):
+    return (Delivery.announcement_id == announcement_id, Delivery.channel == "sms",
+            Delivery.resident_id.between(first_id, last_id))
 
 
-def send_chunk(announcement_id, channel, first_id, last_id, attempt=0):
-    """Send one chunk's pending deliveries on `channel` (sms or voice), holding back what quiet
-    hours forbid (the job comes back when they end)."""
+def send_chunk(announcement_id, first_id, last_id):
+    """Send a chunk's pending SMS, one by one through the SMS module, within the shared rate limit;
+    what quiet hours hold back comes back as this job when they end."""
     db = get_db()
     ann = db.get(Announcement, announcement_id)
     if ann is None or ann.status not in ("sending", "sent"):
         return "skipped"
-    if channel == "voice":
-        state = _audio_state(ann)
-        if state == "wait" and attempt * AUDIO_POLL_SECONDS < _setting("BROADCAST_AUDIO_WAIT_MINUTES") * 60:
-            queue.enqueue(THIS + "send_chunk", ann.id, channel, first_id, last_id, attempt + 1, queue="bulk",
-                          at=utcnow() + dt.timedelta(seconds=AUDIO_POLL_SECONDS), retry=_retry())
-            return "waiting for audio"
-        if state != "ready":
-            return _fail_pending(db, ann, channel, first_id, last_id, _audio_problem(ann, state))
+    _recover_stuck(db, ann.id, first_id, last_id)
+    pending = list(db.execute(select(Delivery.id, Delivery.area_id)
+                              .where(*_in_chunk(ann.id, first_id, last_id), Delivery.status == "pending")
+                              .order_by(Delivery.id)))
     areas = _Areas(db, ann.areas[0] if ann.areas else None)
     now = utcnow()
-    held_until, sent = None, 0
-    send = _sms_sender() if channel == "sms" else None
-    for delivery_id, area_id, phone, resident_id in _pending(db, ann.id, channel, first_id, last_id):
+    held_until, outcomes = None, Counter()
+    send = _sms_sender(db)
+    for delivery_id, area_id in pending:
         area = areas.get(area_id)
-        if area is not None and quiet.held_back(ann.priority, channel):
+        if area is not None and quiet.held_back(ann.priority, "sms"):
             allowed = quiet.next_allowed(area, now)
             if allowed > now:
                 held_until = min(held_until or allowed, allowed)
                 continue
-        if channel == "sms":
-            send(delivery_id)
-        else:
-            _queue_call(db, ann, phone=phone, resident_id=resident_id, area_id=area_id)
-        sent += 1
-    db.commit()
+        outcomes[send(delivery_id)] += 1
     if held_until is not None:
-        queue.enqueue(THIS + "send_chunk", ann.id, channel, first_id, last_id, queue="bulk", at=held_until,
+        queue.enqueue(THIS + "send_chunk", ann.id, first_id, last_id, queue="bulk", at=held_until,
                       retry=_retry(), job_timeout=chunk_timeout())
-    if channel == "sms" and ann.priority in ("urgent", "emergency") and sent:
+    if ann.priority in ("urgent", "emergency") and outcomes:
         _schedule_escalation(ann, first_id, last_id)
-    log.info("send chunk id=%s channel=%s residents=%s..%s handled=%s held_until=%s", ann.id, channel,
-             first_id, last_id, sent, held_until.isoformat() if held_until else None)
-    return sent
+    log.info("send chunk id=%s residents=%s..%s outcomes=%s held=%s until=%s", ann.id, first_id, last_id,
+             dict(outcomes), len(pending) - sum(outcomes.values()), held_until.isoformat() if held_until else None)
+    return dict(outcomes)
 
 
-def _sms_sender():
-    """Send one pending SMS delivery through the SMS module's single send path, within the
-    provider's shared rate limit; a transient failure is handed to the SMS module's own retrying job."""
+def _recover_stuck(db, announcement_id, first_id, last_id):
+    """SMS a killed worker left "sending" in this chunk: the SMS module's requeue_stuck decides
+    (look up, resend or leave to an operator) once they are old enough to be surely dead; until
+    then a clean-up job is scheduled for that moment."""
+    from gateway.sms import outbound
+
+    oldest = db.scalar(select(func.min(Delivery.updated_at))
+                       .where(*_in_chunk(announcement_id, first_id, last_id), Delivery.status == "sending"))
+    if oldest is None:
+        return
+    due = oldest + outbound.STUCK_AFTER
+    if due <= utcnow():
+        counts = outbound.requeue_stuck(db, current_app.config)
+        log.warning("broadcast id=%s residents=%s..%s stuck sms handled: %s", announcement_id, first_id, last_id,
+                    counts)
+    else:
+        minutes = int(outbound.STUCK_AFTER.total_seconds() // 60)
+        queue.enqueue("gateway.sms.jobs.requeue_stuck", minutes, queue="default",
+                      at=due + dt.timedelta(seconds=30), job_id=f"ann-{announcement_id}-stuck-{first_id}")
+        log.info("broadcast id=%s residents=%s..%s sms left sending: clean-up at %s", announcement_id, first_id,
+                 last_id, due.isoformat())
+
+
+def _sms_sender(db):
+    """Send one pending SMS delivery through the SMS module's send path (claim, send, record; its
+    own retries), after a slot of the provider's shared rate limit; a 429 pauses every sender."""
     from gateway.broadcast.ratelimit import RateLimiter
     from gateway.sms.jobs import send_delivery
 
@@ -260,15 +274,13 @@ def _sms_sender():
 
     def send(delivery_id):
         limiter.acquire()
-        try:
-            send_delivery(delivery_id)
-        except TransportError as exc:
-            delay = exc.retry_after if exc.retry_after is not None else 30
-            if exc.retry_after is not None:
-                limiter.pause(exc.retry_after)
-            queue.enqueue(SMS_SEND_JOB, delivery_id, queue="bulk", at=utcnow() + dt.timedelta(seconds=delay),
-                          retry=_retry())
-            log.info("sms handed to retries delivery=%s in=%ss", delivery_id, delay)
+        outcome = send_delivery(delivery_id)
+        if outcome == "retry":
+            d = db.get(Delivery, delivery_id)
+            if d.error_code == "429" and d.next_attempt_at is not None:
+                # The provider asked everyone to slow down: nobody sends until its Retry-After.
+                limiter.pause(max(0.0, (d.next_attempt_at - utcnow()).total_seconds()))
+        return outcome
 
     return send
 
@@ -279,34 +291,17 @@ def _queue_call(db, ann, *, phone, resident_id, area_id):
 
     return queue_call(db, phone=phone, key=delivery_key(ann.id, "voice", phone), announcement_id=ann.id,
                       resident_id=resident_id, area_id=area_id, purpose="announcement",
-                      priority=ann.priority, queue="default")
+                      priority=ann.priority, queue="high" if ann.priority != "normal" else "default")
 
 
 def _audio_state(ann):
-    """ready / wait / failed: whether the telephone rendition can be played yet."""
+    """ready / wait / failed: whether the announcement's audio can be linked to yet."""
     asset = ann.audio
     if asset is None:
         return "wait"
     if asset.status == "failed":
         return "failed"
-    return "ready" if asset.status == "ready" and asset.phone_path else "wait"
-
-
-def _audio_problem(ann, state):
-    if state == "failed":
-        return f"announcement audio failed: {(ann.audio.error or '')[:200]}"
-    return f"announcement audio not ready after {current_app.config['BROADCAST_AUDIO_WAIT_MINUTES']} minutes"
-
-
-def _fail_pending(db, ann, channel, first_id, last_id, reason):
-    failed = db.execute(update(Delivery).where(
-        Delivery.announcement_id == ann.id, Delivery.channel == channel, Delivery.status == "pending",
-        Delivery.resident_id.between(first_id, last_id)).values(
-        status="failed", error_code="audio", last_error=reason, updated_at=utcnow())).rowcount
-    db.commit()
-    log.warning("broadcast %s failed id=%s residents=%s..%s deliveries=%s: %s", channel, ann.id, first_id,
-                last_id, failed, reason)
-    return "failed"
+    return "ready" if asset.status == "ready" and asset.mp3_path else "wait"
 
 
 # --- escalation --------------------------------------------------------------------------
@@ -317,8 +312,9 @@ def _schedule_escalation(ann, first_id, last_id):
                   at=utcnow() + dt.timedelta(minutes=minutes), job_id=f"ann-{ann.id}-escalate-{first_id}")
 
 
-def escalate(announcement_id, first_id, last_id, attempt=0):
-    """Call the elderly and no-smartphone households of a chunk that have not confirmed an urgent SMS."""
+def escalate(announcement_id, first_id, last_id):
+    """Call the elderly and no-smartphone households of a chunk that have not confirmed an urgent SMS
+    (confirmed: `confirmed_at` on any of the announcement's deliveries to that phone)."""
     db = get_db()
     ann = db.get(Announcement, announcement_id)
     if ann is None or ann.priority not in ("urgent", "emergency") or ann.status not in ("sending", "sent"):
@@ -326,54 +322,31 @@ def escalate(announcement_id, first_id, last_id, attempt=0):
     candidates = list(db.execute(
         select(Delivery.phone, Delivery.resident_id, Delivery.area_id, Delivery.status)
         .join(Resident, Resident.id == Delivery.resident_id)
-        .where(Delivery.announcement_id == ann.id, Delivery.channel == "sms",
-               Delivery.resident_id.between(first_id, last_id), Resident.opted_out_at.is_(None))
-        .where((Resident.is_elderly.is_(True)) | (Resident.no_smartphone.is_(True)))
+        .where(*_in_chunk(ann.id, first_id, last_id), Resident.opted_out_at.is_(None))
+        .where(Resident.is_elderly.is_(True) | Resident.no_smartphone.is_(True))
         .order_by(Delivery.id)))
     if not candidates:
         return 0
+    phones = [c.phone for c in candidates]
     confirmed = set(db.scalars(select(Delivery.phone).where(
-        Delivery.announcement_id == ann.id, Delivery.confirmed_at.is_not(None),
-        Delivery.phone.in_([c.phone for c in candidates]))))
+        Delivery.announcement_id == ann.id, Delivery.confirmed_at.is_not(None), Delivery.phone.in_(phones))))
     called = set(db.scalars(select(Delivery.phone).where(
-        Delivery.announcement_id == ann.id, Delivery.channel == "voice",
-        Delivery.phone.in_([c.phone for c in candidates]))))
-    due = [c for c in candidates if c.phone not in confirmed and c.phone not in called]
-    if not due:
-        return 0
-    state = _audio_state(ann)
-    if state == "wait" and attempt * AUDIO_POLL_SECONDS < _setting("BROADCAST_AUDIO_WAIT_MINUTES") * 60:
-        queue.enqueue(THIS + "escalate", ann.id, first_id, last_id, attempt + 1, queue="default", retry=_retry(),
-                      at=utcnow() + dt.timedelta(seconds=AUDIO_POLL_SECONDS))
-        return "waiting for audio"
-    now, held_until, rows, calls = utcnow(), None, [], 0
-    areas = _Areas(db, ann.areas[0] if ann.areas else None)
-    for c in due:
-        if c.status in ("pending", "sending"):
-            # The SMS itself has not gone yet (quiet hours, retries): look again later.
-            later = now + dt.timedelta(minutes=_setting("ESCALATE_AFTER_MINUTES"))
-            held_until = min(held_until or later, later)
+        Delivery.announcement_id == ann.id, Delivery.channel == "voice", Delivery.phone.in_(phones))))
+    waiting, calls = 0, 0
+    for c in candidates:
+        if c.phone in confirmed or c.phone in called:
             continue
-        area = areas.get(c.area_id)
-        if area is not None and quiet.held_back(ann.priority, "voice"):
-            allowed = quiet.next_allowed(area, now)
-            if allowed > now:
-                held_until = min(held_until or allowed, allowed)
-                continue
-        if state != "ready":
-            rows.append({"idempotency_key": delivery_key(ann.id, "voice", c.phone), "announcement_id": ann.id,
-                         "resident_id": c.resident_id, "area_id": c.area_id, "phone": c.phone, "channel": "voice",
-                         "status": "failed", "error_code": "audio", "last_error": _audio_problem(ann, state),
-                         "attempts": 0, "created_at": now, "updated_at": now})
+        if c.status in ("pending", "sending"):
+            waiting += 1  # its SMS has not gone yet (quiet hours, retries): the clock has not started
             continue
         _queue_call(db, ann, phone=c.phone, resident_id=c.resident_id, area_id=c.area_id)
         calls += 1
-    insert_ignoring_duplicates(db, rows)
     db.commit()
-    if held_until is not None:
-        queue.enqueue(THIS + "escalate", ann.id, first_id, last_id, queue="default", retry=_retry(), at=held_until)
-    log.info("escalation id=%s residents=%s..%s unconfirmed=%s calls=%s audio_failed=%s held_until=%s", ann.id,
-             first_id, last_id, len(due), calls, len(rows), held_until.isoformat() if held_until else None)
+    if waiting:
+        queue.enqueue(THIS + "escalate", ann.id, first_id, last_id, queue="default", retry=_retry(),
+                      at=utcnow() + dt.timedelta(minutes=_setting("ESCALATE_AFTER_MINUTES")))
+    log.info("escalation id=%s residents=%s..%s households=%s confirmed=%s calls=%s waiting=%s", ann.id, first_id,
+             last_id, len(candidates), len(confirmed), calls, waiting)
     return calls
 
 
