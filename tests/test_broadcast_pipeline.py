@@ -272,3 +272,22 @@ def test_normal_announcements_never_escalate(app, loud):
     announce(db, channels=["sms"])
     drain(app)
     assert stats(app)["default"]["scheduled"] == 0
+
+
+def test_sms_held_past_the_expiry_are_not_sent(app, loud):
+    db = loud
+    set_quiet(db, quiet_now=True)
+    a = announce(db, codes=("KP1",))
+    drain(app)
+    assert not sms_sent_per_phone(db)
+    a.expires_at = utcnow() - dt.timedelta(minutes=1)  # the night outlasted it
+    db.commit()
+    set_quiet(db, quiet_now=False)
+    drain(app, scheduled=True)
+    rows = deliveries(db, a, "sms")
+    assert rows and all((d.status, d.error_code) == ("skipped", "expired") for d in rows)
+    assert not sms_sent_per_phone(db)
+    from gateway.broadcast import coverage
+
+    total = next(r for r in coverage.by_area_and_audience(db, a) if r["area"] == "*" and r["audience"] == "all")
+    assert total["failed"] == total["targeted"] == len(rows)

@@ -10,7 +10,8 @@ from gateway.broadcast.targeting import all_areas, neighbourhood_of
 from gateway.models import Delivery, Resident
 
 REACHED = {"delivered", "answered", "confirmed"}
-FAILED = {"failed", "undelivered", "no_answer", "busy", "cancelled"}
+# Skipped: opted out after the fan-out, or the announcement expired before it could go.
+FAILED = {"failed", "undelivered", "no_answer", "busy", "cancelled", "skipped"}
 AUDIENCE_COLUMNS = (("all", None), ("elderly", "is_elderly"), ("poor", "is_poor"), ("no_smartphone", "no_smartphone"))
 CSV_COLUMNS = ("area", "audience", "targeted", "reached", "confirmed", "failed", "in_progress")
 

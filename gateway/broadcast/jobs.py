@@ -1,12 +1,13 @@
-"""The broadcast pipeline as RQ jobs: start → audio and SMS text → fan-out in chunks → sends,
-calls, group posts; then escalation calls for urgent notices nobody confirmed.
+"""The broadcast pipeline as RQ jobs: start → audio and SMS text → fan-out in chunks (each
+chunk inserts its deliveries, queues its calls and sends its SMS) → group posts; then an
+escalation call for urgent notices the elderly have not confirmed.
 
-Every step takes ids and reloads state. Nothing is sent twice: each recipient and channel is
-one Delivery row with a unique idempotency key (f"ann:{id}:{channel}:{phone}"), inserted with
-INSERT … ON CONFLICT DO NOTHING, and only the SMS and hotline modules send, each claiming the
-row first. So a re-run chunk, a duplicated job or a worker killed mid-way skips what was done
-and finishes the rest. Chunks still to fan out are a Redis set per announcement; the last one
-marks the announcement "sent".
+Every job takes ids and reloads state. Nothing is sent twice: each recipient and channel is one
+Delivery row with a unique key (f"ann:{id}:{channel}:{phone}"), SMS rows inserted with
+INSERT … ON CONFLICT DO NOTHING, calls through the hotline module's queue_call; only the SMS and
+hotline modules send, each claiming the row first. So a re-run chunk, a duplicated job or a
+worker killed mid-way skips what was done and finishes the rest. The chunks still to fan out
+are a Redis set per announcement; the last one done marks the announcement "sent".
 """
 import datetime as dt
 import hashlib
@@ -214,11 +215,18 @@ def send_chunk(announcement_id, first_id, last_id):
     if ann is None or ann.status not in ("sending", "sent"):
         return "skipped"
     _recover_stuck(db, ann.id, first_id, last_id)
+    now = utcnow()
+    if ann.expires_at is not None and ann.expires_at <= now:
+        # Held back past its expiry (a long night, a long outage): old news is not sent.
+        n = db.execute(update(Delivery).where(*_in_chunk(ann.id, first_id, last_id), Delivery.status == "pending")
+                       .values(status="skipped", error_code="expired", updated_at=now)).rowcount
+        db.commit()
+        log.info("send chunk id=%s residents=%s..%s expired: skipped=%s", ann.id, first_id, last_id, n)
+        return "expired"
     pending = list(db.execute(select(Delivery.id, Delivery.area_id)
                               .where(*_in_chunk(ann.id, first_id, last_id), Delivery.status == "pending")
                               .order_by(Delivery.id)))
     areas = _Areas(db, ann.areas[0] if ann.areas else None)
-    now = utcnow()
     held_until, outcomes = None, Counter()
     send = _sms_sender(db)
     for delivery_id, area_id in pending:
