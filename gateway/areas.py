@@ -34,12 +34,24 @@ def _bare_key(text):
     return folded.replace(" ", "")
 
 
+def _keys(area):
+    """The keys an area is known by: its code and name, and a team's with its neighbourhood's
+    ("KP5 To 2", "Khu pho 5 to 2"), so one team among many can be named."""
+    keys = {area_key(area.code), area_key(area.name)}
+    if area.level == "team" and area.parent is not None:
+        keys |= {area_key(f"{area.parent.code} {area.name}"), area_key(f"{area.parent.name} {area.name}")}
+    return keys
+
+
 @dataclass
 class AreaMatch:
     """The area a text names, or the candidates when it is unclear or unknown."""
 
     area: Area | None = None
     candidates: list = field(default_factory=list)
+    # True when the text names several areas exactly ("To 1" in every neighbourhood); False
+    # when the candidates are only names that look alike.
+    ambiguous: bool = False
 
 
 def match_area(session, text, *, within=None, levels=("neighbourhood", "team")):
@@ -53,14 +65,14 @@ def match_area(session, text, *, within=None, levels=("neighbourhood", "team")):
     wanted, wanted_bare = area_key(text), _bare_key(text)
     if not wanted:
         return AreaMatch()
-    exact = [a for a in areas if wanted in (area_key(a.code), area_key(a.name))]
+    exact = [a for a in areas if wanted in _keys(a)]
     if not exact and wanted_bare:
         exact = [a for a in areas if wanted_bare in (_bare_key(a.name), area_key(a.code))
                  and a.level == "neighbourhood"]
     if len(exact) == 1:
         return AreaMatch(area=exact[0])
     if exact:
-        return AreaMatch(candidates=exact)
+        return AreaMatch(candidates=exact, ambiguous=True)
     keys = {}
     for a in areas:
         keys.setdefault(area_key(a.name), a)

@@ -5,7 +5,7 @@ import logging
 from sqlalchemy import select
 
 from gateway.mirror import group_of, messages
-from gateway.models import GroupPost, REPORT_STATUSES, STATUS_LABELS, Delivery
+from gateway.models import Area, GroupPost, REPORT_STATUSES, STATUS_LABELS, Delivery
 from gateway.queue import enqueue_on_commit
 from gateway.reports import add_event
 
@@ -27,7 +27,6 @@ SMS_STATUS = {
     "rejected": "Phan anh #{n} khong duoc xu ly.",
 }
 SMS_REPLY = "Tra loi phan anh #{n}: {text}"
-SMS_JOB = "gateway.sms.jobs.send_delivery"
 POST_JOB = "gateway.mirror.jobs.post"
 
 
@@ -42,6 +41,14 @@ def report_received(session, report):
     url = asset_url(report.recording) if report.recording is not None else None
     return _queue_post(session, report, key=f"report:{report.id}:mirror",
                        text=messages.report_text(report, recording_url=url))
+
+
+def follow_up(session, report, text):
+    """A resident's further text on an open report: into its thread, and as a reply in the group."""
+    event = add_event(session, report, "message_in", text=text)
+    _queue_post(session, report, key=f"report:{report.id}:event:{event.id}:group",
+                text=messages.follow_up_text(report, text), reply=True)
+    return event
 
 
 def change_status(session, report, status, *, note="", official=None):
@@ -76,21 +83,21 @@ def relay_reply(session, report, text, *, key, official=None):
 
 
 def _queue_sms(session, report, *, key, body):
+    from gateway.sms.outbound import queue_sms
+
     if not report.phone:
         return None
-    delivery = Delivery(idempotency_key=key, report_id=report.id, resident_id=report.resident_id,
-                        area_id=report.area_id, phone=report.phone, channel="sms", body=body)
-    session.add(delivery)
-    session.flush()
-    enqueue_on_commit(session, SMS_JOB, delivery.id, queue="high")
-    return delivery
+    return queue_sms(session, phone=report.phone, body=body, key=key, resident_id=report.resident_id,
+                     area_id=report.area_id, report_id=report.id, queue="high")
 
 
 def _queue_post(session, report, *, key, text, reply=False):
     existing = session.scalar(select(GroupPost).where(GroupPost.idempotency_key == key))
     if existing is not None:
         return existing  # mirrored already (a retried job)
-    group = group_of(report.area) if report.area else None
+    # A report with no area (a stranger's text) goes to its commune's main group.
+    area = report.area or session.get(Area, report.commune_id)
+    group = group_of(area) if area is not None else None
     if group is None:
         log.info("report %s has no group to mirror into", report.id)
         return None

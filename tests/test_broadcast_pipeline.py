@@ -1,6 +1,7 @@
 """The broadcast pipeline on the real Redis with an RQ worker in burst mode: fan-out, sends,
 calls, group posts, quiet hours, escalation, cancellation; nothing twice, nobody skipped."""
 import datetime as dt
+import importlib.util
 
 import pytest
 from sqlalchemy import select
@@ -9,9 +10,9 @@ from gateway.broadcast import jobs
 from gateway.db import get_db
 from gateway.models import Announcement, Delivery, GroupPost, OutboxMessage, Resident, utcnow
 from gateway.queue import drain, enqueue, stats
-# The sends go through the SMS and hotline modules (branches sms and ivr).
-pytest.importorskip("gateway.sms.jobs")
-pytest.importorskip("gateway.ivr.calls")
+# Calls go through the hotline module (branch ivr, not merged yet).
+needs_ivr = pytest.mark.skipif(importlib.util.find_spec("gateway.ivr.calls") is None,
+                               reason="the hotline module (branch ivr) places the calls")
 
 from tests.broadcast_helpers import announce, deliveries, set_quiet, sms_sent_per_phone, targeted_phones
 
@@ -101,6 +102,7 @@ def test_a_chunk_that_died_mid_way_is_finished_by_its_rerun(app, loud, monkeypat
     assert a.status == "sent"
 
 
+@needs_ivr
 def test_voice_calls_the_elderly_and_no_smartphone_households_once_audio_is_ready(app, loud):
     db = loud
     a = announce(db, channels=["sms", "voice", "hotline"])
@@ -157,7 +159,14 @@ def test_quiet_hours_hold_back_sms_unless_urgent(app, loud, priority, held):
     sent = sms_sent_per_phone(db)
     phones = targeted_phones(db, a)
     if held:
-        assert not sent and all(d.status == "pending" for d in deliveries(db, a, "sms"))
+        held_rows = deliveries(db, a, "sms")
+        assert not sent and all(d.status == "pending" for d in held_rows)
+        # Due in the morning: the SMS module's clean-up of overdue pending rows leaves them alone.
+        assert all(d.next_attempt_at and d.next_attempt_at > utcnow() for d in held_rows)
+        with app.app_context():
+            from gateway.sms.outbound import requeue_stuck
+
+            assert requeue_stuck(get_db(), app.config, older_than=dt.timedelta(0))["requeued"] == 0
         db.expire_all()
         assert a.status == "sent"  # fanned out; the sends wait
         assert stats(app)["bulk"]["scheduled"] == len(jobs.chunk_bounds(db, a, 7))  # a send per chunk, in the morning
@@ -168,6 +177,7 @@ def test_quiet_hours_hold_back_sms_unless_urgent(app, loud, priority, held):
         assert sent == {p: 1 for p in phones}
 
 
+@needs_ivr
 @pytest.mark.parametrize("priority, held", [("urgent", True), ("emergency", False)])
 def test_quiet_hours_hold_back_calls_unless_emergency(app, loud, priority, held):
     db = loud
@@ -225,6 +235,7 @@ def _needs_call(db, phones):
             if r.is_elderly or r.no_smartphone}
 
 
+@needs_ivr
 def test_urgent_sms_unconfirmed_by_the_elderly_escalates_to_one_call(app, loud):
     db = loud
     a = announce(db, priority="urgent", channels=["sms"])
@@ -254,6 +265,7 @@ def test_urgent_sms_unconfirmed_by_the_elderly_escalates_to_one_call(app, loud):
     assert sorted(placed) == elderly[1:]
 
 
+@needs_ivr
 def test_escalation_does_not_call_those_already_called(app, loud):
     db = loud
     a = announce(db, priority="urgent", channels=["sms", "voice"])

@@ -15,9 +15,7 @@ from gateway.db import get_db
 from gateway.models import Announcement, Delivery, OutboxMessage
 from gateway.queue import QUEUES
 
-pytest.importorskip("gateway.sms.jobs")  # the SMS module (branch sms) sends
-
-from tests.broadcast_helpers import announce, set_quiet, sms_sent_per_phone, targeted_phones  # noqa: E402
+from tests.broadcast_helpers import announce, set_quiet, sms_sent_per_phone, targeted_phones
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOUSEHOLDS = 1200

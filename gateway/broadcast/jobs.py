@@ -12,7 +12,7 @@ are a Redis set per announcement; the last one done marks the announcement "sent
 import datetime as dt
 import hashlib
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 
 from flask import current_app
 from rq import Retry
@@ -229,21 +229,27 @@ def send_chunk(announcement_id, first_id, last_id):
     areas = _Areas(db, ann.areas[0] if ann.areas else None)
     held_until, outcomes = None, Counter()
     send = _sms_sender(db)
+    held = defaultdict(list)
     for delivery_id, area_id in pending:
         area = areas.get(area_id)
         if area is not None and quiet.held_back(ann.priority, "sms"):
             allowed = quiet.next_allowed(area, now)
             if allowed > now:
-                held_until = min(held_until or allowed, allowed)
+                held[allowed].append(delivery_id)
                 continue
         outcomes[send(delivery_id)] += 1
+    for allowed, ids in held.items():
+        # Due then, not before: the SMS module's clean-up leaves pending rows alone until they are overdue.
+        db.execute(update(Delivery).where(Delivery.id.in_(ids)).values(next_attempt_at=allowed))
+        held_until = min(held_until or allowed, allowed)
+    db.commit()
     if held_until is not None:
         queue.enqueue(THIS + "send_chunk", ann.id, first_id, last_id, queue="bulk", at=held_until,
                       retry=_retry(), job_timeout=chunk_timeout())
     if ann.priority in ("urgent", "emergency") and outcomes:
         _schedule_escalation(ann, first_id, last_id)
     log.info("send chunk id=%s residents=%s..%s outcomes=%s held=%s until=%s", ann.id, first_id, last_id,
-             dict(outcomes), len(pending) - sum(outcomes.values()), held_until.isoformat() if held_until else None)
+             dict(outcomes), sum(len(ids) for ids in held.values()), held_until.isoformat() if held_until else None)
     return dict(outcomes)
 
 

@@ -30,9 +30,16 @@ def local_time(moment):
     return moment.astimezone(VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
 
 
+def area_label(area):
+    """An area as the group reads it: a team with its neighbourhood ("Khu phố 5, Tổ 3")."""
+    if area.level == "team" and area.parent is not None:
+        return f"{area.parent.name}, {area.name}"
+    return area.name
+
+
 def report_text(report, *, recording_url=None):
     """The message that mirrors a new report into its area's group."""
-    area = report.area.name if report.area else "chưa rõ khu vực"
+    area = area_label(report.area) if report.area else "chưa rõ khu vực"
     lines = [f"Phản ánh #{report.number} · {area} · {CATEGORY_LABELS.get(report.category, report.category)}"]
     sender = mask(report.phone) if report.phone else "không rõ số"
     lines.append(f"Từ: {sender} ({CHANNEL_LABELS.get(report.channel, report.channel)})")
@@ -53,6 +60,12 @@ def status_text(report, status, note=""):
     if note:
         text += f" {scrub_numbers(note)}"
     return text
+
+
+def follow_up_text(report, text):
+    """A resident's further text on a report, posted as a reply to the report's message."""
+    sender = mask(report.phone) if report.phone else "người phản ánh"
+    return f"Phản ánh #{report.number} · {sender} nhắn thêm: «{scrub_numbers(text)}»"
 
 
 def reply_text(report, text):

@@ -3,9 +3,12 @@ from gateway.registry import Registry
 
 SMS_PROVIDERS = Registry("SMS provider", {
     "outbox": "gateway.sms.providers.outbox.OutboxSMS",
+    "twilio": "gateway.sms.providers.twilio.TwilioSMS",
+    "android": "gateway.sms.providers.android.AndroidSMS",
+    "esms": "gateway.sms.providers.esms.EsmsSMS",
 })
 
 
-def get_provider(config):
-    """The configured SMS provider, ready to send."""
-    return SMS_PROVIDERS.get(config["SMS_PROVIDER"])(config)
+def get_provider(config, name=None):
+    """The SMS provider `name` (default: the configured one), ready to send."""
+    return SMS_PROVIDERS.get(name or config["SMS_PROVIDER"])(config)

@@ -1,0 +1,230 @@
+"""Benchmark: the inbound SMS webhook under gunicorn on loopback, against a bare Flask endpoint.
+
+    python bench/sms_inbound.py [--requests 600] [--concurrency 8] [--workers 2] [--rounds 3]
+                                [--database-url postgresql+psycopg://postgres@127.0.0.1/test]
+
+One gunicorn serves the gateway (`create_app()`) plus a bare route returning empty TwiML, so
+both are measured on the same server in the same run. Cases, each POSTed as Twilio posts them:
+- bare:   `POST /bench/bare`, no signature check, no database: the baseline;
+- TIN:    `POST /sms/inbound` "TIN" from subscribed households: signature check, the message
+          stored, rate limit counted, the area's digest built, TwiML answered;
+- report: `POST /sms/inbound` "PA …" from a new number each time: a report opened and numbered,
+          its group post queued as an RQ job (on the local Redis), the receipt answered.
+Requests per second and latency percentiles (client side, loopback, a new connection per request
+as Twilio makes them); each case's median over `--rounds` rounds, interleaved.
+"""
+import argparse
+import fcntl
+import http.client
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from urllib.parse import urlencode
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+BASE = "https://gw.bench.example"
+TOKEN = "bench-auth-token-0123456789"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def wsgi_app():
+    """The gateway with a bare route beside it (gunicorn imports this)."""
+    from flask import Response
+
+    from gateway import create_app
+
+    app = create_app()
+
+    @app.post("/bench/bare")
+    def bare():
+        return Response(EMPTY_TWIML, mimetype="text/xml")
+
+    return app
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_db():
+    """A Redis database number nobody else holds (the tests' lock files), kept until exit."""
+    import redis
+
+    for n in range(15, 0, -1):
+        lock = open(f"/tmp/gateway-tests-redis-6379-{n}.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        url = f"redis://127.0.0.1:6379/{n}"
+        redis.Redis.from_url(url).flushdb()
+        return url, lock
+    raise SystemExit("no free Redis database")
+
+
+def prepare(database_url, instance):
+    """Migrate the database and load the demo town; return the households' phones."""
+    from sqlalchemy import select
+
+    from gateway import create_app
+    from gateway.db import get_db, upgrade
+    from gateway.demo import load_demo
+    from gateway.models import Resident
+
+    upgrade(database_url)
+    app = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": instance, "EMBEDDED_WORKER": "0",
+                      "TWILIO_AUTH_TOKEN": TOKEN, "SECRET_KEY": "bench-secret-0123456789"})
+    with app.app_context():
+        db = get_db()
+        load_demo(db, households=320)
+        phones = list(db.scalars(select(Resident.phone).where(Resident.area_id.is_not(None))))
+    app.extensions["gateway.engine"].dispose()
+    return phones
+
+
+def signed(path, params):
+    from twilio.request_validator import RequestValidator
+
+    body = urlencode(params)
+    return body, RequestValidator(TOKEN).compute_signature(BASE + path, params)
+
+
+def inbound(sender, text, n):
+    sid = f"SM{n:032x}"
+    return {"ToCountry": "US", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
+            "Body": text, "FromCountry": "VN", "To": "+14155550100", "NumSegments": "1", "MessageSid": sid,
+            "AccountSid": "AC" + "a" * 32, "From": sender, "ApiVersion": "2010-04-01", "FromCity": "", "FromZip": ""}
+
+
+def requests_for(case, count, phones, offset):
+    out = []
+    for i in range(count):
+        n = offset + i
+        if case == "bare":
+            out.append(("/bench/bare", urlencode(inbound(phones[n % len(phones)], "TIN", n)), None))
+        elif case == "TIN":
+            out.append(("/sms/inbound", *signed("/sms/inbound", inbound(phones[n % len(phones)], "TIN", n))))
+        else:
+            sender = f"+8498{n % 10_000_000:07d}"
+            out.append(("/sms/inbound", *signed("/sms/inbound", inbound(
+                sender, "PA cong thoat nuoc bi tac o hem 12, nuoc tran ra duong", n))))
+    return out
+
+
+def run(port, batch, concurrency):
+    """Send `batch` with `concurrency` threads; (wall seconds, latencies, failures)."""
+    latencies, failures, lock = [], [], threading.Lock()
+    work = iter(batch)
+
+    def client():
+        while True:
+            with lock:
+                item = next(work, None)
+            if item is None:
+                return
+            path, body, signature = item
+            expected = b"<Message>" if signature else b"<Response"  # every SMS case gets a reply
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            if signature:
+                headers["X-Twilio-Signature"] = signature
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            conn.close()
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                if resp.status != 200 or expected not in data:
+                    failures.append(resp.status)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started, latencies, failures
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=600, help="requests per case and round")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="bench-sms-")
+    database_url = args.database_url or f"sqlite:///{tmp}/gateway.sqlite"
+    redis_url, _lock = redis_db()
+    phones = prepare(database_url, tmp)
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, INSTANCE_PATH=tmp,
+               PUBLIC_BASE_URL=BASE, TWILIO_AUTH_TOKEN=TOKEN, SECRET_KEY="bench-secret-0123456789",
+               SMS_RATE_LIMIT="1000000/hour", LOG_LEVEL="WARNING", GATEWAY_ENV="development")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+         "--log-level", "warning", "bench.sms_inbound:wsgi_app()"], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        warm = requests_for("bare", 50, phones, 0) + requests_for("TIN", 50, phones, 0)
+        run(port, warm, args.concurrency)
+        results = {case: [] for case in ("bare", "TIN", "report")}
+        for r in range(args.rounds):
+            for c, case in enumerate(results):
+                # Distinct MessageSids everywhere: a repeated one is a redelivery, answered empty.
+                batch = requests_for(case, args.requests, phones, 1_000_000 * (c + 1) + 10_000 * r)
+                wall, latencies, failures = run(port, batch, args.concurrency)
+                if failures:
+                    raise SystemExit(f"{case}: {len(failures)} failed requests, e.g. HTTP {failures[0]}")
+                results[case].append((len(latencies) / wall, percentile(latencies, 50), percentile(latencies, 99)))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    print(f"gunicorn {args.workers} sync workers on loopback, {backend}, Redis; {args.requests} requests per case, "
+          f"{args.concurrency} concurrent clients, median of {args.rounds} rounds\n")
+    base_rps = statistics.median(x[0] for x in results["bare"])
+    base_p99 = statistics.median(x[2] for x in results["bare"])
+    print("| case | requests/s | p50 | p99 | throughput ÷ bare | p99 ÷ bare |")
+    print("|---|---|---|---|---|---|")
+    for case, rows in results.items():
+        rps = statistics.median(x[0] for x in rows)
+        p50 = statistics.median(x[1] for x in rows)
+        p99 = statistics.median(x[2] for x in rows)
+        print(f"| {case} | {rps:.0f} | {p50 * 1000:.1f} ms | {p99 * 1000:.1f} ms | {rps / base_rps:.2f}× "
+              f"| {p99 / base_p99:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""What a resident's text asks for: `parse(text) -> Command(intent, args)`.
+
+Commands are matched on the folded text (no case, diacritics, punctuation or extra spaces)
+and forgive the slips of people typing on a keypad: a letter from the same key (multi-tap:
+"ek" for "dk"), i for y, and in longer words one letter missing, doubled or swapped.
+A command word only counts as a command when the message is the command: "TIN" is the news,
+"Tin bao co trom" is a report. Anything that is not a command is a report.
+
+Intents and args:
+    subscribe    {"area": text after the keyword, as written ("" when none)}
+    news         {"area": an area named after TIN, or ""}
+    report       {"text": the report as written (after "PA"/"phản ánh" when given), "keyword": bool}
+    unsubscribe  {"word": the keyword}
+    help         {"empty": True when the message was empty}
+    confirm      {}
+"""
+import re
+from dataclasses import dataclass, field
+
+from gateway.text import fold, nfc
+
+INTENTS = ("subscribe", "news", "report", "unsubscribe", "help", "confirm")
+
+# Each keyword written without spaces, folded.
+SUBSCRIBE = ("dk", "dky", "dangky", "dangki", "start", "unstop", "batdau", "dangkylai")
+NEWS = ("tin", "tinmoi", "tintuc", "xemtin", "thongbao", "news")
+REPORT = ("pa", "phananh", "baocao", "baotin", "report")
+# Vietnamese words and the opt-out words carriers require (Twilio's default list).
+UNSUBSCRIBE = ("huy", "huydk", "huydangky", "huytin", "dung", "dungnhan", "tuchoi", "ngung", "ngungnhan",
+               "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout")
+HELP = ("hd", "huongdan", "trogiup", "help", "info", "menu")
+CONFIRM = ("ok", "oke", "okay", "1", "danhan", "nhanroi", "danghe", "xacnhan", "co")
+
+# Words that start an area name: after "TIN" they make it "news for that area", not a report.
+# "ban" (also "you"), "to" (also "big") and "xa" (also "far") count only before a number.
+_AREA_WORDS = ("kp", "khu", "tdp", "thon", "ap", "xom", "phuong")
+_AREA_WORDS_BEFORE_NUMBER = ("ban", "to", "xa")
+_KEYPAD = {c: d for d, letters in {"2": "abc", "3": "def", "4": "ghi", "5": "jkl", "6": "mno",
+                                   "7": "pqrs", "8": "tuv", "9": "wxyz"}.items() for c in letters}
+_WORD = re.compile(r"\w+")
+MAX_AREA_WORDS = 5
+_Y_AS_I = str.maketrans("y", "i")
+
+
+@dataclass(frozen=True)
+class Command:
+    intent: str
+    args: dict = field(default_factory=dict)
+
+
+def _keypad(word):
+    return "".join(_KEYPAD.get(c, c) for c in word)
+
+
+def _one_edit(a, b):
+    """True when `b` is `a` with one letter missing, added or two neighbours swapped."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def similar(typed, keyword):
+    """True when `typed` (folded, no spaces) is `keyword` or a keypad slip of it."""
+    if typed == keyword:
+        return True
+    a, b = typed.translate(_Y_AS_I), keyword.translate(_Y_AS_I)
+    if a == b:
+        return True
+    if not keyword.isalpha() or len(keyword) < 2:
+        return False
+    if len(typed) == len(keyword) and _keypad(typed) == _keypad(keyword) \
+            and sum(x != y for x, y in zip(typed, keyword)) == 1:
+        return True  # multi-tap: one letter from the same key
+    return len(keyword) >= 5 and _one_edit(a, b)
+
+
+def _leading(words, keywords, *, exact=False):
+    """How many leading words spell one of `keywords` (longest wins); 0 when none."""
+    for n in range(min(3, len(words)), 0, -1):
+        joined = "".join(words[:n])
+        for keyword in keywords:
+            if joined == keyword or (not exact and similar(joined, keyword)):
+                return n
+    return 0
+
+
+def _rest(original, n):
+    """The original text after its first `n` words, as written (keyword and separators gone)."""
+    matches = list(_WORD.finditer(original))
+    if n == 0:
+        return original.strip()
+    if n > len(matches):
+        return ""
+    return original[matches[n - 1].end():].lstrip(" \t\r\n:.,;-–—!/").rstrip()
+
+
+def _looks_like_area(words):
+    """True when `words` read as an area's name or code: "kp5", "5", "thon tan loi", "to 2"."""
+    if not 0 < len(words) <= 4:
+        return False
+    first = words[0]
+    if any(c.isdigit() for c in first) or first in _AREA_WORDS:
+        return True
+    return first in _AREA_WORDS_BEFORE_NUMBER and len(words) > 1 and words[1].isdigit()
+
+
+def parse(text):
+    """The command a text carries; anything that is not a command is a report."""
+    original = nfc(text).strip()
+    folded = fold(original)
+    words = [fold(m.group(0)) for m in _WORD.finditer(original)]
+    words = [w for w in " ".join(words).split(" ") if w]
+    whole = folded.replace(" ", "")
+    if not whole:
+        return Command("help", {"empty": not original})  # "" or "?" or only punctuation
+    if any(similar(whole, k) for k in HELP):
+        return Command("help", {"empty": False})
+    if whole in CONFIRM or any(similar(whole, k) for k in CONFIRM if len(k) >= 5):
+        return Command("confirm", {})
+    if any(similar(whole, k) for k in UNSUBSCRIBE):
+        return Command("unsubscribe", {"word": whole})
+    if any(similar(whole, k) for k in NEWS):
+        return Command("news", {"area": ""})
+    n = _leading(words, SUBSCRIBE)
+    if n:
+        area = _rest(original, n)
+        if len(fold(area).split()) <= MAX_AREA_WORDS:
+            return Command("subscribe", {"area": area})
+    glued = re.match(r"^(dk|dangky)((?:kp|tdp|to)?\d+\w*)$", whole)
+    if glued:  # "DKKP5": the keyword run into the area code
+        return Command("subscribe", {"area": glued.group(2)})
+    n = _leading(words, NEWS, exact=True)
+    if n and _looks_like_area(words[n:]):
+        return Command("news", {"area": _rest(original, n)})
+    n = _leading(words, REPORT, exact=True)
+    if n:
+        return Command("report", {"text": _rest(original, n), "keyword": True})
+    return Command("report", {"text": original, "keyword": False})
+
+
+# Report categories from words in the text (folded): a first guess officials can change.
+CATEGORY_WORDS = {
+    "security": ("trom", "cuop", "danh nhau", "nguoi la", "lua dao", "ma tuy", "bao luc", "mat trom",
+                 "dam nhau", "trat tu", "an ninh", "do xe", "dua xe"),
+    "health": ("dich", "benh", "sot", "tiem", "vac xin", "ngo doc", "lo mom", "cum ga", "ta lon", "heo chet",
+               "ga chet", "chet hang loat", "y te"),
+    "person": ("lac", "mat tich", "nguoi gia", "tim nguoi", "giup do", "cap cuu", "om nang", "nguoi khuyet tat"),
+    "environment": ("rac", "nuoc", "cong", "on ao", "tieng on", "khoi", "mui", "ngap", "thoat nuoc", "duong hong",
+                    "o ga", "den duong", "cay do", "o nhiem", "loa", "do trom", "xa rac"),
+}
+
+
+def category_of(text):
+    """A category guessed from the report's words: the one with most hits ("other" when none)."""
+    folded = f" {fold(text)} "
+    hits = {c: sum(f" {p} " in folded for p in phrases) for c, phrases in CATEGORY_WORDS.items()}
+    best = max(hits, key=hits.get)
+    return best if hits[best] else "other"

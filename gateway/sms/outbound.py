@@ -1,0 +1,204 @@
+"""Outbound SMS: a Delivery row per message (get-or-create by idempotency key), sent by an RQ
+job that claims the row first, so a retried or duplicated job never sends twice.
+
+    queue_sms(session, phone=..., body=..., key=...) -> Delivery   (sent after commit)
+    send_claimed(session, delivery, provider)                        (the one place that sends)
+    apply_status(session, delivery, status, ...)                     (status never moves back)
+    requeue_stuck(session, config, older_than=...)                   (after a worker crashed)
+"""
+import datetime as dt
+import hashlib
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gateway.models import Delivery, Resident, utcnow
+from gateway.queue import enqueue, enqueue_on_commit
+from gateway.sms.encoding import to_gsm
+from gateway.transport import TransportError
+
+log = logging.getLogger(__name__)
+SEND_JOB = "gateway.sms.jobs.send_delivery"
+MAX_ATTEMPTS = 8  # about 3 hours of backoff; then the message is marked failed
+STUCK_AFTER = dt.timedelta(minutes=10)
+MAX_BODY = 1600  # Twilio's limit; ten parts of plain text
+# How far along a delivery is: a callback never moves it back (callbacks arrive out of order).
+RANK = {
+    "pending": 0, "sending": 1, "queued": 2, "sent": 3,
+    "delivered": 4, "undelivered": 4, "failed": 4, "cancelled": 4, "skipped": 4, "confirmed": 5,
+}
+NEEDS_OPERATOR = "outcome_unknown"
+
+
+def queue_sms(session, *, phone, body, key, resident_id=None, area_id=None, announcement_id=None,
+              report_id=None, queue="high"):
+    """The Delivery for `key`, created and sent (after the caller commits) the first time."""
+    existing = session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
+    if existing is not None:
+        return existing
+    # INSERT … ON CONFLICT DO NOTHING: a concurrent caller with the same key gets its row, and
+    # no savepoint is needed (pysqlite's savepoints would commit the caller's transaction).
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new_id = session.execute(
+        insert(Delivery).values(idempotency_key=key, phone=phone, body=body, channel="sms", resident_id=resident_id,
+                                area_id=area_id, announcement_id=announcement_id, report_id=report_id,
+                                status="pending", attempts=0)
+        .on_conflict_do_nothing(index_elements=[Delivery.idempotency_key]).returning(Delivery.id)
+    ).scalar()
+    if new_id is None:
+        return session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
+    delivery = session.get(Delivery, new_id)
+    enqueue_on_commit(session, SEND_JOB, delivery.id, queue=queue)
+    return delivery
+
+
+def reference(delivery):
+    """Our id for a message at the provider: stable across retries, at most 50 characters."""
+    digest = hashlib.sha1(delivery.idempotency_key.encode("utf-8")).hexdigest()[:10]
+    return f"lx-{delivery.id}-{digest}"
+
+
+def backoff(attempt):
+    """Seconds before retry number `attempt`: 30 s doubling, capped at an hour."""
+    return min(30 * 2 ** (attempt - 1), 3600)
+
+
+def callback_url(config, provider):
+    """The status webhook the provider should call for this message (None when not per message)."""
+    base = config.get("PUBLIC_BASE_URL")
+    if not base or not provider.status_path:
+        return None
+    return base.rstrip("/") + provider.status_path
+
+
+def claim(session, delivery_id):
+    """Take a pending delivery for sending (pending → sending); False when it is not ours to send."""
+    claimed = session.execute(
+        update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
+                               Delivery.channel == "sms", Delivery.provider_id.is_(None))
+        .values(status="sending", attempts=Delivery.attempts + 1, updated_at=utcnow())
+    ).rowcount
+    session.commit()
+    return bool(claimed)
+
+
+def opted_out(session, phone):
+    return session.scalar(select(Resident.id).where(Resident.phone == phone, Resident.opted_out_at.is_not(None)))
+
+
+def send_claimed(session, delivery, provider):
+    """Send a claimed ("sending") delivery through `provider`; record the outcome and commit.
+
+    Returns "sent" (or "queued"), "retry" or "failed"."""
+    from flask import current_app
+
+    if delivery.announcement_id is not None or delivery.report_id is not None:
+        # Notices stop when a resident opts out; replies to what they text do not.
+        if opted_out(session, delivery.phone):
+            delivery.status, delivery.error_code = "skipped", "opted_out"
+            session.commit()
+            return "skipped"
+    delivery.provider = provider.name
+    body = to_gsm(delivery.body)[:MAX_BODY]
+    try:
+        provider_id = provider.send(delivery.phone, body, callback_url(current_app.config, provider),
+                                    reference=reference(delivery))
+    except TransportError as exc:
+        if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status, delivery.error_code = "failed", (exc.code or "error")[:40]
+            delivery.last_error = str(exc)[:1000]
+            session.commit()
+            log.warning("sms failed delivery=%s provider=%s code=%s attempts=%s permanent=%s",
+                        delivery.id, provider.name, exc.code, delivery.attempts, exc.permanent)
+            return "failed"
+        delay = exc.retry_after if exc.retry_after is not None else backoff(delivery.attempts)
+        delivery.status, delivery.error_code, delivery.last_error = "pending", (exc.code or "")[:40] or None, str(exc)[:1000]
+        delivery.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
+        session.commit()
+        enqueue(SEND_JOB, delivery.id, queue="high", at=delivery.next_attempt_at,
+                job_id=f"sms-{delivery.id}-{delivery.attempts}")
+        log.info("sms retry delivery=%s provider=%s in=%ss attempt=%s", delivery.id, provider.name, delay,
+                 delivery.attempts)
+        return "retry"
+    delivery.provider_id = provider_id[:100]
+    delivery.status = provider.accepted_status
+    delivery.sent_at, delivery.error_code, delivery.last_error = utcnow(), None, None
+    session.commit()
+    log.info("sms sent delivery=%s provider=%s provider_id=%s", delivery.id, provider.name, delivery.provider_id)
+    return delivery.status
+
+
+def apply_status(session, delivery, status, *, error_code=None, error=None):
+    """Move `delivery` to `status` unless it is already as far or further; True when it moved."""
+    if status is None or RANK.get(status, -1) <= RANK.get(delivery.status, 0):
+        return False
+    delivery.status = status
+    now = utcnow()
+    if status == "sent" and delivery.sent_at is None:
+        delivery.sent_at = now
+    if status == "delivered":
+        delivery.delivered_at = now
+    if status in ("failed", "undelivered"):
+        delivery.error_code = (str(error_code) if error_code else delivery.error_code or status)[:40]
+        if error:
+            delivery.last_error = str(error)[:1000]
+    return True
+
+
+def find_by_provider_id(session, provider_name, provider_id):
+    """The SMS delivery a provider's message id belongs to, or None."""
+    if not provider_id:
+        return None
+    return session.scalar(select(Delivery).where(Delivery.channel == "sms", Delivery.provider == provider_name,
+                                                 Delivery.provider_id == str(provider_id)))
+
+
+def requeue_stuck(session, config, *, older_than=STUCK_AFTER):
+    """Deliveries a crashed worker left "sending": look them up at the provider where it can be
+    asked, send again where the provider refuses duplicates, and otherwise leave them to an
+    operator (status failed, error_code "outcome_unknown") rather than risk sending twice.
+
+    Pending deliveries overdue by `older_than` (their job lost, e.g. Redis flushed) are queued
+    again; the claim makes that safe. Returns {"found": n, "resent": n, "operator": n, "requeued": n}."""
+    from gateway.sms.providers import get_provider
+
+    cutoff = utcnow() - older_than
+    overdue = list(session.scalars(select(Delivery.id).where(
+        Delivery.channel == "sms", Delivery.status == "pending", Delivery.updated_at < cutoff,
+        (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at < cutoff))))
+    for delivery_id in overdue:
+        enqueue_on_commit(session, SEND_JOB, delivery_id, queue="high")
+    stuck = list(session.scalars(select(Delivery).where(
+        Delivery.channel == "sms", Delivery.status == "sending", Delivery.updated_at < cutoff)))
+    counts = {"found": 0, "resent": 0, "operator": 0, "requeued": len(overdue)}
+    for delivery in stuck:
+        provider = get_provider(config, delivery.provider or config["SMS_PROVIDER"])
+        found = provider.lookup(reference(delivery)) if provider.can_lookup else None
+        if found is not None:
+            delivery.provider_id, status = found[0][:100], found[1]
+            delivery.status = status if RANK.get(status, 0) > RANK["sending"] else provider.accepted_status
+            delivery.sent_at = delivery.sent_at or utcnow()
+            counts["found"] += 1
+        elif provider.can_lookup or provider.dedupes_reference:
+            delivery.status = "pending"
+            enqueue_on_commit(session, SEND_JOB, delivery.id, queue="high")
+            counts["resent"] += 1
+        else:
+            delivery.status, delivery.error_code = "failed", NEEDS_OPERATOR
+            delivery.last_error = (f"The worker stopped while {provider.name} was sending; it may have gone out. "
+                                   "Check the provider's log, then `sms resend` if it did not.")
+            counts["operator"] += 1
+        log.warning("stuck sms delivery=%s provider=%s outcome=%s", delivery.id, provider.name, delivery.status)
+    session.commit()
+    return counts
+
+
+def resend(session, delivery):
+    """An operator's decision to send a failed or stuck delivery again (after checking it did not go)."""
+    if delivery.channel != "sms" or delivery.status not in ("failed", "sending", "undelivered"):
+        raise ValueError(f"delivery {delivery.id} is '{delivery.status}'; only failed or stuck SMS are resent")
+    delivery.status, delivery.provider_id, delivery.error_code = "pending", None, None
+    enqueue_on_commit(session, SEND_JOB, delivery.id, queue="high")
+    session.commit()

@@ -1,0 +1,134 @@
+"""SMS webhooks: inbound messages and delivery statuses from each provider.
+
+    POST /sms/inbound         Twilio inbound SMS (X-Twilio-Signature); answered with TwiML
+    POST /sms/status          Twilio status callbacks (X-Twilio-Signature)
+    POST /sms/android         SMS Gateway for Android events (X-Signature HMAC + X-Timestamp)
+    GET  /sms/esms/status     eSMS delivery callbacks (unsigned: a secret token in the URL)
+
+Bad or missing signatures get 403, never 500. Unknown message ids get 200, so providers stop
+retrying. Everything is answered from the database; sending is an RQ job.
+"""
+import hmac
+import json
+import logging
+import time
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from sqlalchemy import select
+
+from gateway.db import get_db
+from gateway.models import Delivery
+from gateway.sms import outbound
+from gateway.sms.inbound import receive
+from gateway.twilio_auth import twilio_signed
+
+log = logging.getLogger(__name__)
+bp = Blueprint("sms", __name__, url_prefix="/sms")
+
+
+def _twiml(reply):
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return Response(str(response), mimetype="text/xml")
+
+
+@bp.post("/inbound")
+@twilio_signed
+def twilio_inbound():
+    """An SMS to our Twilio number; the reply goes back in the TwiML answer."""
+    form = request.form
+    result = receive(get_db(), provider="twilio", sender=form.get("From", ""), body=form.get("Body", ""),
+                     to=form.get("To"), provider_message_id=form.get("MessageSid") or None,
+                     config=current_app.config)
+    return _twiml(result.reply)
+
+
+@bp.post("/status")
+@twilio_signed
+def twilio_status():
+    """Twilio's status callback for a message we sent."""
+    from gateway.sms.providers.twilio import STATUSES
+
+    form = request.form
+    _update("twilio", form.get("MessageSid"), STATUSES.get((form.get("MessageStatus") or form.get("SmsStatus") or "")
+                                                           .lower()), error_code=form.get("ErrorCode"))
+    return Response("", status=200)
+
+
+def _update(provider, provider_id, status, *, error_code=None, error=None, delivery=None):
+    db = get_db()
+    delivery = delivery or outbound.find_by_provider_id(db, provider, provider_id)
+    if delivery is None:
+        log.info("status for an unknown message provider=%s", provider)
+        return False
+    moved = outbound.apply_status(db, delivery, status, error_code=error_code, error=error)
+    db.commit()
+    log.info("sms status delivery=%s provider=%s status=%s moved=%s", delivery.id, provider, status, moved)
+    return moved
+
+
+@bp.post("/android")
+def android_event():
+    """Webhook events from SMS Gateway for Android: received SMS and our messages' states."""
+    from gateway.sms.providers.android import STATUSES, signature_valid
+
+    raw = request.get_data()
+    key = current_app.config.get("SMS_ANDROID_SIGNING_KEY") or ""
+    if not signature_valid(key, raw, request.headers.get("X-Timestamp", ""), request.headers.get("X-Signature", ""),
+                           time.time()):
+        log.warning("rejected android webhook: bad or missing signature")
+        abort(403)
+    try:
+        event = json.loads(raw)
+        payload = event.get("payload") or {}
+        name = str(event.get("event", ""))
+    except (ValueError, AttributeError):
+        return jsonify(ok=False, error="body is not a JSON event"), 400
+    if name == "sms:received":
+        result = receive(get_db(), provider="android", sender=payload.get("sender") or payload.get("phoneNumber") or "",
+                         body=payload.get("message") or "", to=payload.get("recipient"),
+                         provider_message_id=str(event.get("id") or "") or None, reply_by_sms=True,
+                         config=current_app.config)
+        return jsonify(ok=True, intent=result.intent, duplicate=result.duplicate)
+    if name in ("sms:sent", "sms:delivered", "sms:failed", "sms:cancelled"):
+        moved = _update("android", payload.get("messageId"), STATUSES[name], error=payload.get("reason"),
+                        error_code="android_failed" if name == "sms:failed" else None)
+        return jsonify(ok=True, updated=moved)
+    return jsonify(ok=True, ignored=name)
+
+
+@bp.get("/esms/status")
+def esms_status():
+    """eSMS delivery callback (GET); the token in the URL is our only proof it is eSMS."""
+    from gateway.sms.providers.esms import callback_status
+
+    expected = current_app.config.get("ESMS_CALLBACK_TOKEN") or ""
+    given = request.args.get("token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        abort(403)
+    args = request.args
+    status = callback_status(args.get("SendStatus"), args.get("SendSuccess"), args.get("SendFailed"))
+    db = get_db()
+    delivery = outbound.find_by_provider_id(db, "esms", args.get("SMSID"))
+    if delivery is None and args.get("RequestId", "").startswith("lx-"):
+        # Sent twice after a crash, the second answered "duplicate RequestId": match on ours.
+        ref = args["RequestId"]
+        candidate = db.scalar(select(Delivery).where(Delivery.id == _int(ref.split("-")[1])))
+        delivery = candidate if candidate is not None and outbound.reference(candidate) == ref else None
+    _update("esms", args.get("SMSID"), status, error_code="esms_" + str(args.get("SendStatus")) if status in
+            ("failed", "undelivered") else None, delivery=delivery)
+    return jsonify(ok=True)
+
+
+def _int(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return 0
+
+
+def init_app(app):
+    app.register_blueprint(bp)
