@@ -35,6 +35,10 @@ def test_every_recipient_gets_one_sms_and_the_announcement_is_sent(app, loud):
     drain(app)
     db.expire_all()
     assert a.status == "sent" and a.sms_text
+    from gateway.sms.encoding import count_segments
+
+    # One plain-text part a basic phone shows, ending with the commune's hotline.
+    assert count_segments(a.sms_text) == ("GSM-7", 1) and "Tiem phong dai" in a.sms_text and "3822" in a.sms_text
     phones = targeted_phones(db, a)
     assert len(phones) > 7 * 3  # several chunks
     assert sms_sent_per_phone(db) == {p: 1 for p in phones}

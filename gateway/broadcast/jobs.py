@@ -106,7 +106,8 @@ def _prepare_content(db, ann):
     if "sms" in (ann.channels or []) and not ann.sms_text:
         from gateway.sms.digest import announcement_sms
 
-        hotline = ann.areas[0].inherited("hotline_number") if ann.areas else None
+        hotline = (ann.areas[0].inherited("hotline_number") if ann.areas else None) \
+            or current_app.config.get("HOTLINE_NUMBER")
         ann.sms_text = announcement_sms(ann, hotline=hotline)
         db.commit()
 
