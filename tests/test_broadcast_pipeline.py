@@ -307,3 +307,21 @@ def test_sms_held_past_the_expiry_are_not_sent(app, loud):
 
     total = next(r for r in coverage.by_area_and_audience(db, a) if r["area"] == "*" and r["audience"] == "all")
     assert total["failed"] == total["targeted"] == len(rows)
+
+
+def test_a_start_that_died_while_planning_is_resumed_and_a_concurrent_one_waits(app, loud):
+    db = loud
+    a = announce(db)
+    a.status = "sending"  # claimed by a start job that then died before planning
+    db.commit()
+    conn = app.extensions["gateway.redis"]
+    conn.set(f"gateway:bcast:{a.id}:planning", "1", ex=300)  # ... and whose lock has not expired yet
+    with app.app_context(), pytest.raises(jobs.PlanningInProgress):
+        jobs.start(a.id)  # RQ retries it later
+    assert not sms_sent_per_phone(db)
+    conn.delete(f"gateway:bcast:{a.id}:planning")  # the lock expired
+    drain(app)  # the retried start resumes: plans, fans out, sends
+    db.expire_all()
+    assert a.status == "sent" and sms_sent_per_phone(db) == {p: 1 for p in targeted_phones(db, a)}
+    with app.app_context():
+        assert jobs.start(a.id) == "skipped"  # planned: a later duplicate does nothing

@@ -32,6 +32,7 @@ THIS = "gateway.broadcast.jobs."
 KEEP_STATE = 30 * 86400  # seconds the Redis bookkeeping of a broadcast outlives it
 AUDIO_POLL_SECONDS = 30
 CHUNK_RETRY = dict(max=5, interval=[10, 30, 120, 300, 900])
+PLANNING_LOCK = 300  # seconds; start's own retries (service.START_RETRY) reach past it
 
 
 def _retry():
@@ -44,6 +45,14 @@ def _chunks_key(announcement_id):
 
 def _planned_key(announcement_id):
     return f"gateway:bcast:{announcement_id}:planned"
+
+
+def _planning_key(announcement_id):
+    return f"gateway:bcast:{announcement_id}:planning"
+
+
+class PlanningInProgress(RuntimeError):
+    """Another start job is planning this announcement (or died doing so): RQ retries this one later."""
 
 
 def _setting(name, cast=int):
@@ -67,19 +76,24 @@ def start(announcement_id):
     if ann is None:
         log.warning("broadcast start: announcement=%s is gone", announcement_id)
         return "missing"
+    if not claimed and (ann.status != "sending" or conn.exists(_planned_key(ann.id))):
+        log.info("broadcast start skipped id=%s status=%s", ann.id, ann.status)
+        return "skipped"
+    # Whoever plans holds this lock; it outlives a dead planner by PLANNING_LOCK seconds.
+    if not conn.set(_planning_key(ann.id), "1", nx=True, ex=PLANNING_LOCK):
+        # Sending, not planned, and another start holds the lock: it is planning now, or died
+        # doing so. Raise, so RQ tries this one again after the lock has expired.
+        raise PlanningInProgress(f"announcement {ann.id} is being planned by another start job")
     if not claimed:
-        if ann.status != "sending" or conn.exists(_planned_key(ann.id)):
-            log.info("broadcast start skipped id=%s status=%s", ann.id, ann.status)
-            return "skipped"
         log.warning("broadcast start resumed id=%s (an earlier start stopped before planning)", ann.id)
     _prepare_content(db, ann)
     bounds = chunk_bounds(db, ann, _setting("BROADCAST_CHUNK_SIZE")) if _person_channels(ann) else []
+    pipe = conn.pipeline()
+    pipe.delete(_chunks_key(ann.id))  # a resumed start plans afresh (chunks run twice are harmless)
     if bounds:
-        members = [f"{lo}-{hi}" for lo, hi in bounds]
-        pipe = conn.pipeline()
-        pipe.sadd(_chunks_key(ann.id), *members)
+        pipe.sadd(_chunks_key(ann.id), *[f"{lo}-{hi}" for lo, hi in bounds])
         pipe.expire(_chunks_key(ann.id), KEEP_STATE)
-        pipe.execute()
+    pipe.execute()
     for lo, hi in bounds:
         queue.enqueue(THIS + "fan_out", ann.id, lo, hi, queue="bulk", retry=_retry(), job_timeout=chunk_timeout(),
                       job_id=f"ann-{ann.id}-fanout-{lo}")

@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 MAX_TITLE, MAX_BODY = 200, 3000
 DEFAULT_LIFETIME = dt.timedelta(days=7)
 START_JOB = "gateway.broadcast.jobs.start"
+# A start that died while planning is resumed by a retry after jobs.PLANNING_LOCK (300 s) has expired.
+START_RETRY = dict(max=4, interval=[30, 120, 400, 900])
 
 
 class AnnouncementError(ValueError):
@@ -111,7 +113,7 @@ def create(session, *, official, title, body, areas, audiences=("everyone",), ch
     session.flush()
     # The start job checks the status, so a cancelled announcement never starts.
     enqueue_on_commit(session, START_JOB, announcement.id, queue="default", at=send_at if send_at > now else None,
-                      job_id=f"announcement-{announcement.id}-start", retry=Retry(max=3, interval=[30, 120, 600]))
+                      job_id=f"announcement-{announcement.id}-start", retry=Retry(**START_RETRY))
     log.info("announcement scheduled id=%s official=%s at=%s", announcement.id, official.id, send_at.isoformat())
     return announcement
 
