@@ -63,6 +63,14 @@ SETTINGS = (
     Setting("ESMS_BRANDNAME", "", "eSMS.vn registered brandname the SMS come from."),
     Setting("ESMS_CALLBACK_TOKEN", "", "Secret in the eSMS delivery callback URL (/sms/esms/status?token=…); eSMS does not sign.", True),
     Setting("ESMS_SANDBOX", "0", "`1`: eSMS validates only, nothing is sent or charged."),
+    # Hotline and voice calls (gateway/ivr).
+    Setting("HOTLINE_MODE", "answer", "`answer`: the hotline answers calls; `callback`: it rejects them (busy, free for the caller) and calls back."),
+    Setting("IVR_RECORD_MAX_SECONDS", "120", "Longest voice report a caller can record, in seconds (`#` ends it sooner)."),
+    Setting("IVR_SAY_VOICE", "Google.vi-VN-Standard-A", "Twilio `<Say>` voice used (with `language=\"vi-VN\"`) only while a prompt's audio is not rendered yet."),
+    Setting("DUTY_OFFICER_PHONE", "", "Who key 0 on the hotline reaches when no area sets `duty_officer_phone`."),
+    Setting("VOICE_MAX_CONCURRENT", "5", "Outbound calls ringing or in progress at once; more wait a little."),
+    Setting("VOICE_RETRY_MINUTES", "10,30", "Minutes before retrying a call that was not answered, busy or failed: `10,30` makes three attempts in all."),
+    Setting("CALLBACK_UNKNOWN_PER_HOUR", "20", "Missed-call callbacks to numbers not on the household list, per hour across the gateway."),
     # Broadcasts (gateway/broadcast): fan-out, send rate, escalation.
     Setting("BROADCAST_CHUNK_SIZE", "500", "Households per fan-out job of a broadcast (one bulk insert, one send job per channel)."),
     Setting("SMS_RATE_PER_SECOND", "30", "Broadcast SMS per second to the SMS provider, shared by all workers (a limit in Redis)."),

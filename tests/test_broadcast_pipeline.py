@@ -1,7 +1,6 @@
 """The broadcast pipeline on the real Redis with an RQ worker in burst mode: fan-out, sends,
 calls, group posts, quiet hours, escalation, cancellation; nothing twice, nobody skipped."""
 import datetime as dt
-import importlib.util
 
 import pytest
 from sqlalchemy import select
@@ -10,9 +9,6 @@ from gateway.broadcast import jobs
 from gateway.db import get_db
 from gateway.models import Announcement, Delivery, GroupPost, OutboxMessage, Resident, utcnow
 from gateway.queue import drain, enqueue, stats
-# Calls go through the hotline module (branch ivr, not merged yet).
-needs_ivr = pytest.mark.skipif(importlib.util.find_spec("gateway.ivr.calls") is None,
-                               reason="the hotline module (branch ivr) places the calls")
 
 from tests.broadcast_helpers import announce, deliveries, set_quiet, sms_sent_per_phone, targeted_phones
 
@@ -106,7 +102,6 @@ def test_a_chunk_that_died_mid_way_is_finished_by_its_rerun(app, loud, monkeypat
     assert a.status == "sent"
 
 
-@needs_ivr
 def test_voice_calls_the_elderly_and_no_smartphone_households_once_audio_is_ready(app, loud):
     db = loud
     a = announce(db, channels=["sms", "voice", "hotline"])
@@ -181,7 +176,6 @@ def test_quiet_hours_hold_back_sms_unless_urgent(app, loud, priority, held):
         assert sent == {p: 1 for p in phones}
 
 
-@needs_ivr
 @pytest.mark.parametrize("priority, held", [("urgent", True), ("emergency", False)])
 def test_quiet_hours_hold_back_calls_unless_emergency(app, loud, priority, held):
     db = loud
@@ -239,7 +233,6 @@ def _needs_call(db, phones):
             if r.is_elderly or r.no_smartphone}
 
 
-@needs_ivr
 def test_urgent_sms_unconfirmed_by_the_elderly_escalates_to_one_call(app, loud):
     db = loud
     a = announce(db, priority="urgent", channels=["sms"])
@@ -269,7 +262,6 @@ def test_urgent_sms_unconfirmed_by_the_elderly_escalates_to_one_call(app, loud):
     assert sorted(placed) == elderly[1:]
 
 
-@needs_ivr
 def test_escalation_does_not_call_those_already_called(app, loud):
     db = loud
     a = announce(db, priority="urgent", channels=["sms", "voice"])

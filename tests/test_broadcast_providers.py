@@ -1,7 +1,6 @@
 """A broadcast through a real HTTP SMS provider (SMS Gateway for Android, recorded with
 `responses`): transient errors retried, permanent ones recorded, a 429 slowing every sender;
 an SMS "OK" from a resident confirms and stops the escalation call."""
-import importlib.util
 import json
 import time
 
@@ -84,8 +83,6 @@ def test_transient_errors_are_retried_permanent_ones_recorded(app, android):
     assert coverage.failure_reasons(db, a)[0]["count"] == 1
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gateway.ivr.calls") is None,
-                    reason="the hotline module (branch ivr) places the calls")
 @responses.activate
 def test_sms_ok_reply_confirms_and_stops_the_escalation_call(app, android, client):
     from tests.sms_helpers import inbound_params, twilio_post

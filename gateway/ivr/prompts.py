@@ -1,0 +1,191 @@
+"""Every prompt the hotline and the calls say, in one catalogue, and how a call finds its audio.
+
+A prompt is an audio asset: an official's recording where one was uploaded for the commune
+(`Area.settings["prompt_recordings"]`, prompt key → asset id), otherwise the text rendered
+ahead of time (`flask ivr prompts render`). During a call nothing is synthesized: a webhook
+looks up ready assets and plays them; a prompt not rendered yet is spoken by Twilio's
+`<Say language="vi-VN">` and its render is queued.
+
+Numbers (a report number) are read digit by digit by playing the ten digit prompts one after
+another, so "số 1 0 7" needs no rendering during the call; people quote report numbers digit
+by digit on the phone anyway.
+"""
+import functools
+import logging
+
+from flask import current_app
+from sqlalchemy import select
+
+from gateway.media.assets import asset_url, ensure_text_asset, text_spec
+from gateway.models import Area, AudioAsset
+from gateway.text import nfc
+
+log = logging.getLogger(__name__)
+
+# The key under Area.settings (on the commune) mapping prompt keys to uploaded recordings.
+RECORDINGS_SETTING = "prompt_recordings"
+
+PROMPTS = {
+    "greeting": "Xin chào bà con. Đây là đường dây thông tin của xã, phường.",
+    "callback_greeting": "Xin chào bà con. Đây là cuộc gọi lại miễn phí từ đường dây thông tin của xã, phường.",
+    "news_intro": "Sau đây là các thông báo mới.",
+    "no_news": "Hiện không có thông báo mới.",
+    "menu": ("Muốn nghe lại, bấm 1. Muốn phản ánh, bấm 2. Muốn chọn khu vực khác, bấm 3. "
+             "Muốn gặp cán bộ trực, bấm 0."),
+    "menu_again": "Xin bà con bấm một phím.",
+    "wrong_key": "Phím vừa bấm không đúng.",
+    "area_unknown_caller": "Số điện thoại của bà con chưa có trong danh sách.",
+    "area_ask": "Xin chọn khu vực của bà con, rồi bấm thăng.",
+    "category_menu": ("Phản ánh về an ninh trật tự, bấm 1. Về môi trường, rác thải, tiếng ồn, bấm 2. "
+                      "Về y tế, dịch bệnh vật nuôi, bấm 3. Có người cần giúp đỡ, như người già đi lạc, bấm 4. "
+                      "Việc khác, bấm 5."),
+    "record_instructions": "Hãy nói sau tiếng bíp. Nói xong, bấm phím thăng.",
+    "record_empty": "Chưa nghe thấy bà con nói gì.",
+    "report_number": "Đã nhận phản ánh của bà con. Số phản ánh là",
+    "report_thanks": "Cán bộ sẽ xem và trả lời sớm. Cảm ơn bà con.",
+    "duty_connecting": "Đang nối máy tới cán bộ trực, xin chờ.",
+    "duty_unavailable": "Hiện chưa có cán bộ trực. Bà con có thể bấm 2 để phản ánh.",
+    "duty_no_answer": "Cán bộ trực chưa nghe máy.",
+    "confirm": "Đã nghe rõ, bấm 1 để xác nhận. Muốn nghe lại, bấm 2.",
+    "confirm_thanks": "Cảm ơn bà con đã xác nhận.",
+    "goodbye": "Cảm ơn bà con đã nghe. Xin chào và hẹn gặp lại.",
+    "digit_0": "không",
+    "digit_1": "một",
+    "digit_2": "hai",
+    "digit_3": "ba",
+    "digit_4": "bốn",
+    "digit_5": "năm",
+    "digit_6": "sáu",
+    "digit_7": "bảy",
+    "digit_8": "tám",
+    "digit_9": "chín",
+}
+
+
+def area_choices(session, commune):
+    """The commune's neighbourhoods in keypad order: key "1" is the first (by id), and so on."""
+    rows = session.scalars(select(Area).where(Area.parent_id == commune.id).order_by(Area.id))
+    return {str(i): area for i, area in enumerate(rows, start=1)}
+
+
+def area_picker_key(commune):
+    """The prompt key of a commune's area list (each commune has its own)."""
+    return f"areas_{commune.id}"
+
+
+def area_picker_text(session, commune):
+    """"Khu phố 1, bấm 1. … Thôn Tân Lợi, bấm 11." for the commune's neighbourhoods."""
+    return " ".join(f"{area.name}, bấm {key}." for key, area in area_choices(session, commune).items())
+
+
+def catalogue(session, commune=None):
+    """Every prompt key → text, with the area list of `commune` (or of every commune)."""
+    texts = dict(PROMPTS)
+    communes = [commune] if commune is not None else session.scalars(
+        select(Area).where(Area.parent_id.is_(None)).order_by(Area.id))
+    for c in communes:
+        text = area_picker_text(session, c)
+        if text:
+            texts[area_picker_key(c)] = text
+    return texts
+
+
+def digit_keys(number):
+    """The prompt keys reading `number` digit by digit."""
+    return [f"digit_{d}" for d in str(number)]
+
+
+def recordings_of(commune):
+    """The commune's uploaded prompt recordings: key → asset id."""
+    return dict(((commune.settings or {}) if commune is not None else {}).get(RECORDINGS_SETTING) or {})
+
+
+def set_recording(session, commune, key, asset):
+    """Make `asset` (an uploaded recording) the commune's audio for prompt `key`."""
+    mapping = recordings_of(commune)
+    mapping[key] = asset.id
+    # A new dict: the JSON column only notices assignment.
+    commune.settings = {**(commune.settings or {}), RECORDINGS_SETTING: mapping}
+    session.commit()
+
+
+def _hash(config, text):
+    """The content hash of prompt `text` under the current audio settings (memoized: hashing verbalizes)."""
+    keys = ("TTS_ENGINE", "PIPER_MODEL", "AUDIO_LOUDNESS", "AUDIO_TRUE_PEAK")
+    return _hash_cached(text, tuple((k, config.get(k)) for k in keys))
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash_cached(text, settings):
+    return text_spec(dict(settings), nfc(text).strip(), "prompt").content_hash()
+
+
+class Playlist:
+    """What a call says, in order: ("play", url) for ready audio, ("say", text) for the rest."""
+
+    def __init__(self, items, missing):
+        self.items = items
+        self.missing = missing  # prompt texts with no ready audio: their render is requested
+
+
+def resolve(session, keys, *, commune=None, texts=None):
+    """Ready audio for each prompt key; unrendered ones fall back to their text and get queued.
+
+    `texts` gives the text of keys not in the catalogue (a commune's area list). A ready asset
+    never changes its URL (content hash), so the URLs found are kept per process: a call in
+    steady state costs no query here, and a prompt rendered a moment ago is found at once."""
+    config = current_app.config
+    known = current_app.extensions.setdefault("gateway.ivr.ready_prompts", {})
+    texts = {**PROMPTS, **(texts or {})}
+    recorded = recordings_of(commune)
+    wanted = {}
+    for key in keys:
+        if key in recorded:
+            wanted[key] = ("id", recorded[key])
+        wanted.setdefault(key, ("hash", _hash(config, texts[key])))
+    fallback = {key: ("hash", _hash(config, texts[key])) for key in keys if key in recorded}
+    unknown = {w for w in [*wanted.values(), *fallback.values()] if w not in known}
+    if unknown:
+        hashes = [v for k, v in unknown if k == "hash"]
+        ids = [v for k, v in unknown if k == "id"]
+        rows = session.scalars(select(AudioAsset).where(
+            AudioAsset.status == "ready", AudioAsset.phone_path.is_not(None),
+            AudioAsset.content_hash.in_(hashes) | AudioAsset.id.in_(ids)))
+        for asset in rows:
+            url = asset_url(asset, "phone")
+            known[("hash", asset.content_hash)] = known[("id", asset.id)] = url
+    items, missing = [], []
+    for key in keys:
+        url = known.get(wanted[key]) or known.get(fallback.get(key))
+        if url:
+            items.append(("play", url))
+        else:
+            items.append(("say", texts[key]))
+            missing.append(texts[key])
+    for text in dict.fromkeys(missing):
+        # Creates the pending asset and queues its render (a no-op when it is already queued).
+        ensure_text_asset(session, text, kind="prompt")
+        log.warning("prompt not rendered yet, spoken by <Say>: %.40s", text)
+    return Playlist(items, missing)
+
+
+def status(session, commune=None):
+    """(key, text, state, asset) for every prompt: state is recorded, ready, pending, failed or missing."""
+    config = current_app.config
+    out = []
+    for key, text in catalogue(session, commune).items():
+        recorded = None
+        if commune is not None and key in recordings_of(commune):
+            recorded = session.get(AudioAsset, recordings_of(commune)[key])
+        if recorded is not None:
+            out.append((key, text, "recorded" if recorded.status == "ready" else recorded.status, recorded))
+            continue
+        asset = session.scalar(select(AudioAsset).where(AudioAsset.content_hash == _hash(config, text)))
+        out.append((key, text, asset.status if asset else "missing", asset))
+    return out
+
+
+def render_all(session, commune=None):
+    """Create (and queue the render of) every prompt not yet an asset; returns the assets."""
+    return [ensure_text_asset(session, text, kind="prompt") for text in catalogue(session, commune).values()]
+
