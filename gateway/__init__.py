@@ -19,7 +19,7 @@ def create_app(config=None):
     settings.check_production(app.config, _provider_settings(app.config))
     _init_logging(app)
 
-    from gateway import bots, cli, console, db, health, ivr, loudspeaker, media, open311, queue, report_api, sms
+    from gateway import bots, broadcast, cli, console, db, health, ivr, loudspeaker, media, open311, queue, report_api, sms
 
     db.init_app(app)
     queue.init_app(app)
@@ -28,6 +28,7 @@ def create_app(config=None):
     report_api.init_app(app)
     open311.init_app(app)
     bots.init_app(app)
+    broadcast.init_app(app)
     loudspeaker.init_app(app)
     sms.init_app(app)
     ivr.init_app(app)

@@ -71,6 +71,11 @@ SETTINGS = (
     Setting("VOICE_MAX_CONCURRENT", "5", "Outbound calls ringing or in progress at once; more wait a little."),
     Setting("VOICE_RETRY_MINUTES", "10,30", "Minutes before retrying a call that was not answered, busy or failed: `10,30` makes three attempts in all."),
     Setting("CALLBACK_UNKNOWN_PER_HOUR", "20", "Missed-call callbacks to numbers not on the household list, per hour across the gateway."),
+    # Broadcasts (gateway/broadcast): fan-out, send rate, escalation.
+    Setting("BROADCAST_CHUNK_SIZE", "500", "Households per fan-out job of a broadcast (one bulk insert, one send job per channel)."),
+    Setting("SMS_RATE_PER_SECOND", "30", "Broadcast SMS per second to the SMS provider, shared by all workers (a limit in Redis)."),
+    Setting("ESCALATE_AFTER_MINUTES", "30", "An urgent announcement an elderly or no-smartphone household has not confirmed this long after its SMS gets a call."),
+    Setting("BROADCAST_AUDIO_WAIT_MINUTES", "30", "How long an announcement's group post waits for its audio; then it is posted without the link."),
     # Officials' console and phone simulator (gateway/console).
     Setting("CONSOLE_SESSION_MINUTES", "60", "Console log-ins end after this many minutes without activity."),
     Setting("SMS_PRICE_VND", "800", "Price of one SMS segment in đồng, for the cost estimate when composing."),

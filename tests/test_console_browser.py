@@ -6,7 +6,6 @@ Chromium comes from Debian (/usr/bin/chromium, installed by scripts/services.sh)
 never downloads a browser. Without chromium these tests fail with the reason, never skip.
 Screenshots of the key steps go to tests/screenshots/ (not committed).
 """
-import importlib.util
 import os
 import re
 import shutil
@@ -21,11 +20,6 @@ from gateway.demo import load_demo
 from gateway.models import Announcement, Report
 
 pytestmark = pytest.mark.browser
-# The broadcast pipeline (RQ jobs that fan an announcement out) comes from branch `bcast`; until
-# it is merged, sending cannot progress. Reported as XFAIL with this reason, never skipped.
-NEEDS_BROADCAST = pytest.mark.xfail(
-    importlib.util.find_spec("gateway.broadcast.jobs") is None, strict=True,
-    reason="needs gateway.broadcast.jobs (the broadcast pipeline, branch bcast) to send")
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SAMPLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "gateway", "console", "static", "sample-report.ogg")
@@ -140,7 +134,6 @@ def test_wrong_password_is_said_plainly(page):
     assert page.locator("[role=alert]").inner_text() == "Sai tên đăng nhập hoặc mật khẩu."
 
 
-@NEEDS_BROADCAST
 def test_compose_listen_send_and_watch_progress(page, server):
     keyboard_login(page, "tanloi")
     page.goto("/console/announcements/new")
@@ -262,7 +255,6 @@ def test_voice_report_by_calling_the_hotline_in_the_simulator(page, server):
     shot(page, "10-voice-report-in-inbox.png")
 
 
-@NEEDS_BROADCAST
 def test_answering_an_announcement_call_and_confirming_with_1(page, server):
     """An announcement by call: the simulated phone rings, plays it, and keypad 1 confirms."""
     from gateway.models import Area, Delivery, Resident

@@ -551,23 +551,3 @@ def test_callback_answered_by_a_machine_leaves_the_news(calls_app):
     walk(call, [("answer", "machine_end_beep", ["play:callback_greeting", *NEWS, "play:goodbye", "hangup"])])
     d = delivery_of(calls_app, cb.id)
     assert (d.status, d.error_code) == ("answered", "machine")
-
-
-def test_announcement_calls_every_household_that_prefers_voice(calls_app):
-    from gateway.ivr.calls import queue_announcement_calls
-    from gateway.models import Announcement
-
-    with calls_app.app_context():
-        db = get_db()
-        ann = db.scalar(select(Announcement))
-        ann.channels = ["sms", "voice"]
-        db.commit()
-        kp5 = area(db, "KP5")
-        team_ids = [a.id for a in kp5.children] + [kp5.id]
-        voice = {r.phone for r in db.scalars(select(Resident).where(Resident.area_id.in_(team_ids),
-                                                                  Resident.prefers_voice.is_(True)))}
-        assert KNOWN in voice
-        assert queue_announcement_calls(db, ann) == len(voice)
-        assert queue_announcement_calls(db, ann) == 0  # again: nothing new
-    drain(calls_app)
-    assert sorted(c.recipient for c in outbox_calls(calls_app)) == sorted(voice)

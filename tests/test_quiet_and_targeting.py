@@ -91,15 +91,18 @@ def test_audiences_are_any_of(db, demo):
     assert ids == expected and ids
 
 
-@pytest.mark.parametrize("channels, sms, voice, expected", [
-    (["sms", "voice"], True, False, ("sms",)),
-    (["sms", "voice"], True, True, ("sms", "voice")),
-    (["sms", "voice"], False, True, ("voice",)),
-    (["sms"], False, True, ("sms",)),          # better an SMS than nothing
-    (["voice"], True, False, ()),               # the hotline still has it
-    (["sms", "voice"], False, False, ("sms",)),
-    (["hotline", "group"], True, True, ()),
+@pytest.mark.parametrize("channels, sms, voice, call, expected", [
+    (["sms", "voice"], True, False, False, ("sms",)),
+    (["sms", "voice"], True, True, False, ("sms", "voice")),
+    (["sms", "voice"], False, True, False, ("voice",)),
+    (["sms"], False, True, False, ("sms",)),          # better an SMS than nothing
+    (["voice"], True, False, False, ()),               # the hotline still has it
+    (["sms", "voice"], False, False, False, ("sms",)),
+    (["hotline", "group"], True, True, True, ()),
+    (["sms", "voice"], True, False, True, ("sms", "voice")),   # elderly / no smartphone: a call too
+    (["voice"], True, False, True, ("voice",)),
+    (["sms"], True, False, True, ("sms",)),                    # no call unless calls were chosen
 ])
-def test_channels_follow_preferences(channels, sms, voice, expected):
+def test_channels_follow_preferences(channels, sms, voice, call, expected):
     a = Announcement(title="t", body="b", channels=channels)
-    assert channels_for(a, sms, voice) == expected
+    assert channels_for(a, prefers_sms=sms, prefers_voice=voice, call=call) == expected

@@ -1,15 +1,16 @@
 """The officials' JSON API for announcements: create, schedule, list, cancel, coverage."""
-import datetime as dt
-
 from flask import Blueprint, Response, g, request
 from sqlalchemy import select
 
 from gateway.auth import api_error, area_scope, may_act_on, token_required
 from gateway.broadcast import coverage, service
 from gateway.db import get_db
-from gateway.models import Announcement, Area, AudioAsset, announcement_areas
+from gateway.models import Announcement, AudioAsset, announcement_areas
 
 bp = Blueprint("announcement_api", __name__, url_prefix="/api/announcements")
+STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled", "failed")
+FIELDS = {"title", "body", "areas", "audiences", "channels", "priority", "category", "send_at", "expires_at",
+          "recording_id"}
 
 
 def announcement_json(a):
@@ -22,32 +23,6 @@ def announcement_json(a):
         "recording_id": a.recording_id, "audio_id": a.audio_id, "sms_text": a.sms_text,
         "created_by": a.created_by.login if a.created_by else None, "created_at": a.created_at.isoformat(),
     }
-
-
-def _time(value, name):
-    if value in (None, ""):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise service.AnnouncementError(f"{name} must be an ISO 8601 time, e.g. 2026-11-23T08:00:00+07:00") from None
-    if moment.tzinfo is None:
-        raise service.AnnouncementError(f"{name} needs a time zone, e.g. +07:00")
-    return moment
-
-
-def _areas(db, refs):
-    if not isinstance(refs, list) or not refs:
-        raise service.AnnouncementError("areas must be a non-empty list of area ids or codes")
-    out = []
-    for ref in refs:
-        column = Area.id if isinstance(ref, int) else Area.code
-        found = list(db.scalars(select(Area).where(column == (ref if isinstance(ref, int) else str(ref).upper()))))
-        if len(found) != 1:
-            raise service.AnnouncementError(f"area '{ref}' is unknown" if not found else
-                                            f"area code '{ref}' is ambiguous; use its id")
-        out.append(found[0])
-    return out
 
 
 def _visible(db, announcement_id):
@@ -66,17 +41,23 @@ def create():
     if not isinstance(data, dict):
         return api_error(400, "send a JSON object")
     try:
+        unknown = sorted(set(data) - FIELDS)
+        if unknown:
+            raise service.AnnouncementError(f"unknown field(s): {', '.join(unknown)}; fields are {', '.join(sorted(FIELDS))}")
         recording = None
         if data.get("recording_id") is not None:
+            if isinstance(data["recording_id"], bool) or not isinstance(data["recording_id"], int):
+                raise service.AnnouncementError("recording_id must be the id of an uploaded recording")
             recording = db.get(AudioAsset, data["recording_id"])
             if recording is None:
-                raise service.AnnouncementError("recording_id is unknown")
+                raise service.AnnouncementError("recording_id is unknown (upload it to /api/announcements/recordings)")
         announcement = service.create(
-            db, official=g.official, title=data.get("title"), body=data.get("body"), areas=_areas(db, data.get("areas")),
+            db, official=g.official, title=data.get("title"), body=data.get("body"),
+            areas=service.resolve_areas(db, data.get("areas")),
             audiences=data.get("audiences") or ["everyone"], channels=data.get("channels") or ["sms", "hotline"],
             priority=data.get("priority") or "normal", category=data.get("category") or "general",
-            send_at=_time(data.get("send_at"), "send_at"), expires_at=_time(data.get("expires_at"), "expires_at"),
-            recording=recording)
+            send_at=service.parse_time(data.get("send_at"), "send_at"),
+            expires_at=service.parse_time(data.get("expires_at"), "expires_at"), recording=recording)
     except service.AnnouncementError as exc:
         db.rollback()
         return api_error(400, str(exc))
@@ -93,8 +74,11 @@ def list_announcements():
     if scope is not None:
         query = query.where(Announcement.id.in_(
             select(announcement_areas.c.announcement_id).where(announcement_areas.c.area_id.in_(scope))))
-    if request.args.get("status"):
-        query = query.where(Announcement.status == request.args["status"])
+    status = request.args.get("status")
+    if status:
+        if status not in STATUSES:
+            return api_error(400, f"status must be one of {', '.join(STATUSES)}")
+        query = query.where(Announcement.status == status)
     return {"announcements": [announcement_json(a) for a in db.scalars(query)]}
 
 
@@ -137,6 +121,26 @@ def get_coverage(announcement_id):
         return Response(coverage.to_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=coverage-{a.id}.csv"})
     return {"announcement_id": a.id, "rows": rows, "failures": coverage.failure_reasons(db, a)}
+
+
+@bp.post("/recordings")
+@token_required(roles=("admin", "leader"))
+def upload_recording():
+    """Multipart field `file`: the official's own recording; answers its id for `recording_id`."""
+    from audio.uploads import UploadRejected
+    from gateway.media.assets import store_upload
+
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return api_error(400, "send the recording as multipart form field 'file'")
+    db = get_db()
+    try:
+        asset = store_upload(db, upload.filename, upload.read())
+    except UploadRejected as exc:
+        db.rollback()
+        return api_error(400, str(exc))
+    return {"id": asset.id, "status": asset.status, "duration_ms": asset.duration_ms,
+            "original_name": asset.original_name}, 201
 
 
 def init_app(app):

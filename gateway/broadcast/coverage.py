@@ -10,7 +10,8 @@ from gateway.broadcast.targeting import all_areas, neighbourhood_of
 from gateway.models import Delivery, Resident
 
 REACHED = {"delivered", "answered", "confirmed"}
-FAILED = {"failed", "undelivered", "no_answer", "busy", "cancelled"}
+# Skipped: opted out after the fan-out, or the announcement expired before it could go.
+FAILED = {"failed", "undelivered", "no_answer", "busy", "cancelled", "skipped"}
 AUDIENCE_COLUMNS = (("all", None), ("elderly", "is_elderly"), ("poor", "is_poor"), ("no_smartphone", "no_smartphone"))
 CSV_COLUMNS = ("area", "audience", "targeted", "reached", "confirmed", "failed", "in_progress")
 
@@ -60,6 +61,8 @@ def by_area_and_audience(session, announcement):
     """Rows per neighbourhood and audience, plus a total row per audience (area "*")."""
     areas = all_areas(session)
     counts = defaultdict(Counter)
+    for audience, _ in AUDIENCE_COLUMNS:
+        counts[("*", audience)]  # the totals are always there, zero or not
     for area_id, flags, state in household_states(session, announcement).values():
         hood = neighbourhood_of(areas, area_id)
         for name in (hood.name if hood else "?", "*"):

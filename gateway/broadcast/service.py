@@ -2,10 +2,11 @@
 import datetime as dt
 import logging
 
-from sqlalchemy import update
+from rq import Retry
+from sqlalchemy import select, update
 
 from gateway.auth import may_act_on
-from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, AudioAsset, utcnow
+from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, utcnow
 from gateway.queue import enqueue_on_commit
 from gateway.text import nfc
 
@@ -13,15 +14,64 @@ log = logging.getLogger(__name__)
 MAX_TITLE, MAX_BODY = 200, 3000
 DEFAULT_LIFETIME = dt.timedelta(days=7)
 START_JOB = "gateway.broadcast.jobs.start"
+# A start that died while planning is resumed by a retry after jobs.PLANNING_LOCK (300 s) has expired.
+START_RETRY = dict(max=4, interval=[30, 120, 400, 900])
 
 
 class AnnouncementError(ValueError):
     """Input an official must fix; the message says what."""
 
 
+def parse_time(value, name):
+    """An ISO 8601 time with a zone (or None when empty); AnnouncementError otherwise."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise AnnouncementError(f"{name} must be an ISO 8601 time, e.g. 2026-11-23T08:00:00+07:00") from None
+    if moment.tzinfo is None:
+        raise AnnouncementError(f"{name} needs a time zone, e.g. 2026-11-23T08:00:00+07:00")
+    return moment
+
+
+def resolve_areas(session, refs):
+    """Areas from ids or codes ("KP5"); AnnouncementError naming an unknown or ambiguous one."""
+    if isinstance(refs, (str, int)):
+        refs = [refs]
+    if not isinstance(refs, (list, tuple)) or not refs:
+        raise AnnouncementError("areas must be a non-empty list of area ids or codes")
+    out = []
+    for ref in refs:
+        if isinstance(ref, bool) or not isinstance(ref, (int, str)) or not str(ref).strip():
+            raise AnnouncementError(f"area {ref!r} is not an area id or code")
+        if isinstance(ref, int) or str(ref).strip().isdigit():
+            found = [a for a in [session.get(Area, int(ref))] if a is not None]
+        else:
+            found = list(session.scalars(select(Area).where(Area.code == str(ref).strip().upper())))
+        if len(found) != 1:
+            raise AnnouncementError(f"area '{ref}' is unknown" if not found else
+                                    f"area code '{ref}' is ambiguous; use its id")
+        if found[0] not in out:
+            out.append(found[0])
+    return out
+
+
 def create(session, *, official, title, body, areas, audiences=("everyone",), channels=("sms", "hotline"),
            priority="normal", category="general", send_at=None, expires_at=None, recording=None):
     """Validate and schedule an announcement; it starts at `send_at` (now when empty)."""
+    for name, value in (("title", title), ("body", body), ("priority", priority), ("category", category)):
+        if value is not None and not isinstance(value, str):
+            raise AnnouncementError(f"{name} must be text")
+    for name, value in (("audiences", audiences), ("channels", channels)):
+        if isinstance(value, str) or not all(isinstance(v, str) for v in value or ()):
+            raise AnnouncementError(f"{name} must be a list of names")
+    category = (category or "general").strip()
+    if len(category) > 40:
+        raise AnnouncementError("category is longer than 40 characters")
     title, body = nfc(title or "").strip(), nfc(body or "").strip()
     if not title:
         raise AnnouncementError("title is empty")
@@ -63,7 +113,7 @@ def create(session, *, official, title, body, areas, audiences=("everyone",), ch
     session.flush()
     # The start job checks the status, so a cancelled announcement never starts.
     enqueue_on_commit(session, START_JOB, announcement.id, queue="default", at=send_at if send_at > now else None,
-                      job_id=f"announcement-{announcement.id}-start")
+                      job_id=f"announcement-{announcement.id}-start", retry=Retry(**START_RETRY))
     log.info("announcement scheduled id=%s official=%s at=%s", announcement.id, official.id, send_at.isoformat())
     return announcement
 

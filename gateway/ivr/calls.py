@@ -174,28 +174,3 @@ def schedule_callback(session, caller, *, reason):
     session.commit()
     log.info("callback scheduled delivery=%s reason=%s known=%s", delivery.id, reason, resident is not None)
     return delivery
-
-
-
-def queue_announcement_calls(session, announcement, *, queue="default"):
-    """Queue a call to every targeted household that gets this announcement by voice; commits.
-
-    Idempotent (one Delivery per announcement and resident): calling it again queues nothing new.
-    Returns how many calls were newly queued."""
-    from gateway.broadcast.targeting import recipients
-
-    # Read first, then write: the recipients query streams, and the inserts share its connection.
-    voice = [r for r in recipients(session, announcement) if "voice" in r.channels]
-    queued = set(session.scalars(select(Delivery.idempotency_key).where(
-        Delivery.announcement_id == announcement.id, Delivery.channel == "voice")))
-    new = 0
-    for r in voice:
-        key = f"ann:{announcement.id}:res:{r.resident_id}:voice"
-        if key in queued:
-            continue
-        queue_call(session, phone=r.phone, key=key, announcement_id=announcement.id, resident_id=r.resident_id,
-                   area_id=r.area_id, priority=announcement.priority, queue=queue)
-        new += 1
-    session.commit()
-    log.info("announcement=%s calls queued=%s of %s voice recipients", announcement.id, new, len(voice))
-    return new

@@ -71,3 +71,18 @@ def follow_up_text(report, text):
 def reply_text(report, text):
     """The record, in the group, of a reply relayed to the reporter."""
     return f"Đã nhắn người phản ánh #{report.number}: «{scrub_numbers(text)}»"
+
+
+PRIORITY_LABELS = {"urgent": "KHẨN", "emergency": "KHẨN CẤP"}
+
+
+def announcement_text(announcement, *, audio_url=None):
+    """The message that carries an announcement into an area's group, with a link to its audio."""
+    label = PRIORITY_LABELS.get(announcement.priority)
+    lines = [("[" + label + "] " if label else "") + f"Thông báo: {announcement.title}"]
+    if announcement.body:
+        lines.append(announcement.body)  # the official's own public words (a hotline stays readable)
+    if audio_url:
+        lines.append(f"Nghe thông báo: {audio_url}")
+    lines.append(local_time(announcement.send_at or announcement.created_at))
+    return "\n".join(lines)
