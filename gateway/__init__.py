@@ -19,7 +19,7 @@ def create_app(config=None):
     settings.check_production(app.config, _provider_settings(app.config))
     _init_logging(app)
 
-    from gateway import bots, broadcast, cli, db, health, ivr, loudspeaker, media, open311, queue, report_api, sms
+    from gateway import bots, broadcast, cli, console, db, health, ivr, loudspeaker, media, open311, queue, report_api, sms
 
     db.init_app(app)
     queue.init_app(app)
@@ -32,6 +32,7 @@ def create_app(config=None):
     loudspeaker.init_app(app)
     sms.init_app(app)
     ivr.init_app(app)
+    console.init_app(app)
     cli.init_app(app)
     return app
 

@@ -76,6 +76,10 @@ SETTINGS = (
     Setting("SMS_RATE_PER_SECOND", "30", "Broadcast SMS per second to the SMS provider, shared by all workers (a limit in Redis)."),
     Setting("ESCALATE_AFTER_MINUTES", "30", "An urgent announcement an elderly or no-smartphone household has not confirmed this long after its SMS gets a call."),
     Setting("BROADCAST_AUDIO_WAIT_MINUTES", "30", "How long an announcement's group post waits for its audio; then it is posted without the link."),
+    # Officials' console and phone simulator (gateway/console).
+    Setting("CONSOLE_SESSION_MINUTES", "60", "Console log-ins end after this many minutes without activity."),
+    Setting("SMS_PRICE_VND", "800", "Price of one SMS segment in đồng, for the cost estimate when composing."),
+    Setting("SIMULATOR_ENABLED", "", "Phone simulator at /console/simulator: on outside production; `1` turns it on in production too, `0` off everywhere."),
 )
 
 NAMES = frozenset(s.name for s in SETTINGS)

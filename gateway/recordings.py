@@ -5,15 +5,17 @@ A recording that cannot be fetched or used never holds the report back: after th
 is mirrored without one, and the reason is noted in its thread.
 """
 import logging
+import re
 from urllib.parse import urlsplit
 
 from flask import current_app
 from rq import Retry
+from sqlalchemy import select
 
 from gateway import http
 from gateway.casework import report_received
 from gateway.db import get_db
-from gateway.models import Report
+from gateway.models import AudioAsset, Report
 from gateway.queue import enqueue_on_commit, retries_left
 from gateway.reports import add_event
 from gateway.transport import TransportError
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 JOB = "gateway.recordings.process_voice_report"
 RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
 MAX_BYTES = 20 * 1024 * 1024
+_OWN_AUDIO = re.compile(r"^/audio/([0-9a-f]{64})\.(?:mp3|wav)$")
 
 
 def queue_voice_report(session, report):
@@ -52,29 +55,28 @@ def fetch(url, config):
     return bytes(data)
 
 
+def own_recording(session, url):
+    """The asset behind a URL of our own audio files (`/audio/<hash>.mp3`), or None.
+
+    The phone simulator records into our storage and gives that URL as RecordingUrl: nothing
+    to fetch (and the embedded default serves plain http, which `fetch` refuses)."""
+    match = _OWN_AUDIO.match(urlsplit(url).path)
+    if match is None:
+        return None
+    asset = session.scalar(select(AudioAsset).where(AudioAsset.content_hash == match.group(1)))
+    return asset if asset is not None and asset.kind == "recording" and asset.original_path else None
+
+
 def process_voice_report(report_id):
     """Fetch, keep and transcribe a voice report's recording, then mirror the report (job)."""
-    from audio.uploads import UploadRejected
-
-    from gateway.media.assets import store_upload
-
     db = get_db()
     report = db.get(Report, report_id)
     if report is None:
         return "no report"
     if report.recording_id is None and report.recording_url:
-        try:
-            data = fetch(report.recording_url, current_app.config)
-        except TransportError as exc:
-            if not exc.permanent and retries_left():
-                raise
-            add_event(db, report, "note", text=f"Không tải được bản ghi âm: {exc}")
-            data = None
-        if data is not None:
-            try:
-                report.recording = store_upload(db, f"phan-anh-{report.number}.mp3", data, kind="recording")
-            except UploadRejected as exc:
-                add_event(db, report, "note", text=f"Bản ghi âm không dùng được: {exc.message}")
+        report.recording = own_recording(db, report.recording_url)
+        if report.recording is None:
+            _fetch_into(db, report)
     if report.recording is not None and not report.transcript and current_app.config.get("TRANSCRIBER"):
         _transcribe(db, report)
     report_received(db, report)
@@ -82,6 +84,25 @@ def process_voice_report(report_id):
     log.info("voice report processed report=%s recording=%s transcript=%s", report.id, report.recording_id,
              bool(report.transcript))
     return "mirrored"
+
+
+def _fetch_into(db, report):
+    """Fetch the provider's recording into our storage; a failure is noted, never fatal."""
+    from audio.uploads import UploadRejected
+
+    from gateway.media.assets import store_upload
+
+    try:
+        data = fetch(report.recording_url, current_app.config)
+    except TransportError as exc:
+        if not exc.permanent and retries_left():
+            raise
+        add_event(db, report, "note", text=f"Không tải được bản ghi âm: {exc}")
+        return
+    try:
+        report.recording = store_upload(db, f"phan-anh-{report.number}.mp3", data, kind="recording")
+    except UploadRejected as exc:
+        add_event(db, report, "note", text=f"Bản ghi âm không dùng được: {exc.message}")
 
 
 def _transcribe(db, report):

@@ -61,6 +61,14 @@ def ensure_text_asset(session, text, kind="prompt", *, intro=""):
     ))
 
 
+def announcement_intro(title, body):
+    """What is said before the message: "Thông báo: <title>", unless the title says it or the body starts with it."""
+    title = (title or "").strip().rstrip(".:")
+    if not title or (body or "").strip().lower().startswith(title.lower()):
+        return ""
+    return title if title.lower().startswith("thông báo") else f"Thông báo: {title}"
+
+
 def store_upload(session, filename, data, kind="recording"):
     """Check an uploaded recording, keep the original and queue its renditions; UploadRejected says why not.
 

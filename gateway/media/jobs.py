@@ -14,7 +14,7 @@ from audio.codec import CodecError
 from audio.engines.base import EngineError
 from gateway.db import get_db
 from gateway.media import settings, storage
-from gateway.media.assets import retry_fallback_due, text_spec
+from gateway.media.assets import announcement_intro, retry_fallback_due, text_spec
 from gateway.models import Announcement, AudioAsset, utcnow
 
 log = logging.getLogger(__name__)
@@ -66,14 +66,6 @@ def render_announcement(announcement_id):
     db.commit()
     log.info("announcement=%s audio asset=%s status=%s", ann.id, asset.id, asset.status)
     return asset.id
-
-
-def announcement_intro(title, body):
-    """What is said before the message: "Thông báo: <title>", unless the title says it or the body starts with it."""
-    title = (title or "").strip().rstrip(".:")
-    if not title or (body or "").strip().lower().startswith(title.lower()):
-        return ""
-    return title if title.lower().startswith("thông báo") else f"Thông báo: {title}"
 
 
 def spec_for(asset, config):

@@ -1,0 +1,325 @@
+"""Composing a broadcast: the form, the live SMS preview, the audio preview, uploads and
+microphone recordings, then sending progress and cancelling."""
+import datetime as dt
+import logging
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from gateway.auth import area_scope, may_act_on
+from gateway.broadcast import service
+from gateway.console.base import bp, login_required, parse_local, t
+from gateway.console.views import scoped_announcements
+from gateway.db import get_db
+from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, utcnow
+from gateway.text import nfc
+
+log = logging.getLogger(__name__)
+PAGE = 30
+
+
+def area_choices(db, official):
+    """[(area, depth)] in tree order, only the areas the official may act on."""
+    scope = area_scope(db, official)
+    areas = list(db.scalars(select(Area).order_by(Area.id)))
+    children = {}
+    for a in areas:
+        children.setdefault(a.parent_id, []).append(a)
+    out = []
+
+    def walk(parent_id, depth):
+        for a in children.get(parent_id, []):
+            if scope is None or a.id in scope:
+                out.append((a, depth))
+            walk(a.id, depth + 1 if (scope is None or a.id in scope) else depth)
+
+    walk(None, 0)
+    return out
+
+
+def _form_values(form):
+    return {
+        "title": form.get("title", ""), "body": form.get("body", ""),
+        "areas": [int(x) for x in form.getlist("areas") if x.isdigit()],
+        "audiences": form.getlist("audiences") or (["everyone"] if not form else []),
+        "channels": form.getlist("channels") or ([] if form else ["sms", "hotline"]),
+        "priority": form.get("priority", "normal"), "send_at": form.get("send_at", ""),
+        "recording_id": form.get("recording_id", ""),
+    }
+
+
+def validate(db, official, values):
+    """(errors, cleaned) for the compose form; errors are in the official's language."""
+    errors = []
+    title, body = nfc(values["title"]).strip(), nfc(values["body"]).strip()
+    recording = None
+    if values["recording_id"]:
+        recording = db.get(AudioAsset, int(values["recording_id"])) if str(values["recording_id"]).isdigit() else None
+        if recording is None or recording.kind != "recording":
+            errors.append(t("ann.err_recording"))
+            recording = None
+    if not title:
+        errors.append(t("ann.err_title"))
+    elif len(title) > service.MAX_TITLE:
+        errors.append(t("ann.err_title_long", n=service.MAX_TITLE))
+    if not body and recording is None:
+        errors.append(t("ann.err_body"))
+    elif len(body) > service.MAX_BODY:
+        errors.append(t("ann.err_body_long", n=service.MAX_BODY))
+    areas = [db.get(Area, i) for i in values["areas"]]
+    if not values["areas"] or None in areas:
+        errors.append(t("ann.err_areas"))
+    elif not all(may_act_on(db, official, a.id) for a in areas):
+        errors.append(t("ann.err_area_scope"))
+    if not values["audiences"] or any(a not in AUDIENCES for a in values["audiences"]):
+        errors.append(t("ann.err_audiences"))
+    if not values["channels"] or any(c not in CHANNELS for c in values["channels"]):
+        errors.append(t("ann.err_channels"))
+    if values["priority"] not in PRIORITIES:
+        errors.append(t("ann.err_priority"))
+    send_at = None
+    try:
+        send_at = parse_local(values["send_at"])
+    except ValueError:
+        errors.append(t("ann.err_time"))
+    if send_at is not None and send_at < utcnow() - dt.timedelta(minutes=5):
+        errors.append(t("ann.err_time_past"))
+    return errors, {"title": title, "body": body, "areas": [a for a in areas if a is not None],
+                    "audiences": values["audiences"], "channels": values["channels"],
+                    "priority": values["priority"], "send_at": send_at, "recording": recording}
+
+
+def _render_form(values, errors=(), status=200):
+    db = get_db()
+    recording = None
+    if str(values.get("recording_id") or "").isdigit():
+        recording = db.get(AudioAsset, int(values["recording_id"]))
+    return render_template("console/compose.html", values=values, errors=list(errors),
+                           area_choices=area_choices(db, g.official), audiences=AUDIENCES, channels=CHANNELS,
+                           priorities=PRIORITIES, recording=recording,
+                           price=current_app.config.get("SMS_PRICE_VND")), status
+
+
+@bp.get("/announcements/new")
+@login_required()
+def compose():
+    return _render_form(_form_values(MultiDict()))
+
+
+@bp.post("/announcements")
+@login_required()
+def create_announcement():
+    db = get_db()
+    values = _form_values(request.form)
+    errors, clean = validate(db, g.official, values)
+    if errors:
+        return _render_form(values, errors, 400)
+    try:
+        announcement = service.create(db, official=g.official, **clean)
+    except service.AnnouncementError as exc:
+        db.rollback()
+        return _render_form(values, [str(exc)], 400)
+    db.commit()
+    log.info("console: announcement created id=%s official=%s", announcement.id, g.official.id)
+    flash(t("ann.created"), "success")
+    return redirect(url_for("console.announcement", announcement_id=announcement.id))
+
+
+@bp.get("/announcements")
+@login_required()
+def announcements():
+    db = get_db()
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows = list(db.scalars(scoped_announcements(db, g.official).limit(PAGE + 1).offset((page - 1) * PAGE)))
+    return render_template("console/announcements.html", announcements=rows[:PAGE], page=page,
+                           more=len(rows) > PAGE)
+
+
+def _visible(announcement_id):
+    db = get_db()
+    a = db.get(Announcement, announcement_id)
+    if a is None or not any(may_act_on(db, g.official, x.id) for x in a.areas):
+        abort(404)
+    return a
+
+
+def progress_json(db, announcement):
+    from gateway.broadcast import coverage
+
+    progress = coverage.progress(db, announcement)
+    channels = {}
+    for channel, counts in progress.items():
+        if channel == "total":
+            continue
+        channels[channel] = [{"status": s, "label": t(f"delivery.{s}") if s else s, "count": n}
+                             for s, n in sorted(counts.items())]
+    return {"id": announcement.id, "status": announcement.status, "status_label": t(f"status.{announcement.status}"),
+            "total": progress["total"], "channels": channels,
+            "cancellable": announcement.status in ("draft", "scheduled")}
+
+
+@bp.get("/announcements/<int:announcement_id>")
+@login_required()
+def announcement(announcement_id):
+    a = _visible(announcement_id)
+    return render_template("console/announcement.html", a=a, progress=progress_json(get_db(), a))
+
+
+@bp.get("/announcements/<int:announcement_id>/progress")
+@login_required()
+def announcement_progress(announcement_id):
+    db = get_db()
+    a = _visible(announcement_id)
+    db.refresh(a)
+    return progress_json(db, a)
+
+
+@bp.post("/announcements/<int:announcement_id>/cancel")
+@login_required()
+def cancel_announcement(announcement_id):
+    db = get_db()
+    a = _visible(announcement_id)
+    try:
+        service.cancel(db, a)
+    except service.AnnouncementError:
+        db.rollback()
+        flash(t("status." + a.status), "error")
+    else:
+        db.commit()
+        flash(t("ann.cancelled"), "success")
+    return redirect(url_for("console.announcement", announcement_id=a.id))
+
+
+# The live preview and audio (fetched by the compose page's script) -------------------------
+
+@bp.post("/announcements/preview")
+@login_required()
+def preview():
+    """The SMS exactly as residents will get it, its segments, and the cost for the chosen recipients."""
+    db = get_db()
+    data = request.get_json(silent=True) or {}
+    title = nfc(str(data.get("title") or "")).strip()
+    body = nfc(str(data.get("body") or "")).strip()
+    try:
+        from gateway.sms.digest import announcement_sms, announcement_text
+        from gateway.sms.encoding import count_segments
+    except ImportError:  # a checkout without the SMS package
+        return {"available": False, "message": t("ann.preview_unavailable", reason="gateway.sms")}
+    if not title and not body:
+        return {"available": True, "text": "", "summary": t("ann.preview_empty"), "cost_text": "", "segments": 0,
+                "recipients": 0, "cost": 0}
+    areas = _chosen_areas(db, g.official, data)
+    priority = data.get("priority") if data.get("priority") in PRIORITIES else "normal"
+    draft = Announcement(title=title, body=body, priority=priority)
+    # As the broadcast writes it: one segment, ending with the hotline of the first area.
+    hotline = areas[0].inherited("hotline_number") if areas else None
+    text = announcement_sms(draft, hotline=hotline)
+    encoding, segments = count_segments(text)
+    cut = not text.startswith(announcement_text(draft))
+    recipients = sms_recipients(db, areas, data)
+    price = float(current_app.config.get("SMS_PRICE_VND") or 0)
+    cost = recipients * segments * price
+    return {
+        "available": True, "text": text, "encoding": encoding, "segments": segments, "chars": len(text),
+        "recipients": recipients, "cost": cost, "cut": cut,
+        "summary": t("ann.preview_segments", encoding=encoding, segments=segments, chars=len(text))
+        + (" " + t("ann.preview_cut") if cut else ""),
+        "cost_text": t("ann.preview_cost", recipients=_number(recipients), segments=segments,
+                       price=_number(price), cost=_number(cost)),
+    }
+
+
+def _chosen_areas(db, official, data):
+    ids = [int(x) for x in data.get("areas") or [] if str(x).isdigit()]
+    return [a for a in (db.get(Area, i) for i in ids) if a is not None and may_act_on(db, official, a.id)]
+
+
+def sms_recipients(db, areas, data):
+    """How many households the chosen areas and audiences reach by SMS (0 without SMS).
+
+    One COUNT (the preview asks on every pause in typing): the broadcast's own recipient query,
+    with its SMS rule (gateway.broadcast.targeting.channels_for) as a condition."""
+    from sqlalchemy import func, or_
+
+    from gateway.broadcast.targeting import recipients_query
+    from gateway.models import Resident
+
+    channels = [c for c in data.get("channels") or [] if c in CHANNELS]
+    audiences = [a for a in data.get("audiences") or [] if a in AUDIENCES] or ["everyone"]
+    if not areas or "sms" not in channels:
+        return 0
+    draft = Announcement(title="", body="", areas=areas, audiences=audiences, channels=channels)
+    with db.no_autoflush:
+        query = recipients_query(db, draft).order_by(None)
+    if "voice" in channels:
+        query = query.where(or_(Resident.prefers_sms.is_(True), Resident.prefers_voice.is_(False)))
+    if draft in db:
+        db.expunge(draft)
+    return db.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def _number(value):
+    """12800 → "12.800" (Vietnamese thousands separator)."""
+    return f"{int(round(value)):,}".replace(",", ".")
+
+
+def asset_json(asset):
+    from gateway.media.assets import asset_url
+
+    ready = asset.status == "ready"
+    return {"id": asset.id, "status": asset.status, "kind": asset.kind,
+            "url": asset_url(asset, "mp3", external=False) if ready else None,
+            "error": asset.error, "name": asset.original_name,
+            "seconds": round((asset.duration_ms or 0) / 1000, 1),
+            "message": t("ann.audio_ready") if ready else t("ann.audio_failed", error=asset.error or "")
+            if asset.status == "failed" else t("ann.audio_rendering")}
+
+
+@bp.post("/audio/speak")
+@login_required()
+def speak():
+    """Queue the spoken rendition of the draft (as the announcement will sound) and return its asset."""
+    from gateway.media.assets import announcement_intro, ensure_text_asset
+
+    data = request.get_json(silent=True) or {}
+    title = nfc(str(data.get("title") or "")).strip()
+    body = nfc(str(data.get("body") or "")).strip()
+    if not body:
+        return {"error": t("ann.err_body")}, 400
+    try:
+        asset = ensure_text_asset(get_db(), body, kind="announcement", intro=announcement_intro(title, body))
+    except ValueError as exc:
+        return {"error": str(exc)}, 400
+    return asset_json(asset)
+
+
+@bp.get("/audio/<int:asset_id>")
+@login_required()
+def audio_status(asset_id):
+    asset = get_db().get(AudioAsset, asset_id)
+    if asset is None:
+        abort(404)
+    return asset_json(asset)
+
+
+@bp.post("/audio/upload")
+@login_required()
+def upload():
+    """Store an uploaded or microphone recording; a file that is not usable gets its reason."""
+    from audio.uploads import UploadRejected
+
+    from gateway.media.assets import store_upload
+
+    limit = float(current_app.config.get("UPLOAD_MAX_MB") or 20) * 1024 * 1024
+    if request.content_length and request.content_length > limit + 64 * 1024:
+        return {"error": t("error.413")}, 413
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        return {"error": t("ann.upload_none")}, 400
+    data = file.read()
+    try:
+        asset = store_upload(get_db(), file.filename, data, kind="recording")
+    except UploadRejected as exc:
+        return {"error": exc.message, "code": exc.code}, 400
+    return asset_json(asset)

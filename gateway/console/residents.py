@@ -1,0 +1,222 @@
+"""Residents: list and search, edit (phones normalized), opt out and rejoin, import with the
+per-row report (checked first, then confirmed), export."""
+import math
+import secrets
+
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+
+from gateway import queue
+from gateway.auth import area_scope, may_act_on
+from gateway.console.announcements import area_choices
+from gateway.console.base import bp, login_required, t
+from gateway.db import get_db
+from gateway.models import Area, Resident, utcnow
+from gateway.phone import PhoneError, national, normalize
+from gateway.text import nfc
+
+PAGE = 50
+IMPORT_TTL = 3600  # seconds a checked file waits for its confirmation
+FLAGS = ("is_elderly", "is_poor", "no_smartphone", "prefers_sms", "prefers_voice")
+
+
+def _scoped(db, query):
+    scope = area_scope(db, g.official)
+    return query if scope is None else query.where(Resident.area_id.in_(scope))
+
+
+@bp.get("/residents")
+@login_required()
+def residents():
+    db = get_db()
+    query = _scoped(db, select(Resident))
+    q = (request.args.get("q") or "").strip()
+    if q:
+        digits = "".join(ch for ch in q if ch.isdigit())
+        conditions = [Resident.name.ilike(f"%{nfc(q)}%")]
+        if len(digits) >= 3:
+            # Typed as 0912…: match the E.164 digits without the national 0.
+            conditions.append(Resident.phone.contains(digits.lstrip("0")))
+        query = query.where(or_(*conditions))
+    area = request.args.get("area", "")
+    if area.isdigit() and may_act_on(db, g.official, int(area)):
+        node = db.get(Area, int(area))
+        if node is not None:
+            query = query.where(Resident.area_id.in_(node.descendant_ids(db)))
+    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(math.ceil(total / PAGE), 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    rows = list(db.scalars(query.order_by(Resident.name, Resident.id).limit(PAGE).offset((page - 1) * PAGE)))
+    return render_template("console/residents.html", residents=rows, q=q, area=area, total=total, page=page,
+                           pages=pages, area_choices=area_choices(db, g.official), national=national)
+
+
+def _resident(resident_id):
+    db = get_db()
+    resident = db.get(Resident, resident_id)
+    if resident is None or resident.area_id is None and area_scope(db, g.official) is not None:
+        abort(404)
+    if resident.area_id is not None and not may_act_on(db, g.official, resident.area_id):
+        abort(404)
+    return resident
+
+
+def _resident_values(resident):
+    if resident is None:
+        return {"name": "", "phone": "", "area_id": "", "household_code": "", "notes": "",
+                "is_elderly": False, "is_poor": False, "no_smartphone": False, "prefers_sms": True,
+                "prefers_voice": False}
+    return {"name": resident.name, "phone": national(resident.phone), "area_id": str(resident.area_id or ""),
+            "household_code": resident.household_code or "", "notes": resident.notes or "",
+            **{f: getattr(resident, f) for f in FLAGS}}
+
+
+def _render_edit(resident, values, errors=(), status=200):
+    return render_template("console/resident_edit.html", resident=resident, values=values, errors=list(errors),
+                           area_choices=area_choices(get_db(), g.official), flags=FLAGS), status
+
+
+@bp.get("/residents/new")
+@login_required()
+def resident_new():
+    return _render_edit(None, _resident_values(None))
+
+
+@bp.get("/residents/<int:resident_id>")
+@login_required()
+def resident_edit(resident_id):
+    resident = _resident(resident_id)
+    return _render_edit(resident, _resident_values(resident))
+
+
+@bp.post("/residents/new")
+@login_required()
+def resident_create():
+    return _save(None)
+
+
+@bp.post("/residents/<int:resident_id>")
+@login_required()
+def resident_update(resident_id):
+    return _save(_resident(resident_id))
+
+
+def _save(resident):
+    db = get_db()
+    form = request.form
+    values = {"name": nfc(form.get("name", "")).strip(), "phone": form.get("phone", "").strip(),
+              "area_id": form.get("area_id", ""), "household_code": form.get("household_code", "").strip(),
+              "notes": nfc(form.get("notes", "")).strip(), **{f: form.get(f) == "1" for f in FLAGS}}
+    errors = []
+    phone = None
+    try:
+        phone = normalize(values["phone"])
+    except PhoneError as exc:
+        errors.append(str(exc))
+    if phone:
+        other = db.scalar(select(Resident).where(Resident.phone == phone))
+        if other is not None and other is not resident:
+            errors.append(t("res.err_phone_taken", name=other.name or national(other.phone)))
+    if len(values["name"]) > 120:
+        errors.append(t("res.err_name_long", n=120))
+    area_id = int(values["area_id"]) if values["area_id"].isdigit() else None
+    if area_id is None or db.get(Area, area_id) is None or not may_act_on(db, g.official, area_id):
+        errors.append(t("res.err_area"))
+    if errors:
+        return _render_edit(resident, values, errors, 400)
+    if resident is None:
+        resident = Resident(phone=phone, consent_source=f"console:{g.official.login}")
+        db.add(resident)
+    resident.phone = phone
+    resident.name = values["name"]
+    resident.area_id = area_id
+    resident.household_code = values["household_code"] or None
+    resident.notes = values["notes"]
+    for flag in FLAGS:
+        setattr(resident, flag, values[flag])
+    db.commit()
+    flash(t("res.saved", phone=national(phone)), "success")
+    return redirect(url_for("console.resident_edit", resident_id=resident.id))
+
+
+@bp.post("/residents/<int:resident_id>/opt-out")
+@login_required()
+def resident_opt_out(resident_id):
+    db = get_db()
+    resident = _resident(resident_id)
+    rejoin = request.form.get("rejoin") == "1"
+    resident.opted_out_at = None if rejoin else (resident.opted_out_at or utcnow())
+    db.commit()
+    flash(t("res.rejoined_done" if rejoin else "res.opted_out_done", phone=national(resident.phone)), "success")
+    return redirect(url_for("console.resident_edit", resident_id=resident.id))
+
+
+# Import and export (commune admins: a list may name any neighbourhood) ---------------------
+
+def _import_key(token):
+    return f"console:import:{token}"
+
+
+@bp.route("/residents/import", methods=["GET", "POST"])
+@login_required(roles=("admin",))
+def residents_import():
+    """Step 1 checks the file (nothing saved, the file kept an hour); step 2 imports it."""
+    from gateway.residents import ImportFileError, import_residents
+
+    db = get_db()
+    conn = queue.get_connection()
+    if request.method == "GET":
+        return render_template("console/residents_import.html", report=None, errors=[], form={},
+                               area_choices=area_choices(db, g.official))
+    form = {"area_id": request.form.get("area_id", ""), "skip_bad_rows": request.form.get("skip_bad_rows") == "1"}
+    errors = []
+    token = request.form.get("token", "")
+    confirm = request.form.get("confirm") == "1" and token
+    if confirm:
+        stored = conn.hgetall(_import_key(token)) if token.isalnum() else {}
+        if not stored:
+            errors.append(t("res.import_expired"))
+        filename, data = (stored.get(b"name", b"").decode("utf-8"), stored.get(b"data")) if stored else ("", None)
+    else:
+        file = request.files.get("file")
+        if file is None or not file.filename:
+            errors.append(t("res.import_no_file"))
+            filename, data = "", None
+        else:
+            filename, data = file.filename, file.read()
+    default_area = None
+    if form["area_id"].isdigit():
+        default_area = db.get(Area, int(form["area_id"]))
+    report = None
+    if not errors:
+        try:
+            report = import_residents(db, filename, data, skip_bad_rows=form["skip_bad_rows"],
+                                      default_area=default_area, dry_run=not confirm,
+                                      consent_source=f"import:{filename}")
+        except ImportFileError as exc:
+            errors.append(str(exc))
+    if errors:
+        return render_template("console/residents_import.html", report=None, errors=errors, form=form,
+                               area_choices=area_choices(db, g.official)), 400
+    if confirm:
+        conn.delete(_import_key(token))
+        token = ""
+    else:
+        token = secrets.token_hex(16)
+        conn.hset(_import_key(token), mapping={"name": filename.encode("utf-8"), "data": data})
+        conn.expire(_import_key(token), IMPORT_TTL)
+    return render_template("console/residents_import.html", report=report, errors=[], form=form, token=token,
+                           confirmed=confirm, filename=filename, area_choices=area_choices(db, g.official))
+
+
+@bp.get("/residents/export")
+@login_required(roles=("admin",))
+def residents_export():
+    from gateway.residents import export_csv, export_xlsx
+
+    fmt = "csv" if request.args.get("format") == "csv" else "xlsx"
+    data = (export_csv if fmt == "csv" else export_xlsx)(get_db())
+    mimetype = "text/csv" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(data, mimetype=mimetype,
+                    headers={"Content-Disposition": f"attachment; filename=ho-dan.{fmt}"})
+

@@ -1,0 +1,156 @@
+/* Loa Xóm console: live SMS preview, audio preview, uploads and microphone recording on the
+   compose page; live progress on an announcement's page. Plain JavaScript, no build step. */
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var messagesEl = document.getElementById("messages");
+  var msg = messagesEl ? JSON.parse(messagesEl.textContent) : {};
+
+  function post(url, data) {
+    var isForm = data instanceof FormData;
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: isForm ? {"X-CSRF-Token": csrf} : {"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+      body: isForm ? data : JSON.stringify(data)
+    }).then(expired).then(function (r) { return r.json().then(function (j) { j._status = r.status; return j; }); });
+  }
+  function get(url) {
+    return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(expired).then(function (r) { return r.json(); });
+  }
+  function expired(r) {
+    // The log-in ended (CONSOLE_SESSION_MINUTES): reloading shows the log-in page and says why.
+    if (r.status === 401) { window.location.reload(); throw new Error("session expired"); }
+    return r;
+  }
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
+  }
+
+  // Compose ---------------------------------------------------------------------------------
+  var form = document.getElementById("compose");
+  if (form) {
+    var checked = function (name) {
+      return Array.prototype.map.call(form.querySelectorAll('input[name="' + name + '"]:checked'), function (el) { return el.value; });
+    };
+    var timer = null;
+    var preview = function () {
+      post(form.dataset.previewUrl, {
+        title: form.title.value, body: form.body.value, areas: checked("areas"), priority: form.priority.value,
+        audiences: checked("audiences"), channels: checked("channels")
+      }).then(function (p) {
+        if (!p.available) { document.getElementById("sms-preview").textContent = p.message || ""; return; }
+        document.getElementById("sms-preview").textContent = p.text || msg.empty;
+        document.getElementById("sms-summary").textContent = p.summary;
+        document.getElementById("sms-cost").textContent = p.text ? p.cost_text : "";
+      });
+    };
+    var schedule = function () { clearTimeout(timer); timer = setTimeout(preview, 250); };
+    form.addEventListener("input", schedule);
+    form.addEventListener("change", schedule);
+    preview();
+
+    var status = document.getElementById("audio-status");
+    var player = document.getElementById("audio-player");
+    var poll = function (asset, onReady) {
+      status.textContent = asset.message || msg.rendering;
+      if (asset.status === "ready") {
+        player.src = asset.url; player.hidden = false;
+        if (onReady) { onReady(asset); }
+        return;
+      }
+      if (asset.status === "failed" || asset.error && !asset.id) { return; }
+      setTimeout(function () {
+        get(form.dataset.audioUrl.replace(/0$/, asset.id)).then(function (a) { poll(a, onReady); });
+      }, 1000);
+    };
+    document.getElementById("listen").addEventListener("click", function () {
+      status.textContent = msg.rendering;
+      post(form.dataset.speakUrl, {title: form.title.value, body: form.body.value}).then(function (a) {
+        if (a.error) { status.textContent = a.error; return; }
+        poll(a);
+      });
+    });
+
+    var recInfo = document.getElementById("recording-info");
+    var recRemove = document.getElementById("recording-remove");
+    var attach = function (asset) {
+      document.getElementById("recording_id").value = asset.id;
+      recInfo.textContent = fill(msg.attached, {name: asset.name || "", seconds: asset.seconds});
+      recRemove.hidden = false;
+      poll(asset);
+    };
+    var sendFile = function (blob, name) {
+      var data = new FormData();
+      data.append("file", blob, name);
+      status.textContent = msg.rendering;
+      return post(form.dataset.uploadUrl, data).then(function (a) {
+        if (a.error) { status.textContent = a.error; status.setAttribute("role", "alert"); return; }
+        status.removeAttribute("role");
+        attach(a);
+      });
+    };
+    recRemove.addEventListener("click", function () {
+      document.getElementById("recording_id").value = "";
+      recInfo.textContent = ""; recRemove.hidden = true;
+    });
+    document.getElementById("upload-button").addEventListener("click", function () {
+      var input = document.getElementById("upload-file");
+      if (!input.files.length) { status.textContent = msg.upload_none; return; }
+      sendFile(input.files[0], input.files[0].name);
+    });
+
+    var recorder = null;
+    var recordBtn = document.getElementById("record");
+    var stopBtn = document.getElementById("record-stop");
+    recordBtn.addEventListener("click", function () {
+      if (!navigator.mediaDevices || !window.MediaRecorder) { status.textContent = msg.mic_unavailable; return; }
+      navigator.mediaDevices.getUserMedia({audio: true}).then(function (stream) {
+        var chunks = [];
+        recorder = new MediaRecorder(stream);
+        recorder.ondataavailable = function (e) { if (e.data.size) { chunks.push(e.data); } };
+        recorder.onstop = function () {
+          stream.getTracks().forEach(function (tr) { tr.stop(); });
+          var type = recorder.mimeType || "audio/webm";
+          sendFile(new Blob(chunks, {type: type}), "micro." + (type.indexOf("ogg") >= 0 ? "ogg" : "webm"));
+        };
+        recorder.start();
+        status.textContent = msg.recording_now;
+        recordBtn.hidden = true; stopBtn.hidden = false; stopBtn.focus();
+      }).catch(function () { status.textContent = msg.mic_unavailable; });
+    });
+    stopBtn.addEventListener("click", function () {
+      if (recorder) { recorder.stop(); }
+      stopBtn.hidden = true; recordBtn.hidden = false;
+    });
+  }
+
+  // An announcement's progress ----------------------------------------------------------------
+  var progress = document.getElementById("progress");
+  if (progress) {
+    var labels = JSON.parse(document.getElementById("channel-labels").textContent);
+    var refresh = function () {
+      get(progress.dataset.url).then(function (p) {
+        var badge = document.getElementById("ann-status");
+        badge.textContent = p.status_label; badge.className = "badge " + p.status;
+        document.getElementById("progress-total").textContent = p.total ? fill(labels.total, {total: p.total}) : labels.none;
+        var body = document.querySelector("#progress-table tbody");
+        body.innerHTML = "";
+        Object.keys(p.channels).forEach(function (channel) {
+          p.channels[channel].forEach(function (row) {
+            var tr = document.createElement("tr");
+            [labels[channel] || channel, row.label, String(row.count)].forEach(function (text, i) {
+              var td = document.createElement("td"); td.textContent = text;
+              if (i === 2) { td.className = "num"; }
+              tr.appendChild(td);
+            });
+            body.appendChild(tr);
+          });
+        });
+        document.getElementById("cancel-form").hidden = !p.cancellable;
+        if (["cancelled", "failed"].indexOf(p.status) < 0) { setTimeout(refresh, 2000); }
+      });
+    };
+    setTimeout(refresh, 1000);
+  }
+})();
