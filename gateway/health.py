@@ -25,7 +25,9 @@ def index():
     return (
         "<!doctype html><html lang=vi><meta charset=utf-8><title>Loa Xóm</title>"
         "<h1>Loa Xóm: cổng SMS và thoại</h1>"
-        "<p>Cổng đang chạy. <a href='/healthz'>Tình trạng</a> · <a href='/metrics'>Số liệu</a></p>"
+        "<p>Cổng đang chạy. <a href='/console/'>Trang quản lý cho cán bộ</a> (Officials' console) · "
+        "<a href='/console/simulator'>Điện thoại thử</a> (phone simulator) · "
+        "<a href='/healthz'>Tình trạng</a> · <a href='/metrics'>Số liệu</a></p>"
     )
 
 
