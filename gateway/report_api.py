@@ -3,11 +3,12 @@ each official sees and acts on the reports of their own areas only."""
 from flask import Blueprint, g, request
 from sqlalchemy import func, select
 
-from gateway.auth import api_error, area_scope, may_act_on, token_required
+from gateway.auth import api_error, token_required
 from gateway.casework import StatusError, change_status, relay_reply
 from gateway.db import get_db
-from gateway.models import REPORT_CATEGORIES, REPORT_STATUSES, Report
+from gateway.models import REPORT_STATUSES, Report
 from gateway.phone import mask
+from gateway.reports import visible_query, visible_to
 from gateway.text import nfc
 
 bp = Blueprint("report_api", __name__, url_prefix="/api/reports")
@@ -32,10 +33,7 @@ def report_json(report, *, events=False):
 
 
 def _visible(db, report_id):
-    report = db.get(Report, report_id)
-    if report is None or not may_act_on(db, g.official, report.area_id or report.commune_id):
-        return None  # out of scope looks the same as missing
-    return report
+    return visible_to(db, g.official, report_id)
 
 
 @bp.get("")
@@ -43,23 +41,11 @@ def _visible(db, report_id):
 def list_reports():
     """Reports in the official's areas, newest first; filters: status, category, area, limit, offset."""
     db = get_db()
-    query = select(Report)
-    scope = area_scope(db, g.official)
-    if scope is not None:
-        query = query.where(Report.area_id.in_(scope))
-    status, category = request.args.get("status"), request.args.get("category")
-    if status:
-        if status not in REPORT_STATUSES:
-            return api_error(400, f"status must be one of {', '.join(REPORT_STATUSES)}")
-        query = query.where(Report.status == status)
-    if category:
-        if category not in REPORT_CATEGORIES:
-            return api_error(400, f"category must be one of {', '.join(REPORT_CATEGORIES)}")
-        query = query.where(Report.category == category)
-    if request.args.get("area"):
-        if not request.args["area"].isdigit():
-            return api_error(400, "area must be an area id")
-        query = query.where(Report.area_id == int(request.args["area"]))
+    try:
+        query = visible_query(db, g.official, status=request.args.get("status"),
+                              category=request.args.get("category"), area_id=request.args.get("area"))
+    except ValueError as exc:
+        return api_error(400, str(exc))
     try:
         limit = min(max(int(request.args.get("limit", 50)), 1), 500)
         offset = max(int(request.args.get("offset", 0)), 0)

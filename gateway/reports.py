@@ -3,7 +3,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gateway.models import Counter, Report, ReportEvent, utcnow
+from gateway.models import REPORT_CATEGORIES, REPORT_STATUSES, Area, Counter, Report, ReportEvent, utcnow
 
 
 def next_number(session, commune_id, name="report"):
@@ -44,3 +44,39 @@ def add_event(session, report, kind, *, text="", status=None, official=None):
 def find_by_number(session, commune_id, number):
     """The commune's report with that number, or None."""
     return session.scalar(select(Report).where(Report.commune_id == commune_id, Report.number == number))
+
+
+def visible_to(session, official, report_id):
+    """The report if `official` may see it, else None (out of scope looks the same as missing)."""
+    from gateway.auth import may_act_on
+
+    report = session.get(Report, report_id)
+    if report is None or not may_act_on(session, official, report.area_id or report.commune_id):
+        return None
+    return report
+
+
+def visible_query(session, official, *, status=None, category=None, area_id=None):
+    """A select of the reports `official` may see, filtered; an area includes its teams.
+
+    Raises ValueError naming a filter that is not a status, a category or an area id."""
+    from gateway.auth import area_scope
+
+    query = select(Report)
+    scope = area_scope(session, official)
+    if scope is not None:
+        query = query.where(Report.area_id.in_(scope))
+    if status:
+        if status not in REPORT_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(REPORT_STATUSES)}")
+        query = query.where(Report.status == status)
+    if category:
+        if category not in REPORT_CATEGORIES:
+            raise ValueError(f"category must be one of {', '.join(REPORT_CATEGORIES)}")
+        query = query.where(Report.category == category)
+    if area_id not in (None, ""):
+        if not str(area_id).isdigit():
+            raise ValueError("area must be an area id")
+        area = session.get(Area, int(area_id))
+        query = query.where(Report.area_id.in_(area.descendant_ids(session) if area else [int(area_id)]))
+    return query

@@ -52,6 +52,12 @@ def test_team_reports_count_for_the_neighbourhood_leader(client, db, tokens, dem
     db.commit()
     got = client.get("/api/reports", headers=auth(tokens["truongkp1"])).get_json()
     assert [r["id"] for r in got["reports"]] == [report.id]
+    # Filtering by the neighbourhood includes its teams, as in the console.
+    kp2 = team.parent
+    by_area = client.get(f"/api/reports?area={kp2.id}", headers=auth(tokens["admin"])).get_json()
+    assert [r["id"] for r in by_area["reports"]] == [report.id]
+    by_team = client.get(f"/api/reports?area={team.id}", headers=auth(tokens["admin"])).get_json()
+    assert [r["id"] for r in by_team["reports"]] == [report.id]
 
 
 @pytest.mark.parametrize("query, status", [

@@ -4,12 +4,13 @@ import math
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from gateway.auth import area_scope, may_act_on
+from gateway.auth import may_act_on
 from gateway.casework import TRANSITIONS, StatusError, change_status
 from gateway.console.announcements import area_choices
 from gateway.console.base import bp, label, login_required, t
 from gateway.db import get_db
 from gateway.models import REPORT_CATEGORIES, REPORT_STATUSES, Report
+from gateway.reports import visible_query, visible_to
 from gateway.text import nfc
 
 PAGE = 25
@@ -20,23 +21,13 @@ MAX_NOTE = 600
 @login_required()
 def reports():
     db = get_db()
-    query = select(Report)
-    scope = area_scope(db, g.official)
-    if scope is not None:
-        query = query.where(Report.area_id.in_(scope))
     filters = {k: request.args.get(k, "") for k in ("area", "status", "category")}
-    if filters["status"] in REPORT_STATUSES:
-        query = query.where(Report.status == filters["status"])
-    if filters["category"] in REPORT_CATEGORIES:
-        query = query.where(Report.category == filters["category"])
-    if filters["area"].isdigit():
-        area_id = int(filters["area"])
-        if not may_act_on(db, g.official, area_id):
-            abort(404)
-        from gateway.models import Area
-
-        area = db.get(Area, area_id)
-        query = query.where(Report.area_id.in_(area.descendant_ids(db) if area else [area_id]))
+    if filters["area"].isdigit() and not may_act_on(db, g.official, int(filters["area"])):
+        abort(404)
+    # A filter that is not one of the choices (an edited URL) is ignored, not an error page.
+    query = visible_query(db, g.official, status=filters["status"] if filters["status"] in REPORT_STATUSES else None,
+                          category=filters["category"] if filters["category"] in REPORT_CATEGORIES else None,
+                          area_id=filters["area"] if filters["area"].isdigit() else None)
     total = db.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(math.ceil(total / PAGE), 1)
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
@@ -48,9 +39,8 @@ def reports():
 
 
 def _visible(report_id):
-    db = get_db()
-    report = db.get(Report, report_id)
-    if report is None or not may_act_on(db, g.official, report.area_id or report.commune_id):
+    report = visible_to(get_db(), g.official, report_id)
+    if report is None:
         abort(404)
     return report
 
