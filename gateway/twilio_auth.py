@@ -7,7 +7,7 @@ is answered 403, never 500.
 import functools
 import logging
 
-from flask import abort, current_app, request
+from flask import abort, current_app, has_request_context, request
 from twilio.request_validator import RequestValidator, compare, get_signature_algorithm
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,10 @@ def public_url():
 
 
 def url_for_provider(path):
-    """An absolute URL for `path` (e.g. "/sms/status") as providers must call it."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    """An absolute URL for `path` (e.g. "/sms/status") as providers must call it.
+
+    Outside a request (a job) with no PUBLIC_BASE_URL, which only development allows, the bare path."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or (request.host_url if has_request_context() else "")
     return base.rstrip("/") + path
 
 

@@ -18,6 +18,7 @@ from gateway.ivr.providers import get_provider
 from gateway.models import Delivery, utcnow
 from gateway.queue import enqueue, retries_left
 from gateway.transport import TransportError
+from gateway.twilio_auth import url_for_provider
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ def place_call(delivery_id):
     try:
         call_id = provider.call(
             delivery.phone, purpose=calls.purpose_of(delivery),
-            url=_public(config, f"/ivr/outbound?delivery={delivery.id}"),
-            status_callback=_public(config, f"/ivr/status?delivery={delivery.id}"),
+            url=url_for_provider(f"/ivr/outbound?delivery={delivery.id}"),
+            status_callback=url_for_provider(f"/ivr/status?delivery={delivery.id}"),
         )
     except TransportError as exc:
         if exc.permanent or not retries_left():
@@ -101,12 +102,6 @@ def place_call(delivery_id):
     log.info("call placed delivery=%s provider=%s call=%s attempt=%s", delivery.id, provider.name, call_id,
              delivery.attempts)
     return "placed"
-
-
-def _public(config, path):
-    """The URL the provider calls back (PUBLIC_BASE_URL, required in production); a path in development."""
-    base = config.get("PUBLIC_BASE_URL") or ""
-    return base.rstrip("/") + path
 
 
 def _skip_reason(delivery, now):
