@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench.common import redis_db  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
@@ -134,20 +135,6 @@ def launcher():
             p.kill()
 
 
-def redis_db():
-    """A Redis database number no test run holds (the tests' lock files), and its lock."""
-    import fcntl
-
-    for n in range(15, 0, -1):
-        lock = open(f"/tmp/gateway-tests-redis-6379-{n}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return n, lock
-        except BlockingIOError:
-            lock.close()
-    sys.exit("every Redis database 1-15 is held by a test run")
-
-
 def seed(app, households, text):
     """A commune of 10 neighbourhoods, `households` residents (bulk insert), an admin; returns the announcement."""
     from sqlalchemy import insert
@@ -221,9 +208,7 @@ def main():
     with admin.connect() as conn:
         conn.execute(sql(f'CREATE DATABASE "{db_name}"'))
     db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db_name
-    redis_n, lock = redis_db()
-    redis_url = f"{REDIS}/{redis_n}"
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_url, lock = redis_db(REDIS)
     tmp = tempfile.mkdtemp(prefix="bench-broadcast-")
     config = {
         "DATABASE_URL": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench-secret-0123456789",
@@ -239,7 +224,7 @@ def main():
         upgrade(db_url)
         app = create_app(config)
         print(f"{n} households, {workers} workers, chunks of {args.chunk}; fake provider {url}; "
-              f"PostgreSQL {db_name}; Redis db {redis_n}")
+              f"PostgreSQL {db_name}; Redis {redis_url}")
         started = time.perf_counter()
         admin_id, commune_id = seed(app, n, text)
         print(f"seeded in {time.perf_counter() - started:.1f} s\n")

@@ -15,7 +15,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench.common import free_port, percentile  # noqa: E402
 
 TOKEN = "bench-auth-token-0123456789"
 BASE = "https://gw.example.vn"
@@ -79,12 +79,6 @@ def prepare(env, households):
         return [r.phone for r in db.scalars(select(Resident).where(Resident.area_id.is_not(None)))]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_round(url_path, bodies, count, concurrency, port):
     """POST `count` requests over `concurrency` threads; returns (latencies in s, wall seconds, errors)."""
     import requests
@@ -114,11 +108,6 @@ def run_round(url_path, bodies, count, concurrency, port):
     for t in threads:
         t.join()
     return latencies, time.perf_counter() - started, errors
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def main():
@@ -188,7 +177,7 @@ def main():
     print("|---|---|---|---|---|---|")
     stats = {}
     for name, (lat, wall, errs) in results.items():
-        stats[name] = (len(lat) / wall, statistics.median(lat), pct(lat, 0.95), pct(lat, 0.99))
+        stats[name] = (len(lat) / wall, statistics.median(lat), percentile(lat, 0.95), percentile(lat, 0.99))
         rps, med, p95, p99 = stats[name]
         print(f"| {name} | {rps:.0f} | {med * 1000:.2f} ms | {p95 * 1000:.2f} ms | {p99 * 1000:.2f} ms | {len(errs)} |")
     b, h = stats["bare"], stats["hotline"]

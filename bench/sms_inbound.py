@@ -14,7 +14,6 @@ Requests per second and latency percentiles (client side, loopback, a new connec
 as Twilio makes them); each case's median over `--rounds` rounds, interleaved.
 """
 import argparse
-import fcntl
 import http.client
 import os
 import shutil
@@ -30,6 +29,7 @@ from urllib.parse import urlencode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench.common import free_port, percentile, redis_db  # noqa: E402
 
 BASE = "https://gw.bench.example"
 TOKEN = "bench-auth-token-0123456789"
@@ -49,29 +49,6 @@ def wsgi_app():
         return Response(EMPTY_TWIML, mimetype="text/xml")
 
     return app
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def redis_db():
-    """A Redis database number nobody else holds (the tests' lock files), kept until exit."""
-    import redis
-
-    for n in range(15, 0, -1):
-        lock = open(f"/tmp/gateway-tests-redis-6379-{n}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            continue
-        url = f"redis://127.0.0.1:6379/{n}"
-        redis.Redis.from_url(url).flushdb()
-        return url, lock
-    raise SystemExit("no free Redis database")
 
 
 def prepare(database_url, instance):
@@ -160,11 +137,6 @@ def run(port, batch, concurrency):
     return time.perf_counter() - started, latencies, failures
 
 
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=600, help="requests per case and round")
@@ -202,7 +174,7 @@ def main():
                 wall, latencies, failures = run(port, batch, args.concurrency)
                 if failures:
                     raise SystemExit(f"{case}: {len(failures)} failed requests, e.g. HTTP {failures[0]}")
-                results[case].append((len(latencies) / wall, percentile(latencies, 50), percentile(latencies, 99)))
+                results[case].append((len(latencies) / wall, percentile(latencies, 0.50), percentile(latencies, 0.99)))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
