@@ -225,7 +225,7 @@ def reports_status(number, status, note, login, commune):
 def _report(db, number, commune_code):
     from gateway.models import Report
 
-    communes = list(db.scalars(select(Area).where(Area.parent_id.is_(None))))
+    communes = list(db.scalars(select(Area).where(Area.level == "commune")))
     if commune_code:
         communes = [c for c in communes if c.code == commune_code.upper()]
     if len(communes) != 1:

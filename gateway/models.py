@@ -50,16 +50,19 @@ class Timestamped:
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-# Levels of the area tree; `kind` is the local word shown to people.
-AREA_LEVELS = ("commune", "neighbourhood", "team")
+# Levels of the area tree (province → commune/ward → neighbourhood or village → team, the
+# two-tier local government since 1 July 2025); `kind` is the local word shown to people.
+AREA_LEVELS = ("province", "commune", "neighbourhood", "team")
 AREA_KINDS = {
-    "commune": ("xa", "phuong", "thi_tran"),
-    "neighbourhood": ("khu_pho", "thon", "ban", "ap", "to_dan_pho"),
+    "province": ("tinh", "thanh_pho"),
+    "commune": ("xa", "phuong", "dac_khu", "thi_tran"),
+    "neighbourhood": ("khu_pho", "thon", "ban", "ap", "xom", "to_dan_pho"),
     "team": ("to",),
 }
 KIND_LABELS = {
-    "xa": "Xã", "phuong": "Phường", "thi_tran": "Thị trấn", "khu_pho": "Khu phố",
-    "thon": "Thôn", "ban": "Bản", "ap": "Ấp", "to_dan_pho": "Tổ dân phố", "to": "Tổ",
+    "tinh": "Tỉnh", "thanh_pho": "Thành phố", "xa": "Xã", "phuong": "Phường", "dac_khu": "Đặc khu",
+    "thi_tran": "Thị trấn", "khu_pho": "Khu phố", "thon": "Thôn", "ban": "Bản", "ap": "Ấp",
+    "xom": "Xóm", "to_dan_pho": "Tổ dân phố", "to": "Tổ",
 }
 
 
@@ -94,15 +97,25 @@ class Area(Timestamped, Base):
         return self.name
 
     def ancestors(self):
-        """This area, its parent, and so on up to the commune."""
+        """This area, its parent, and so on up to the root (the province, when there is one)."""
         node = self
         while node is not None:
             yield node
             node = node.parent
 
     def commune(self):
-        """The commune or ward this area belongs to."""
-        return list(self.ancestors())[-1]
+        """The commune or ward this area belongs to (itself for a commune); None for a province."""
+        for node in self.ancestors():
+            if node.level == "commune":
+                return node
+        return None
+
+    def province(self):
+        """The province above this area, or None on an install without one."""
+        for node in self.ancestors():
+            if node.level == "province":
+                return node
+        return None
 
     def inherited(self, attr, default=None):
         """A column (e.g. `hotline_number`) or a `settings` key from the nearest ancestor that sets it."""
@@ -172,7 +185,8 @@ official_areas = Table(
     Column("area_id", ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True),
 )
 
-OFFICIAL_ROLES = ("admin", "leader", "operator")
+# province: every commune of its province; admin: its commune; leader: its areas; operator: loudspeakers.
+OFFICIAL_ROLES = ("province", "admin", "leader", "operator")
 
 
 class Official(Timestamped, Base):

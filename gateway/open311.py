@@ -66,7 +66,7 @@ def _render(items, root, item_tag, fmt):
 
 def _jurisdiction(db):
     """The commune named by `jurisdiction_id` (its code), or the only one."""
-    communes = list(db.scalars(select(Area).where(Area.parent_id.is_(None))))
+    communes = list(db.scalars(select(Area).where(Area.level == "commune")))
     code = request.values.get("jurisdiction_id")
     if code:
         for c in communes:

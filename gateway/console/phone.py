@@ -90,7 +90,7 @@ def _from_number():
     config = current_app.config
     if config.get("TWILIO_FROM_NUMBER"):
         return config["TWILIO_FROM_NUMBER"]
-    commune = get_db().scalar(select(Area).where(Area.parent_id.is_(None)).order_by(Area.id))
+    commune = get_db().scalar(select(Area).where(Area.level == "commune").order_by(Area.id))
     return (commune.hotline_number if commune is not None else None) or "+84000000000"
 
 

@@ -80,7 +80,7 @@ def area_of(session, delivery):
         return session.get(Area, delivery.area_id)
     if delivery.resident is not None and delivery.resident.area_id:
         return session.get(Area, delivery.resident.area_id)
-    return session.scalar(select(Area).where(Area.parent_id.is_(None)).order_by(Area.id))
+    return session.scalar(select(Area).where(Area.level == "commune").order_by(Area.id))
 
 
 def retry_delays(config):

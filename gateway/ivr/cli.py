@@ -15,7 +15,7 @@ ivr_cli = AppGroup("ivr", help="The hotline and voice calls.")
 def _commune(db, code):
     if not code:
         return None
-    commune = db.scalar(select(Area).where(Area.parent_id.is_(None), Area.code == code.upper()))
+    commune = db.scalar(select(Area).where(Area.level == "commune", Area.code == code.upper()))
     if commune is None:
         raise click.ClickException(f"No commune with code {code!r}; `flask areas list` shows them.")
     return commune

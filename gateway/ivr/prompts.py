@@ -82,7 +82,7 @@ def catalogue(session, commune=None):
     """Every prompt key → text, with the area list of `commune` (or of every commune)."""
     texts = dict(PROMPTS)
     communes = [commune] if commune is not None else session.scalars(
-        select(Area).where(Area.parent_id.is_(None)).order_by(Area.id))
+        select(Area).where(Area.level == "commune").order_by(Area.id))
     for c in communes:
         text = area_picker_text(session, c)
         if text:

@@ -93,7 +93,7 @@ def _commune_for(db, called):
         number = normalize(called)
     except PhoneError:
         number = None
-    communes = select(Area).where(Area.parent_id.is_(None)).order_by(Area.id)
+    communes = select(Area).where(Area.level == "commune").order_by(Area.id)
     if number:
         found = db.scalar(communes.where(Area.hotline_number == number))
         if found is not None:

@@ -123,7 +123,7 @@ class _Handler:
     def default_commune(self):
         """The commune an unknown sender's report goes to: the one whose hotline they texted,
         else the only (or first) commune."""
-        communes = list(self.session.scalars(select(Area).where(Area.parent_id.is_(None)).order_by(Area.id)))
+        communes = list(self.session.scalars(select(Area).where(Area.level == "commune").order_by(Area.id)))
         for commune in communes:
             if self.message.to_number and commune.hotline_number == self.message.to_number:
                 return commune
