@@ -24,9 +24,10 @@ def request(method, url, *, timeout=DEFAULT_TIMEOUT, **kwargs):
     try:
         return session().request(method, url, timeout=timeout, **kwargs)
     except requests.Timeout:
-        raise TransportError(f"timed out calling {_host(url)}") from None
+        # "timeout": the request may have arrived; "connect": it did not (safe to send elsewhere).
+        raise TransportError(f"timed out calling {_host(url)}", code="timeout") from None
     except requests.ConnectionError:
-        raise TransportError(f"could not connect to {_host(url)}") from None
+        raise TransportError(f"could not connect to {_host(url)}", code="connect") from None
 
 
 def retry_after(response):

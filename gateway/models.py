@@ -292,6 +292,38 @@ class AudioAsset(Base):
     source: Mapped["AudioAsset | None"] = relationship(remote_side=[id])
 
 
+SENDER_HEALTH = ("ok", "failing", "down")
+
+
+class Sender(Timestamped, Base):
+    """One way a commune sends SMS: an Android phone or one of its SIMs, a Kannel SMSC, an account."""
+
+    __tablename__ = "senders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    # A name from the SMS provider registry (android, kannel, twilio, esms, outbox).
+    provider: Mapped[str] = mapped_column(String(30))
+    # The number residents see and text back (E.164, or a short code / brandname).
+    number: Mapped[str | None] = mapped_column(String(20), index=True)
+    sim_number: Mapped[int | None] = mapped_column(Integer)  # Android: which SIM slot (1-3)
+    smsc_id: Mapped[str | None] = mapped_column(String(60))  # Kannel: the smsc-id to route through
+    # The provider's settings for this sender only (e.g. SMS_ANDROID_URL of this phone).
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    per_minute: Mapped[int | None] = mapped_column(Integer)
+    per_hour: Mapped[int | None] = mapped_column(Integer)
+    per_day: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # ok; failing (repeated errors); down (its health check failed). Only "ok" senders send.
+    health: Mapped[str] = mapped_column(String(20), default="ok")
+    health_reason: Mapped[str | None] = mapped_column(String(300))
+    health_checked_at: Mapped[dt.datetime | None]
+    errors_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
+
+    commune: Mapped[Area] = relationship()
+
+
 DELIVERY_STATUSES = (
     "pending", "sending", "queued", "sent", "delivered", "answered", "confirmed",
     "undelivered", "no_answer", "busy", "failed", "cancelled", "skipped",
@@ -323,6 +355,8 @@ class Delivery(Timestamped, Base):
     sent_at: Mapped[dt.datetime | None]
     delivered_at: Mapped[dt.datetime | None]
     confirmed_at: Mapped[dt.datetime | None]
+    # The commune's sender (phone, SIM, SMSC) an SMS went out through; None: the configured provider.
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("senders.id", ondelete="SET NULL"), index=True)
 
     announcement: Mapped[Announcement | None] = relationship()
     resident: Mapped[Resident | None] = relationship()

@@ -5,8 +5,8 @@ from flask import current_app
 
 from gateway.db import get_db
 from gateway.models import Delivery
-from gateway.sms import outbound
-from gateway.sms.providers import get_provider
+from gateway.models import Sender
+from gateway.sms import outbound, senders
 from gateway.transport import TransportError
 
 log = logging.getLogger(__name__)
@@ -19,13 +19,26 @@ def send_delivery(delivery_id):
         return "not pending"  # sent, being sent, failed for good, or no such row
     delivery = db.get(Delivery, delivery_id)
     try:
-        provider = get_provider(current_app.config)
+        choice = senders.choose(db, delivery, current_app.config)
     except TransportError as exc:  # the provider is not configured: nothing to retry until it is
         delivery.status, delivery.error_code, delivery.last_error = "failed", exc.code, str(exc)
         db.commit()
         log.error("sms provider not configured delivery=%s: %s", delivery_id, exc)
         return "failed"
-    return outbound.send_claimed(db, delivery, provider)
+    if choice.hold_until is not None:
+        return outbound.hold(db, delivery, choice.hold_until, choice.reason)
+    outcome = outbound.send_claimed(db, delivery, choice.provider, sender=choice.sender, unicode=choice.unicode)
+    senders.after_send(db, choice.sender, delivery, outcome)
+    return outcome
+
+
+def check_sender(sender_id):
+    """Look at one sender's health now (its probe, or its cool-off after errors)."""
+    db = get_db()
+    sender = db.get(Sender, sender_id)
+    if sender is None or not sender.enabled:
+        return "gone"
+    return "ok" if senders.check_sender(db, current_app.config, sender) else sender.health
 
 
 def requeue_stuck(minutes=10):

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gateway.models import Delivery, Resident, utcnow
+from gateway.models import Delivery, Resident, Sender, utcnow
 from gateway.queue import enqueue, enqueue_on_commit
 from gateway.sms.encoding import to_gsm
 from gateway.transport import TransportError
@@ -65,12 +65,13 @@ def backoff(attempt):
     return min(30 * 2 ** (attempt - 1), 3600)
 
 
-def callback_url(config, provider):
+def callback_url(config, provider, delivery=None):
     """The status webhook the provider should call for this message (None when not per message)."""
     base = config.get("PUBLIC_BASE_URL")
-    if not base or not provider.status_path:
+    path = provider.status_path_for(delivery) if delivery is not None else provider.status_path
+    if not base or not path:
         return None
-    return base.rstrip("/") + provider.status_path
+    return base.rstrip("/") + path
 
 
 def claim(session, delivery_id):
@@ -88,8 +89,10 @@ def opted_out(session, phone):
     return session.scalar(select(Resident.id).where(Resident.phone == phone, Resident.opted_out_at.is_not(None)))
 
 
-def send_claimed(session, delivery, provider):
-    """Send a claimed ("sending") delivery through `provider`; record the outcome and commit.
+def send_claimed(session, delivery, provider, *, sender=None, unicode=False):
+    """Send a claimed ("sending") delivery through `provider` (as `sender` of a commune's pool, when
+    given); record the outcome and commit. `unicode`: keep the diacritics (UCS-2) when the
+    provider can carry them; otherwise the body goes as GSM-7 (`to_gsm`).
 
     Returns "sent" (or "queued"), "retry" or "failed"."""
     from flask import current_app
@@ -101,9 +104,11 @@ def send_claimed(session, delivery, provider):
             session.commit()
             return "skipped"
     delivery.provider = provider.name
-    body = to_gsm(delivery.body)[:MAX_BODY]
+    delivery.sender_id = sender.id if sender is not None else None
+    body = (delivery.body if unicode and provider.unicode_capable else to_gsm(delivery.body))[:MAX_BODY]
+    session.commit()  # the sender is on the row before the provider has the message
     try:
-        provider_id = provider.send(delivery.phone, body, callback_url(current_app.config, provider),
+        provider_id = provider.send(delivery.phone, body, callback_url(current_app.config, provider, delivery),
                                     reference=reference(delivery))
     except TransportError as exc:
         if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
@@ -122,12 +127,29 @@ def send_claimed(session, delivery, provider):
         log.info("sms retry delivery=%s provider=%s in=%ss attempt=%s", delivery.id, provider.name, delay,
                  delivery.attempts)
         return "retry"
-    delivery.provider_id = provider_id[:100]
-    delivery.status = provider.accepted_status
-    delivery.sent_at, delivery.error_code, delivery.last_error = utcnow(), None, None
+    # Conditional: a status callback may already have moved the row on (a fast delivery report).
+    now = utcnow()
+    session.execute(update(Delivery).where(Delivery.id == delivery.id)
+                    .values(provider_id=provider_id[:100], sent_at=now, error_code=None, last_error=None,
+                            updated_at=now))
+    session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "sending")
+                    .values(status=provider.accepted_status))
     session.commit()
-    log.info("sms sent delivery=%s provider=%s provider_id=%s", delivery.id, provider.name, delivery.provider_id)
-    return delivery.status
+    session.refresh(delivery)
+    log.info("sms sent delivery=%s provider=%s sender=%s provider_id=%s", delivery.id, provider.name,
+             delivery.sender_id, delivery.provider_id)
+    return provider.accepted_status
+
+
+def hold(session, delivery, until, reason=""):
+    """Give a claimed delivery back (sending → pending) to be sent at `until`: its senders are at
+    their limits. Not an attempt: nothing was sent."""
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", max(0, delivery.attempts - 1), until
+    session.commit()
+    enqueue(SEND_JOB, delivery.id, queue="high", at=until,
+            job_id=f"sms-{delivery.id}-held-{int(until.timestamp())}")
+    log.info("sms held delivery=%s until=%s reason=%s", delivery.id, until.isoformat(), reason)
+    return "held"
 
 
 def apply_status(session, delivery, status, *, error_code=None, error=None):
@@ -163,6 +185,7 @@ def requeue_stuck(session, config, *, older_than=STUCK_AFTER):
     Pending deliveries overdue by `older_than` (their job lost, e.g. Redis flushed) are queued
     again; the claim makes that safe. Returns {"found": n, "resent": n, "operator": n, "requeued": n}."""
     from gateway.sms.providers import get_provider
+    from gateway.sms.senders import provider_for
 
     cutoff = utcnow() - older_than
     overdue = list(session.scalars(select(Delivery.id).where(
@@ -174,8 +197,14 @@ def requeue_stuck(session, config, *, older_than=STUCK_AFTER):
         Delivery.channel == "sms", Delivery.status == "sending", Delivery.updated_at < cutoff)))
     counts = {"found": 0, "resent": 0, "operator": 0, "requeued": len(overdue)}
     for delivery in stuck:
-        provider = get_provider(config, delivery.provider or config["SMS_PROVIDER"])
-        found = provider.lookup(reference(delivery)) if provider.can_lookup else None
+        sender = session.get(Sender, delivery.sender_id) if delivery.sender_id else None
+        provider = provider_for(config, sender) if sender is not None else \
+            get_provider(config, delivery.provider or config["SMS_PROVIDER"])
+        try:
+            found = provider.lookup(reference(delivery)) if provider.can_lookup else None
+        except TransportError as exc:  # cannot ask now (the phone is off): left for the next clean-up
+            log.warning("stuck sms delivery=%s provider=%s lookup failed: %s", delivery.id, provider.name, exc)
+            continue
         if found is not None:
             delivery.provider_id, status = found[0][:100], found[1]
             delivery.status = status if RANK.get(status, 0) > RANK["sending"] else provider.accepted_status

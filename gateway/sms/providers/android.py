@@ -43,6 +43,9 @@ class AndroidSMS(SMSProvider):
     STATUSES = STATUSES
     accepted_status = "queued"
     dedupes_reference = True
+    unicode_capable = True
+    # What each phone of a pool has of its own (a sender's options); SMS_ANDROID_SIM picks a SIM.
+    per_sender_settings = ("SMS_ANDROID_URL", "SMS_ANDROID_USER", "SMS_ANDROID_PASSWORD")
 
     def _url(self, path):
         return self.config["SMS_ANDROID_URL"].rstrip("/") + path
@@ -54,6 +57,8 @@ class AndroidSMS(SMSProvider):
         payload = {"textMessage": {"text": body}, "phoneNumbers": [to], "withDeliveryReport": True}
         if reference:
             payload["id"] = reference
+        if self.config.get("SMS_ANDROID_SIM"):
+            payload["simNumber"] = int(self.config["SMS_ANDROID_SIM"])
         resp = http.request("POST", self._url("/message"), json=payload, auth=self._auth())
         if resp.status_code == 409 and reference:
             return reference  # sent before with this id (a retry after a lost answer): not again
@@ -70,6 +75,26 @@ class AndroidSMS(SMSProvider):
         _check(resp)
         body = resp.json()
         return str(body.get("id") or reference), self.status_of(body.get("state")) or "queued"
+
+
+    def health(self):
+        """(healthy, reason) from the phone's `GET /health` (no auth; HTTP 500 and "fail" when it is not)."""
+        try:
+            resp = http.request("GET", self._url("/health"), timeout=(5, 10))
+        except TransportError as exc:
+            return False, str(exc)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        status = str(body.get("status") or "").lower()
+        if resp.status_code >= 500 or status == "fail":
+            failing = [name for name, check in (body.get("checks") or {}).items()
+                       if isinstance(check, dict) and check.get("status") == "fail"]
+            return False, f"android /health: {status or resp.status_code} {', '.join(failing)}".strip()
+        if resp.status_code >= 400:
+            return False, f"android /health: HTTP {resp.status_code}"
+        return True, "" if status == "pass" else f"android /health: {status or 'unknown'}"
 
 
 def _check(resp):

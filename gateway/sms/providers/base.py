@@ -17,6 +17,10 @@ class SMSProvider:
     # True when sending again with the same reference cannot send twice (the provider refuses
     # duplicates): a message left "sending" by a crashed worker may simply be sent again.
     dedupes_reference = False
+    # True when the provider carries Vietnamese with diacritics (UCS-2) for communes that choose it.
+    unicode_capable = False
+    # Settings each sender of a pool gives for itself (Sender.options), e.g. one phone's URL.
+    per_sender_settings = ()
 
     def __init__(self, config):
         missing = [k for k in self.required_settings if not config.get(k)]
@@ -36,6 +40,10 @@ class SMSProvider:
         """(provider id, our status) of the message sent with `reference`, None if the provider
         never got it; NotImplementedError when the provider cannot be asked."""
         raise NotImplementedError
+
+    def status_path_for(self, delivery):
+        """The status webhook path for one delivery (by default the same for every message)."""
+        return self.status_path
 
     @property
     def can_lookup(self):

@@ -7,6 +7,7 @@ from gateway.sms.providers.base import SMSProvider
 class OutboxSMS(SMSProvider):
     name = "outbox"
     STATUSES = {"sent": "sent", "delivered": "delivered", "failed": "failed"}
+    unicode_capable = True
     # The outbox row is written in the delivery's own transaction: a worker that dies before
     # committing leaves neither, so sending again cannot show the message twice.
     dedupes_reference = True

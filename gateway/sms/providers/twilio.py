@@ -21,6 +21,7 @@ class TwilioSMS(SMSProvider):
     STATUSES = STATUSES
     accepted_status = "queued"
     status_path = "/sms/status"
+    unicode_capable = True
 
     def __init__(self, config, http_client=None):
         super().__init__(config)
