@@ -65,13 +65,12 @@ def backoff(attempt):
     return min(30 * 2 ** (attempt - 1), 3600)
 
 
-def callback_url(config, provider, delivery=None):
+def callback_url(config, provider):
     """The status webhook the provider should call for this message (None when not per message)."""
     base = config.get("PUBLIC_BASE_URL")
-    path = provider.status_path_for(delivery) if delivery is not None else provider.status_path
-    if not base or not path:
+    if not base or not provider.status_path:
         return None
-    return base.rstrip("/") + path
+    return base.rstrip("/") + provider.status_path
 
 
 def claim(session, delivery_id):
@@ -108,7 +107,7 @@ def send_claimed(session, delivery, provider, *, sender=None, unicode=False):
     body = (delivery.body if unicode and provider.unicode_capable else to_gsm(delivery.body))[:MAX_BODY]
     session.commit()  # the sender is on the row before the provider has the message
     try:
-        provider_id = provider.send(delivery.phone, body, callback_url(current_app.config, provider, delivery),
+        provider_id = provider.send(delivery.phone, body, callback_url(current_app.config, provider),
                                     reference=reference(delivery))
     except TransportError as exc:
         if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:

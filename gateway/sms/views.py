@@ -4,6 +4,8 @@
     POST /sms/status          Twilio status callbacks (X-Twilio-Signature)
     POST /sms/android         SMS Gateway for Android events (X-Signature HMAC + X-Timestamp)
     GET  /sms/esms/status     eSMS delivery callbacks (unsigned: a secret token in the URL)
+    GET|POST /sms/kannel/inbound   Kannel sms-service get-url/post-url (KANNEL_SECRET in the URL)
+    GET  /sms/kannel/status   Kannel dlr-url (KANNEL_SECRET and our reference in the URL)
 
 Bad or missing signatures get 403, never 500. Unknown message ids get 200, so providers stop
 retrying. Everything is answered from the database; sending is an RQ job.
@@ -17,7 +19,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import select
 
 from gateway.db import get_db
-from gateway.models import Delivery
+from gateway.models import Delivery, utcnow
 from gateway.sms import outbound
 from gateway.sms.inbound import receive
 from gateway.twilio_auth import twilio_signed
@@ -121,6 +123,82 @@ def esms_status():
     _update("esms", args.get("SMSID"), status, error_code="esms_" + str(args.get("SendStatus")) if status in
             ("failed", "undelivered") else None, delivery=delivery)
     return jsonify(ok=True)
+
+
+def _kannel_secret_ok():
+    expected = current_app.config.get("KANNEL_SECRET") or ""
+    given = request.values.get("secret", "")
+    return bool(expected) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def _by_reference(db, ref):
+    """The delivery our reference `lx-<id>-<digest>` names, or None."""
+    parts = (ref or "").split("-")
+    if len(parts) != 3 or parts[0] != "lx" or not parts[1].isdigit():
+        return None
+    candidate = db.get(Delivery, int(parts[1]))
+    return candidate if candidate is not None and outbound.reference(candidate) == ref else None
+
+
+def _raw_value(name):
+    """A query or form field as bytes, undecoded (smsbox sends UCS-2 texts as raw UTF-16BE)."""
+    from urllib.parse import parse_qs
+
+    raw = request.query_string
+    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        raw = raw + b"&" + request.get_data()
+    found = parse_qs(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1").get(name)
+    return found[0].encode("latin-1") if found else b""
+
+
+@bp.route("/kannel/inbound", methods=["GET", "POST"])
+def kannel_inbound():
+    """An SMS from Kannel's sms-service (get-url or post-url); the reply goes out as its own SMS."""
+    from gateway.sms.providers.kannel import decode_text
+
+    if not _kannel_secret_ok():
+        log.warning("rejected kannel inbound: bad or missing secret")
+        abort(403)
+    values = request.values
+    sender = values.get("from", "").strip()
+    if not sender:
+        return Response("missing 'from' (%p in the get-url)\n", status=400, mimetype="text/plain")
+    try:
+        body = decode_text(_raw_value("text"), values.get("coding"), values.get("charset"))
+    except ValueError as exc:
+        return Response(f"{exc}\n", status=400, mimetype="text/plain")
+    result = receive(get_db(), provider="kannel", sender=sender, body=body, to=values.get("to") or None,
+                     provider_message_id=(values.get("id") or "")[:100] or None, reply_by_sms=True,
+                     config=current_app.config)
+    # Empty: the sms-service must not answer from this body (max-messages = 0 in kannel.conf).
+    return Response("", status=200, mimetype="text/plain")
+
+
+@bp.get("/kannel/status")
+def kannel_status():
+    """Kannel's delivery report for a message we sent (dlr-url with `type=%d`)."""
+    from gateway.sms.providers.kannel import STATUSES
+
+    if not _kannel_secret_ok():
+        log.warning("rejected kannel dlr: bad or missing secret")
+        abort(403)
+    db = get_db()
+    delivery = _by_reference(db, request.args.get("ref"))
+    kind = request.args.get("type", "").strip()
+    if kind not in STATUSES:
+        return Response(f"unknown report type '{kind[:20]}'\n", status=400, mimetype="text/plain")
+    if delivery is None:
+        log.info("kannel report for an unknown message")
+        return Response("unknown message\n", status=200, mimetype="text/plain")
+    if delivery.provider_id is None:
+        # The worker that sent it stopped before it could record it: Kannel has it, so it is
+        # never sent again (the claim only takes rows without a provider id).
+        delivery.provider, delivery.provider_id = "kannel", request.args["ref"]
+        delivery.sent_at = delivery.sent_at or utcnow()
+    status = STATUSES[kind]
+    _update("kannel", None, status, error_code=f"kannel_{kind}" if status in ("failed", "undelivered") else None,
+            delivery=delivery)
+    return Response("ok\n", status=200, mimetype="text/plain")
 
 
 def _int(text):

@@ -6,6 +6,7 @@ SMS_PROVIDERS = Registry("SMS provider", {
     "twilio": "gateway.sms.providers.twilio.TwilioSMS",
     "android": "gateway.sms.providers.android.AndroidSMS",
     "esms": "gateway.sms.providers.esms.EsmsSMS",
+    "kannel": "gateway.sms.providers.kannel.KannelSMS",
 })
 
 

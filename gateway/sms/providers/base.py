@@ -41,10 +41,6 @@ class SMSProvider:
         never got it; NotImplementedError when the provider cannot be asked."""
         raise NotImplementedError
 
-    def status_path_for(self, delivery):
-        """The status webhook path for one delivery (by default the same for every message)."""
-        return self.status_path
-
     @property
     def can_lookup(self):
         return type(self).lookup is not SMSProvider.lookup
