@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What the test suite needs outside Python: ffmpeg, espeak-ng and chromium (Debian packages),
+# What the test suite needs outside Python: ffmpeg, espeak-ng, chromium and Kannel with its
+# fakesmsc test SMSC (Debian packages),
 # Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (database `test`, trust auth).
 # Installs missing packages as root with apt-get, and starts the services when they are down.
 set -euo pipefail
@@ -14,6 +15,8 @@ command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
+[ -x /usr/sbin/bearerbox ] || missing+=(kannel)
+[ -x /usr/lib/kannel/test/fakesmsc ] || missing+=(kannel-extras)
 fresh_pg=0
 [[ " ${missing[*]} " == *" postgresql "* ]] && fresh_pg=1
 if [ ${#missing[@]} -gt 0 ]; then

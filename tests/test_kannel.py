@@ -199,3 +199,43 @@ def _settle(smsc, quiet=1.5, timeout=30):
         elif time.monotonic() - since >= quiet:
             return n
     return last
+
+
+def test_a_message_a_crashed_worker_left_is_checked_at_bearerbox_then_sent_once(pg_app, kannel):
+    from gateway.sms.outbound import claim, requeue_stuck
+
+    def left_sending(key, phone):
+        """A delivery claimed by a worker that died before smsbox had it (no delivery report)."""
+        d = queue_sms(db, phone=phone, body="Thong bao hop", key=key)
+        db.commit()
+        assert claim(db, d.id)
+        d.updated_at = d.updated_at - STUCK_AFTER - dt.timedelta(minutes=1)
+        db.commit()
+        return d
+
+    with pg_app.app_context():
+        db = get_db()
+        # No SMSC connected: bearerbox holds what smsbox gives it, so Kannel cannot say "not here".
+        held = queue_sms(db, phone="+84912000009", body="Dang cho SMSC", key="t:held")
+        db.commit()
+        drain(pg_app)
+        wait_until(lambda: "<queued>1</queued>" in kannel.status(), 20, "bearerbox to hold a message")
+        d = left_sending("t:stuck", "+84912000010")
+        counts = requeue_stuck(db, pg_app.config)
+        assert counts["resent"] == 0 and counts["operator"] == 0
+        assert db.get(Delivery, d.id).status == "sending"  # asked again at the next clean-up
+    smsc = fake_smsc(kannel)
+    try:
+        wait_until(lambda: len(smsc.messages()) == 1, 20, "the held message to go out")
+        with pg_app.app_context():
+            db = get_db()
+            wait_until(lambda: "<queued>0</queued>" in kannel.status() and not db.rollback()
+                       and db.get(Delivery, held.id).status == "delivered", 20, "bearerbox to empty")
+            counts = requeue_stuck(db, pg_app.config)
+            assert counts["resent"] == 1
+        drain(pg_app)
+        wait_until(lambda: len(smsc.messages()) == 2, 20, "the stuck message to be sent again")
+        _settle(smsc)
+        assert smsc.per_receiver() == {"+84912000009": 1, "+84912000010": 1}
+    finally:
+        smsc.stop()

@@ -156,6 +156,7 @@ def kannel_inbound():
     """An SMS from Kannel's sms-service (get-url or post-url); the reply goes out as its own SMS."""
     from gateway.sms.providers.kannel import decode_text
 
+    request.get_data(cache=True)  # kept undecoded for _raw_value; the form is parsed from the copy
     if not _kannel_secret_ok():
         log.warning("rejected kannel inbound: bad or missing secret")
         abort(403)
