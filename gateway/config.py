@@ -57,6 +57,7 @@ SETTINGS = (
     Setting("SMS_ANDROID_URL", "", "SMS Gateway for Android: the phone's API, e.g. `http://192.168.1.20:8080` (provider `android`)."),
     Setting("SMS_ANDROID_USER", "", "SMS Gateway for Android: Basic auth user (shown in the app, usually `sms`)."),
     Setting("SMS_ANDROID_PASSWORD", "", "SMS Gateway for Android: Basic auth password (shown in the app).", True),
+    Setting("SMS_ANDROID_SIM", "", "SMS Gateway for Android: which SIM (1-3) sends (`simNumber`); empty: the app's own choice. A pool sender's `--sim` comes first."),
     Setting("SMS_ANDROID_SIGNING_KEY", "", "SMS Gateway for Android: webhook signing key; checks `X-Signature` on /sms/android.", True),
     Setting("ESMS_API_KEY", "", "eSMS.vn ApiKey (provider `esms`, brandname SMS)."),
     Setting("ESMS_SECRET_KEY", "", "eSMS.vn SecretKey.", True),

@@ -13,3 +13,4 @@ def init_app(app):
             raise ConfigError(f"{name} must be a whole number of at least 1, not '{value}'.")
     views.init_app(app)
     app.cli.add_command(cli.sms_cli)
+    app.cli.add_command(cli.senders_cli)

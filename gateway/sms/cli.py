@@ -82,3 +82,168 @@ def resend_command(delivery_id):
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Delivery {delivery_id} queued again.")
+
+
+senders_cli = AppGroup("senders", help="A commune's SMS senders: phones, SIMs, Kannel SMSCs.")
+
+
+def _commune(db, code):
+    from gateway.models import Area
+
+    found = db.scalars(select(Area).where(Area.level == "commune")).all()
+    matches = [a for a in found if a.code.lower() == code.strip().lower() or str(a.id) == code.strip()]
+    if len(matches) != 1:
+        raise click.ClickException(f"Không có xã/phường mã '{code}'." if not matches else
+                                   f"Mã '{code}' trùng ở nhiều tỉnh; dùng số id của xã.")
+    return matches[0]
+
+
+def _sender(db, sender_id):
+    from gateway.models import Sender
+
+    sender = db.get(Sender, sender_id)
+    if sender is None:
+        raise click.ClickException(f"Không có người gửi số {sender_id}.")
+    return sender
+
+
+def _options(pairs):
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.ClickException(f"Tùy chọn '{pair}' phải có dạng TÊN=GIÁ_TRỊ (ví dụ SMS_ANDROID_URL=http://…).")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def _limits(f):
+    for name, what in (("per_day", "day"), ("per_hour", "hour"), ("per_minute", "minute")):
+        f = click.option(f"--per-{what}", name, type=click.IntRange(min=1), help=f"Most SMS per {what}.")(f)
+    return f
+
+
+@senders_cli.command("add")
+@click.argument("commune")
+@click.option("--name", required=True, help="What officials call it, e.g. 'Điện thoại 1 (SIM Viettel)'.")
+@click.option("--provider", required=True, help="android, kannel, twilio, esms or outbox.")
+@click.option("--number", help="The number residents see and text back (or a short code).")
+@click.option("--sim", "sim_number", type=int, help="Android: which SIM slot (1-3) sends.")
+@click.option("--smsc", "smsc_id", help="Kannel: the smsc-id to route through.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="This sender's own provider settings, e.g. SMS_ANDROID_URL=http://192.168.1.21:8080.")
+@_limits
+def senders_add(commune, name, provider, number, sim_number, smsc_id, options, per_minute, per_hour, per_day):
+    """Add a sender to COMMUNE (its code or id)."""
+    from gateway.models import Sender
+    from gateway.sms.senders import validate
+
+    db = get_db()
+    try:
+        fields = validate(db, commune=_commune(db, commune), name=name, provider=provider, number=number,
+                          sim_number=sim_number, smsc_id=smsc_id, options=_options(options), per_minute=per_minute,
+                          per_hour=per_hour, per_day=per_day, config=current_app.config)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    sender = Sender(**fields)
+    db.add(sender)
+    db.commit()
+    click.echo(f"Đã thêm người gửi {sender.id}: {sender.name} ({sender.provider} {sender.number or ''}).".replace(" )", ")"))
+
+
+@senders_cli.command("edit")
+@click.argument("sender_id", type=int)
+@click.option("--name")
+@click.option("--number")
+@click.option("--sim", "sim_number", type=int)
+@click.option("--smsc", "smsc_id")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Set one of its provider settings.")
+@_limits
+@click.option("--no-limit", "unlimited", multiple=True, type=click.Choice(["minute", "hour", "day"]),
+              help="Remove a limit.")
+def senders_edit(sender_id, name, number, sim_number, smsc_id, options, per_minute, per_hour, per_day, unlimited):
+    """Change a sender's name, number, SIM, SMSC, settings or limits."""
+    from gateway.sms.senders import validate
+
+    db = get_db()
+    sender = _sender(db, sender_id)
+    limits = {k: getattr(sender, k) for k in ("per_minute", "per_hour", "per_day")}
+    limits.update({k: v for k, v in (("per_minute", per_minute), ("per_hour", per_hour), ("per_day", per_day))
+                   if v is not None})
+    for what in unlimited:
+        limits[f"per_{what}"] = None
+    try:
+        fields = validate(db, commune=sender.commune, name=name or sender.name, provider=sender.provider,
+                          number=sender.number if number is None else number,
+                          sim_number=sender.sim_number if sim_number is None else sim_number,
+                          smsc_id=sender.smsc_id if smsc_id is None else smsc_id,
+                          options={**(sender.options or {}), **_options(options)}, config=current_app.config,
+                          **limits)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for key, value in fields.items():
+        setattr(sender, key, value)
+    db.commit()
+    click.echo(f"Đã sửa người gửi {sender.id}.")
+
+
+@senders_cli.command("list")
+@click.option("--commune", help="Only this commune (code or id).")
+def senders_list(commune):
+    """Every sender: health, and today's count against its limits."""
+    from gateway.models import Sender
+    from gateway.queue import get_connection
+    from gateway.sms.senders import usage
+
+    db = get_db()
+    query = select(Sender).order_by(Sender.commune_id, Sender.id)
+    if commune:
+        query = query.where(Sender.commune_id == _commune(db, commune).id)
+    rows = list(db.scalars(query))
+    if not rows:
+        click.echo("Chưa có người gửi nào: tin nhắn đi qua SMS_PROVIDER (%s)." % current_app.config["SMS_PROVIDER"])
+        return
+    click.echo("id\txã/phường\ttên\tnhà cung cấp\tsố\ttình trạng\thôm nay/ngày\tgiờ này/giờ\t/phút")
+    for s in rows:
+        used = usage(get_connection(), db, s)
+        state = ("tắt" if not s.enabled else s.health) + (f" ({s.health_reason})" if s.health_reason else "")
+        click.echo("\t".join(str(v) for v in (
+            s.id, s.commune.name, s.name, s.provider + (f" SIM {s.sim_number}" if s.sim_number else "")
+            + (f" smsc {s.smsc_id}" if s.smsc_id else ""), s.number or "—", state,
+            f"{used['day']}/{s.per_day or '∞'}", f"{used['hour']}/{s.per_hour or '∞'}", s.per_minute or "∞")))
+
+
+@senders_cli.command("disable")
+@click.argument("sender_id", type=int)
+def senders_disable(sender_id):
+    """Stop sending through a sender; its waiting messages go to the commune's other senders."""
+    from gateway.sms.senders import disable
+
+    db = get_db()
+    moved = disable(db, _sender(db, sender_id))
+    click.echo(f"Đã tắt người gửi {sender_id}; {moved} tin đang chờ chuyển sang người gửi khác.")
+
+
+@senders_cli.command("enable")
+@click.argument("sender_id", type=int)
+def senders_enable(sender_id):
+    """Send through a sender again (its health is reset)."""
+    from gateway.sms.senders import enable
+
+    db = get_db()
+    enable(db, _sender(db, sender_id))
+    click.echo(f"Đã bật người gửi {sender_id}.")
+
+
+@senders_cli.command("check")
+@click.argument("sender_id", type=int, required=False)
+def senders_check(sender_id):
+    """Check senders' health now (an Android phone's /health); all enabled ones by default."""
+    from gateway.models import Sender
+    from gateway.sms.senders import check_sender
+
+    db = get_db()
+    rows = [_sender(db, sender_id)] if sender_id else list(db.scalars(select(Sender).where(Sender.enabled.is_(True))))
+    for s in rows:
+        check_sender(db, current_app.config, s)
+        click.echo(f"{s.id}\t{s.name}\t{s.health}\t{s.health_reason or ''}".rstrip())

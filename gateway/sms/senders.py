@@ -161,7 +161,8 @@ def choose(session, delivery, config, *, connection=None, now=None, sleep=time.s
 
 
 def _by_free_slot(connection, senders):
-    """Senders with the soonest free slot first; among equals, the least used today."""
+    """Senders with the soonest free slot first; among equals, the least used today for what it
+    can send in a day (an unlimited sender counts as a very large one)."""
     if len(senders) < 2:
         return senders
     now = time.time()
@@ -174,10 +175,15 @@ def _by_free_slot(connection, senders):
         index, sender = pair
         tat, day = values[2 * index], values[2 * index + 1]
         wait = max(0.0, float(tat or 0) - now)
-        used = int(day or 0) / sender.per_day if sender.per_day else 0.0
-        return (round(wait, 3), used, index)
+        return (round(wait / 0.05), int(day or 0) / daily_capacity(sender), index)
 
     return [s for _, s in sorted(enumerate(senders), key=rank)]
+
+
+def daily_capacity(sender):
+    """The most `sender` can send in a day under its limits (a large number when it has none)."""
+    limits = [n for n in (sender.per_day, (sender.per_hour or 0) * 24, (sender.per_minute or 0) * 1440) if n]
+    return min(limits) if limits else 1_000_000
 
 
 # --- limits -------------------------------------------------------------------------------
@@ -273,6 +279,34 @@ def take_out(session, sender, health, reason):
     """Stop sending through `sender`; its pending messages go to the commune's other senders now
     (except those that may have reached it), and it is looked at again after COOL_OFF."""
     sender.health, sender.health_reason, sender.health_checked_at = health, reason[:300], utcnow()
+    moved = release_pending(session, sender)
+    queue.enqueue_on_commit(session, "gateway.sms.jobs.check_sender", sender.id, queue="default",
+                            at=utcnow() + COOL_OFF)
+    session.commit()
+    log.warning("sender taken out sender=%s commune=%s health=%s moved=%s reason=%s", sender.id, sender.commune_id,
+                health, moved, reason[:120])
+    return moved
+
+
+def disable(session, sender):
+    """An official's decision: no more SMS through `sender`; its pending messages move on."""
+    sender.enabled = False
+    moved = release_pending(session, sender)
+    session.commit()
+    log.info("sender disabled sender=%s moved=%s", sender.id, moved)
+    return moved
+
+
+def enable(session, sender):
+    """Send through `sender` again, its health reset (its next errors or probe decide)."""
+    sender.enabled, sender.health, sender.health_reason, sender.errors_in_a_row = True, "ok", None, 0
+    session.commit()
+
+
+def release_pending(session, sender):
+    """Pending deliveries waiting for a retry on `sender` are sent again now, through whichever
+    sender `choose` picks; those whose last try timed out stay (it may have reached this one).
+    Not committed; returns how many moved."""
     moved = list(session.scalars(select(Delivery.id).where(
         Delivery.sender_id == sender.id, Delivery.status == "pending", Delivery.channel == "sms",
         (Delivery.error_code.is_(None)) | (Delivery.error_code != UNCERTAIN))))
@@ -283,11 +317,6 @@ def take_out(session, sender, health, reason):
         # A new job id: the delivery's scheduled retry (on the old sender) finds it sent and stops.
         queue.enqueue_on_commit(session, "gateway.sms.jobs.send_delivery", delivery_id, queue="high",
                                 job_id=f"sms-{delivery_id}-moved-{sender.id}-{int(time.time())}")
-    queue.enqueue_on_commit(session, "gateway.sms.jobs.check_sender", sender.id, queue="default",
-                            at=utcnow() + COOL_OFF)
-    session.commit()
-    log.warning("sender taken out sender=%s commune=%s health=%s moved=%s reason=%s", sender.id, sender.commune_id,
-                health, len(moved), reason[:120])
     return len(moved)
 
 
@@ -326,6 +355,9 @@ def check_sender(session, config, sender):
                                     at=now + COOL_OFF)
             session.commit()
         return False
+    if sender.health == "failing" and sender.health_checked_at is not None \
+            and now - sender.health_checked_at < COOL_OFF:
+        return False  # its errors took it out, whatever its probe says: it waits out the cool-off
     if sender.health != "ok":
         log.info("sender back sender=%s was=%s", sender.id, sender.health)
         # On probation: one more error takes it out again.
@@ -338,8 +370,9 @@ def check_sender(session, config, sender):
 # --- adding and checking ------------------------------------------------------------------
 
 def validate(session, *, commune, name, provider, number=None, sim_number=None, smsc_id=None, options=None,
-             per_minute=None, per_hour=None, per_day=None):
+             per_minute=None, per_hour=None, per_day=None, config=None):
     """The fields of a new or edited sender, checked; ValueError with a reason officials can act on."""
+    from gateway.config import NAMES
     from gateway.phone import PhoneError, normalize
 
     if commune is None or commune.level != "commune":
@@ -365,14 +398,15 @@ def validate(session, *, commune, name, provider, number=None, sim_number=None, 
             raise ValueError(f"Giới hạn mỗi {label} phải là số nguyên từ 1 trở lên.")
     limits = dict(per_minute=per_minute, per_hour=per_hour, per_day=per_day)
     options = dict(options or {})
-    unknown = [k for k in options if not k.isupper()]
+    unknown = [k for k in options if k not in NAMES]
     if unknown:
-        raise ValueError(f"Tùy chọn không hợp lệ: {', '.join(unknown)} (dạng SMS_ANDROID_URL=...).")
+        raise ValueError(f"Tùy chọn không có: {', '.join(unknown)} (tên cài đặt như SMS_ANDROID_URL).")
     fields = dict(commune_id=commune.id, name=name.strip()[:80], provider=provider, number=clean_number,
                   sim_number=sim_number, smsc_id=(smsc_id or None), options=options, **limits)
     cls = SMS_PROVIDERS.get(provider)
-    missing = [k for k in cls.required_settings if k in getattr(cls, "per_sender_settings", ())
-               and not options.get(k)]
+    # What the provider needs, from the sender's own options or else the install's settings.
+    missing = [k for k in cls.required_settings if not options.get(k) and not (config or {}).get(k)]
     if missing:
-        raise ValueError(f"Người gửi '{provider}' cần: {', '.join(missing)}.")
+        raise ValueError(f"Người gửi '{provider}' cần: {', '.join(missing)} (--option {missing[0]}=… "
+                         "hoặc trong cấu hình).")
     return fields

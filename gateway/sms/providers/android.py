@@ -44,8 +44,6 @@ class AndroidSMS(SMSProvider):
     accepted_status = "queued"
     dedupes_reference = True
     unicode_capable = True
-    # What each phone of a pool has of its own (a sender's options); SMS_ANDROID_SIM picks a SIM.
-    per_sender_settings = ("SMS_ANDROID_URL", "SMS_ANDROID_USER", "SMS_ANDROID_PASSWORD")
 
     def _url(self, path):
         return self.config["SMS_ANDROID_URL"].rstrip("/") + path

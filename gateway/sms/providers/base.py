@@ -19,8 +19,6 @@ class SMSProvider:
     dedupes_reference = False
     # True when the provider carries Vietnamese with diacritics (UCS-2) for communes that choose it.
     unicode_capable = False
-    # Settings each sender of a pool gives for itself (Sender.options), e.g. one phone's URL.
-    per_sender_settings = ()
 
     def __init__(self, config):
         missing = [k for k in self.required_settings if not config.get(k)]
