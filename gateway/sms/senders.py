@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 KEY = "gateway:sender:{}:{}"
 MAX_WAIT = 5.0  # seconds a send may wait for its sender's next slot; longer, the delivery is held
+JOB_TIME_SHARE = 0.7  # a job waits for slots only within this share of its RQ timeout
 ERRORS_IN_A_ROW = 3  # transient errors in a row that take a sender out
 COOL_OFF = dt.timedelta(minutes=10)  # a sender taken out is tried again after this
 HEALTH_EVERY = dt.timedelta(minutes=5)  # an Android phone in use has its /health read this often
@@ -146,8 +147,9 @@ def choose(session, delivery, config, *, connection=None, now=None, sleep=time.s
     if not order:
         return Choice(hold_until=(now or utcnow()) + NO_SENDER_WAIT, reason="every sender is out")
     earliest = None
+    max_wait = _wait_allowed()
     for sender in order:
-        wait = reserve(connection, session, sender)
+        wait = reserve(connection, session, sender, max_wait=max_wait)
         if isinstance(wait, dt.datetime):
             earliest = wait if earliest is None else min(earliest, wait)
             if sender is sticky and wait - utcnow() <= dt.timedelta(hours=1):
@@ -207,8 +209,21 @@ def sent_today(session, sender_id):
         Delivery.sender_id == sender_id, Delivery.sent_at >= midnight)) or 0
 
 
-def reserve(connection, session, sender):
-    """Take `sender`'s next send slot: seconds to wait for it (at most MAX_WAIT), or the time
+def _wait_allowed():
+    """Seconds a send may wait for a slot now: MAX_WAIT, less inside an RQ job near its timeout
+    (a broadcast chunk sends hundreds of SMS in one job; killed mid-send, it would leave one stuck)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is None or not job.timeout or job.started_at is None:
+        return MAX_WAIT
+    started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=dt.timezone.utc)
+    left = float(job.timeout) * JOB_TIME_SHARE - (utcnow() - started).total_seconds()
+    return max(0.0, min(MAX_WAIT, left))
+
+
+def reserve(connection, session, sender, *, max_wait=MAX_WAIT):
+    """Take `sender`'s next send slot: seconds to wait for it (at most `max_wait`), or the time
     (aware UTC) its limits allow a send again, when that is later."""
     local = _local_now()
     tat_key, hour_key, day_key = KEY.format(sender.id, "tat"), _hour_key(sender.id, local), _day_key(sender.id, local)
@@ -231,7 +246,7 @@ def reserve(connection, session, sender):
                         .astimezone(dt.timezone.utc)
                 slot = max(float(tat or 0), now)
                 wait = slot - now
-                if wait > MAX_WAIT:
+                if wait > max_wait:
                     pipe.unwatch()
                     return utcnow() + dt.timedelta(seconds=wait)
                 pipe.multi()
