@@ -157,7 +157,7 @@ def choose(session, delivery, config, *, connection=None, now=None, sleep=time.s
             continue
         if wait > 0:
             sleep(wait)
-        _maybe_check_health(sender)
+        _maybe_check_health(connection, sender)
         return Choice(provider=provider_for(config, sender), sender=sender, unicode=wide)
     return Choice(hold_until=earliest, reason="every sender is at its limit")
 
@@ -335,15 +335,12 @@ def release_pending(session, sender):
     return len(moved)
 
 
-def _maybe_check_health(sender):
+def _maybe_check_health(connection, sender):
+    """Queue a look at an Android phone's /health at most once every HEALTH_EVERY, across workers."""
     if sender.provider != "android":
         return
-    checked = sender.health_checked_at
-    if checked is not None and utcnow() - checked < HEALTH_EVERY:
-        return
-    bucket = int(time.time() // HEALTH_EVERY.total_seconds())
-    queue.enqueue("gateway.sms.jobs.check_sender", sender.id, queue="default",
-                  job_id=f"sender-{sender.id}-health-{bucket}")
+    if connection.set(KEY.format(sender.id, "health-due"), 1, nx=True, ex=int(HEALTH_EVERY.total_seconds())):
+        queue.enqueue("gateway.sms.jobs.check_sender", sender.id, queue="default")
 
 
 def probe(config, sender):
