@@ -3,8 +3,9 @@
     python bench/sms_pool.py [--households 20000] [--workers 2] [--quick]
 
 Four loopback fakes of the SMS Gateway for Android API (threaded http.server on 127.0.0.1),
-one per phone, each a sender of the commune with its own per-minute limit (300, 450, 600 and
-750 a minute: 35 SMS a second together). The real pipeline sends: an announcement to every
+one per phone, each a sender of the commune with its own per-minute limit (120, 180, 240 and
+300 a minute by default: 14 SMS a second together; a real SIM's 30-200 an hour would make the
+run take days, and the schedule is the same scaled up). The real pipeline sends: an announcement to every
 household, `python worker.py` processes on the local Redis and a fresh PostgreSQL database,
 start → fan-out chunks → one `send_delivery` per SMS, which picks the sender with the soonest
 free slot (gateway.sms.senders) and waits for it. The shared provider rate limit is set high,
@@ -13,8 +14,8 @@ so only the senders' own limits pace the broadcast.
 The baseline is the sum of the senders' limits: the best a pool can do without breaking any.
 Prints the achieved rate over it (the first SMS to the last), each phone's share against its
 limit, and the peak RSS of each worker process (with its work horses, `wait4` ru_maxrss);
-checks every household got exactly one SMS. `--quick`: 2,000 households (about a minute of
-sending). Ends with `RATIO sms_pool <achieved / limits>` and `RSS_MB sms_pool <peak MiB>`.
+checks every household got exactly one SMS. `--quick`: 1,500 households (under two minutes
+of sending). Ends with `RATIO sms_pool <achieved / limits>` and `RSS_MB sms_pool <peak MiB>`.
 """
 import argparse
 import json
@@ -33,7 +34,7 @@ from bench.common import redis_db  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
-LIMITS = (300, 450, 600, 750)  # SMS a minute, one per phone
+LIMITS = (120, 180, 240, 300)  # SMS a minute, one per phone (--limits)
 USER, PASSWORD = "sms", "bench123"
 
 
@@ -78,9 +79,14 @@ def main():
     parser.add_argument("--households", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=500)
-    parser.add_argument("--quick", action="store_true", help="2,000 households")
+    parser.add_argument("--limits", default=",".join(map(str, LIMITS)),
+                        help="the four phones' limits, SMS a minute (default %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="1,500 households")
     args = parser.parse_args()
-    n = 2_000 if args.quick else args.households
+    n = 1_500 if args.quick else args.households
+    limits = tuple(int(x) for x in args.limits.split(","))
+    if len(limits) != 4 or min(limits) < 1:
+        parser.error("--limits takes four whole numbers, e.g. 300,450,600,750")
     spawner = Launcher()  # before this process imports the gateway and grows
 
     import redis
@@ -91,7 +97,7 @@ def main():
     from gateway.models import Delivery, Sender
 
     phones = []
-    for limit in LIMITS:
+    for limit in limits:
         handler = fake_phone()
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
@@ -127,9 +133,9 @@ def main():
                               options={"SMS_ANDROID_URL": url, "SMS_ANDROID_USER": USER,
                                        "SMS_ANDROID_PASSWORD": PASSWORD}))
             db.commit()
-        capacity = sum(LIMITS) / 60.0
+        capacity = sum(limits) / 60.0
         print(f"{n} households, {args.workers} workers, chunks of {args.chunk}; 4 phones limited to "
-              f"{'/'.join(map(str, LIMITS))} SMS a minute ({capacity:.0f}/s together); load average "
+              f"{'/'.join(map(str, limits))} SMS a minute ({capacity:.0f}/s together); load average "
               f"{os.getloadavg()[0]:.1f}")
 
         announce(app, admin_id, commune_id, text)
@@ -175,7 +181,7 @@ def main():
         for i, (limit, h, _, _) in enumerate(phones, 1):
             sent = sum(h.counts.values())
             own = (len(h.times) - 1) / (h.times[-1] - h.times[0]) if len(h.times) > 1 else 0.0
-            print(f"| {i} | {limit} | {sent} | {sent / n:.1%} | {limit / sum(LIMITS):.1%} | "
+            print(f"| {i} | {limit} | {sent} | {sent / n:.1%} | {limit / sum(limits):.1%} | "
                   f"{own / (limit / 60):.2f}× |")
         print(f"\nachieved {rate:.1f} SMS/s from the first SMS to the last ({span:.1f} s; {wall:.1f} s from the "
               f"workers' start), limits {capacity:.1f}/s: {rate / capacity:.2f}×")

@@ -13,20 +13,26 @@ log = logging.getLogger(__name__)
 
 
 def send_delivery(delivery_id):
-    """Send one SMS delivery; a retried or duplicated job never sends it twice."""
+    """Send one SMS delivery through its commune's pool (or the configured provider); a retried
+    or duplicated job never sends it twice."""
     db = get_db()
-    if not outbound.claim(db, delivery_id):
-        return "not pending"  # sent, being sent, failed for good, or no such row
     delivery = db.get(Delivery, delivery_id)
+    if delivery is None or delivery.status != "pending" or delivery.channel != "sms" or delivery.provider_id:
+        return "not pending"  # sent, being sent, failed for good, or no such row
     try:
         choice = senders.choose(db, delivery, current_app.config)
     except TransportError as exc:  # the provider is not configured: nothing to retry until it is
-        delivery.status, delivery.error_code, delivery.last_error = "failed", exc.code, str(exc)
-        db.commit()
+        if outbound.claim(db, delivery_id):
+            db.refresh(delivery)
+            delivery.status, delivery.error_code, delivery.last_error = "failed", exc.code, str(exc)
+            db.commit()
         log.error("sms provider not configured delivery=%s: %s", delivery_id, exc)
         return "failed"
     if choice.hold_until is not None:
         return outbound.hold(db, delivery, choice.hold_until, choice.reason)
+    if not outbound.claim(db, delivery_id, provider=choice.provider.name, sender=choice.sender):
+        return "not pending"  # another job took it meanwhile
+    db.refresh(delivery)
     outcome = outbound.send_claimed(db, delivery, choice.provider, sender=choice.sender, unicode=choice.unicode)
     senders.after_send(db, choice.sender, delivery, outcome)
     return outcome

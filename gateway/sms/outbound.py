@@ -73,12 +73,18 @@ def callback_url(config, provider):
     return base.rstrip("/") + provider.status_path
 
 
-def claim(session, delivery_id):
-    """Take a pending delivery for sending (pending → sending); False when it is not ours to send."""
+def claim(session, delivery_id, *, provider=None, sender=None):
+    """Take a pending delivery for sending (pending → sending); False when it is not ours to send.
+
+    The provider and the pool's sender it goes through are recorded in the same statement, so a
+    row a crashed worker left "sending" says where it may have gone."""
+    values = dict(status="sending", attempts=Delivery.attempts + 1, updated_at=utcnow())
+    if provider is not None:
+        values.update(provider=provider, sender_id=sender.id if sender is not None else None)
     claimed = session.execute(
         update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
                                Delivery.channel == "sms", Delivery.provider_id.is_(None))
-        .values(status="sending", attempts=Delivery.attempts + 1, updated_at=utcnow())
+        .values(**values)
     ).rowcount
     session.commit()
     return bool(claimed)
@@ -103,9 +109,9 @@ def send_claimed(session, delivery, provider, *, sender=None, unicode=False):
             session.commit()
             return "skipped"
     delivery.provider = provider.name
-    delivery.sender_id = sender.id if sender is not None else None
+    if sender is not None:
+        delivery.sender_id = sender.id
     body = (delivery.body if unicode and provider.unicode_capable else to_gsm(delivery.body))[:MAX_BODY]
-    session.commit()  # the sender is on the row before the provider has the message
     try:
         provider_id = provider.send(delivery.phone, body, callback_url(current_app.config, provider),
                                     reference=reference(delivery))
@@ -141,10 +147,13 @@ def send_claimed(session, delivery, provider, *, sender=None, unicode=False):
 
 
 def hold(session, delivery, until, reason=""):
-    """Give a claimed delivery back (sending → pending) to be sent at `until`: its senders are at
-    their limits. Not an attempt: nothing was sent."""
-    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", max(0, delivery.attempts - 1), until
+    """Leave a pending delivery for `until` (its senders are at their limits): its job comes back
+    then. Nothing was claimed or sent, so it is not an attempt."""
+    held = session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "pending")
+                           .values(next_attempt_at=until, updated_at=utcnow())).rowcount
     session.commit()
+    if not held:
+        return "not pending"
     enqueue(SEND_JOB, delivery.id, queue="high", at=until,
             job_id=f"sms-{delivery.id}-held-{int(until.timestamp())}")
     log.info("sms held delivery=%s until=%s reason=%s", delivery.id, until.isoformat(), reason)
