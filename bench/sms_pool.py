@@ -6,8 +6,8 @@ Four loopback fakes of the SMS Gateway for Android API (threaded http.server on 
 one per phone, each a sender of the commune with its own per-minute limit (120, 180, 240 and
 300 a minute by default: 14 SMS a second together; a real SIM's 30-200 an hour would make
 the run take days, and the schedule is the same scaled up). The real pipeline sends: an
-announcement to every household, `python worker.py` processes on the local Redis and a fresh PostgreSQL database,
-start → fan-out chunks → one `send_delivery` per SMS, which picks the sender with the soonest
+announcement to every household, `python worker.py` processes on the local Redis and a fresh
+PostgreSQL database, start → fan-out chunks → one `send_delivery` per SMS, which picks the sender with the soonest
 free slot (gateway.sms.senders) and waits for it. The shared provider rate limit is set high,
 so only the senders' own limits pace the broadcast.
 
