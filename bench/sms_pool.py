@@ -7,8 +7,8 @@ one per phone, each a sender of the commune with its own per-minute limit (120, 
 300 a minute by default: 14 SMS a second together; a real SIM's 30-200 an hour would make
 the run take days, and the schedule is the same scaled up). The real pipeline sends: an
 announcement to every household, `python worker.py` processes on the local Redis and a fresh
-PostgreSQL database, start → fan-out chunks → one `send_delivery` per SMS, which picks the sender with the soonest
-free slot (gateway.sms.senders) and waits for it. The shared provider rate limit is set high,
+PostgreSQL database, start → fan-out chunks → one `send_delivery` per SMS, which picks the
+sender with the soonest free slot (gateway.sms.senders) and waits for it. The shared provider rate limit is set high,
 so only the senders' own limits pace the broadcast.
 
 The baseline is the sum of the senders' limits: the best a pool can do without breaking any.
