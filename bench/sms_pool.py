@@ -2,20 +2,20 @@
 
     python bench/sms_pool.py [--households 20000] [--workers 2] [--quick]
 
-Four loopback fakes of the SMS Gateway for Android API (threaded http.server on 127.0.0.1),
-one per phone, each a sender of the commune with its own per-minute limit (120, 180, 240 and
-300 a minute by default: 14 SMS a second together; a real SIM's 30-200 an hour would make
-the run take days, and the schedule is the same scaled up). The real pipeline sends: an
-announcement to every household, `python worker.py` processes on the local Redis and a fresh
-PostgreSQL database, start → fan-out chunks → one `send_delivery` per SMS, which picks the
-sender with the soonest free slot (gateway.sms.senders) and waits for it. The shared provider rate limit is set high,
-so only the senders' own limits pace the broadcast.
+Four loopback fakes of the SMS Gateway for Android API (threaded http.server on 127.0.0.1), one
+per phone, each a sender of the commune with its own per-minute limit (120, 180, 240 and 300 a
+minute by default: 14 SMS a second together; a real SIM's 30-200 an hour would make the run take
+days, and the schedule is the same scaled up). The real pipeline sends: an announcement to every
+household, `python worker.py` processes on the local Redis and a fresh PostgreSQL database,
+start → fan-out chunks → one `send_delivery` per SMS, which picks the sender with the soonest
+free slot (gateway.sms.senders) and waits for it. The shared provider rate limit is set high, so
+only the senders' own limits pace the broadcast.
 
 The baseline is the sum of the senders' limits: the best a pool can do without breaking any.
 Prints the achieved rate over it (the first SMS to the last), each phone's share against its
-limit, and the peak RSS of each worker process (with its work horses, `wait4` ru_maxrss);
-checks every household got exactly one SMS. `--quick`: 1,500 households (under two minutes
-of sending). Ends with `RATIO sms_pool <achieved / limits>` and `RSS_MB sms_pool <peak MiB>`.
+limit, and the peak RSS of each worker process (with its work horses, `wait4` ru_maxrss); checks
+every household got exactly one SMS. `--quick`: 1,500 households (under two minutes of sending).
+Ends with `RATIO sms_pool <achieved / limits>` and `RSS_MB sms_pool <peak MiB>`.
 """
 import argparse
 import json
