@@ -73,6 +73,7 @@ SETTINGS = (
     Setting("KANNEL_CALLBACK_URL", "", "Kannel: the gateway's URL as smsbox reaches it, for delivery reports (empty: PUBLIC_BASE_URL)."),
     Setting("KANNEL_ADMIN_URL", "", "Kannel: bearerbox admin, e.g. `http://127.0.0.1:13000`; lets a message a crashed worker left be checked, not guessed."),
     Setting("KANNEL_ADMIN_PASSWORD", "", "Kannel: bearerbox `admin-password` (status page).", True),
+    Setting("GAMMU_SPOOL_DIR", "", "gammu-smsd (`files` service, a USB modem): the folder holding its `outbox/`, `sent/` and `error/`, e.g. `/var/spool/gammu` (provider `gammu`)."),
     # Hotline and voice calls (gateway/ivr).
     Setting("HOTLINE_MODE", "answer", "`answer`: the hotline answers calls; `callback`: it rejects them (busy, free for the caller) and calls back."),
     Setting("IVR_RECORD_MAX_SECONDS", "120", "Longest voice report a caller can record, in seconds (`#` ends it sooner)."),

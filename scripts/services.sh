@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What the test suite needs outside Python: ffmpeg, espeak-ng, chromium and Kannel with its
-# fakesmsc test SMSC (Debian packages),
+# What the test suite needs outside Python: ffmpeg, espeak-ng, chromium, Kannel with its
+# fakesmsc test SMSC, and gammu-smsd (Debian packages),
 # Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (database `test`, trust auth).
 # Installs missing packages as root with apt-get, and starts the services when they are down.
 set -euo pipefail
@@ -17,6 +17,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
 [ -x /usr/sbin/bearerbox ] || missing+=(kannel)
 [ -x /usr/lib/kannel/test/fakesmsc ] || missing+=(kannel-extras)
+command -v gammu >/dev/null || missing+=(gammu)
+command -v gammu-smsd >/dev/null || missing+=(gammu-smsd)
 fresh_pg=0
 [[ " ${missing[*]} " == *" postgresql "* ]] && fresh_pg=1
 if [ ${#missing[@]} -gt 0 ]; then

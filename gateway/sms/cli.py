@@ -247,3 +247,44 @@ def senders_check(sender_id):
     for s in rows:
         check_sender(db, current_app.config, s)
         click.echo(f"{s.id}\t{s.name}\t{s.health}\t{s.health_reason or ''}".rstrip())
+
+
+@sms_cli.command("gammu-receive")
+@click.argument("message_ids", nargs=-1)
+@click.option("--to", "to_number", help="The modem's own number (what residents texted).")
+def gammu_receive_command(message_ids, to_number):
+    """gammu-smsd's RunOnReceive: take the SMS it received (from its environment) as inbound."""
+    import os
+
+    from gateway.sms.inbound import receive
+    from gateway.sms.providers.gammu import inbound_from_environment
+
+    try:
+        sender, text = inbound_from_environment(os.environ)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = receive(get_db(), provider="gammu", sender=sender, body=text, to=to_number,
+                     provider_message_id=(message_ids[0][:100] if message_ids else None), reply_by_sms=True,
+                     config=current_app.config)
+    click.echo(f"inbound {result.message.id} {result.intent or ''}".rstrip())
+
+
+@sms_cli.command("gammu-status")
+@click.argument("status", type=click.Choice(["sent", "failed"]))
+@click.argument("message_id", required=False)
+def gammu_status_command(status, message_id):
+    """gammu-smsd's RunOnSent (`gammu-status sent`) and RunOnFailure (`gammu-status failed`)."""
+    from gateway.sms.outbound import apply_status, find_by_reference
+    from gateway.sms.providers.gammu import reference_of
+
+    if not message_id or message_id == "INIT":
+        click.echo("modem failure, no message")  # RunOnFailure for the phone itself
+        return
+    db = get_db()
+    delivery = find_by_reference(db, reference_of(message_id))
+    if delivery is None:
+        click.echo(f"no delivery for {message_id}")
+        return
+    moved = apply_status(db, delivery, status, error_code="gammu_error" if status == "failed" else None)
+    db.commit()
+    click.echo(f"delivery {delivery.id} {delivery.status}" + ("" if moved else " (unchanged)"))

@@ -185,6 +185,15 @@ def find_by_provider_id(session, provider_name, provider_id):
                                                  Delivery.provider_id == str(provider_id)))
 
 
+def find_by_reference(session, ref):
+    """The delivery our reference `lx-<id>-<digest>` (`reference()`) names, or None."""
+    parts = (ref or "").split("-")
+    if len(parts) != 3 or parts[0] != "lx" or not parts[1].isdigit():
+        return None
+    candidate = session.get(Delivery, int(parts[1]))
+    return candidate if candidate is not None and reference(candidate) == ref else None
+
+
 def requeue_stuck(session, config, *, older_than=STUCK_AFTER):
     """Deliveries a crashed worker left "sending": look them up at the provider where it can be
     asked, send again where the provider refuses duplicates, and otherwise leave them to an

@@ -131,15 +131,6 @@ def _kannel_secret_ok():
     return bool(expected) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def _by_reference(db, ref):
-    """The delivery our reference `lx-<id>-<digest>` names, or None."""
-    parts = (ref or "").split("-")
-    if len(parts) != 3 or parts[0] != "lx" or not parts[1].isdigit():
-        return None
-    candidate = db.get(Delivery, int(parts[1]))
-    return candidate if candidate is not None and outbound.reference(candidate) == ref else None
-
-
 def _raw_value(name):
     """A query or form field as bytes, undecoded (smsbox sends UCS-2 texts as raw UTF-16BE)."""
     from urllib.parse import parse_qs
@@ -184,7 +175,7 @@ def kannel_status():
         log.warning("rejected kannel dlr: bad or missing secret")
         abort(403)
     db = get_db()
-    delivery = _by_reference(db, request.args.get("ref"))
+    delivery = outbound.find_by_reference(db, request.args.get("ref"))
     kind = request.args.get("type", "").strip()
     if kind not in STATUSES:
         return Response(f"unknown report type '{kind[:20]}'\n", status=400, mimetype="text/plain")

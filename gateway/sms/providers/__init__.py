@@ -7,6 +7,7 @@ SMS_PROVIDERS = Registry("SMS provider", {
     "android": "gateway.sms.providers.android.AndroidSMS",
     "esms": "gateway.sms.providers.esms.EsmsSMS",
     "kannel": "gateway.sms.providers.kannel.KannelSMS",
+    "gammu": "gateway.sms.providers.gammu.GammuSMS",
 })
 
 
