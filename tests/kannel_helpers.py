@@ -28,7 +28,8 @@ def have_kannel():
     return all(os.access(p, os.X_OK) for p in (BEARERBOX, SMSBOX, FAKESMSC))
 
 
-needs_kannel = pytest.mark.skipif(not have_kannel(), reason="Debian kannel and kannel-extras (scripts/services.sh installs them)")
+needs_kannel = pytest.mark.skipif(not have_kannel(),
+                                  reason="Debian kannel and kannel-extras (scripts/services.sh installs them)")
 
 
 def free_port():

@@ -70,7 +70,8 @@ def test_kannel_inbound_is_refused_when_no_secret_is_configured(app, db):
 def test_the_same_kannel_message_twice_is_stored_once(kannel_app, db):
     client = kannel_app.test_client()
     for _ in range(2):
-        assert client.get(f"/sms/kannel/inbound?secret={SECRET}&from=0912345678&text=Xin+chao&id=same").status_code == 200
+        resp = client.get(f"/sms/kannel/inbound?secret={SECRET}&from=0912345678&text=Xin+chao&id=same")
+        assert resp.status_code == 200
     assert db.scalar(select(func.count()).select_from(InboundMessage)) == 1
     assert db.scalar(select(func.count()).select_from(Delivery)) == 1
 

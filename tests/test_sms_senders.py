@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-import redis
 import requests
 import responses
 from sqlalchemy import func, select

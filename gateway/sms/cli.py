@@ -148,7 +148,8 @@ def senders_add(commune, name, provider, number, sim_number, smsc_id, options, p
     sender = Sender(**fields)
     db.add(sender)
     db.commit()
-    click.echo(f"Đã thêm người gửi {sender.id}: {sender.name} ({sender.provider} {sender.number or ''}).".replace(" )", ")"))
+    what = " ".join(filter(None, (sender.provider, sender.number)))
+    click.echo(f"Đã thêm người gửi {sender.id}: {sender.name} ({what}).")
 
 
 @senders_cli.command("edit")
