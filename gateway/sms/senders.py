@@ -121,9 +121,10 @@ def choose(session, delivery, config, *, connection=None, now=None, sleep=time.s
     number = texted_number(session, delivery)
     sticky = None
     if number:
-        candidates = session.scalars(select(Sender).where(Sender.enabled.is_(True), Sender.number.is_not(None))
-                                     .where(Sender.commune_id == commune.id if commune is not None else True))
-        sticky = next((s for s in candidates if same_number(s.number, number)), None)
+        query = select(Sender).where(Sender.enabled.is_(True), Sender.number.is_not(None))
+        if commune is not None:
+            query = query.where(Sender.commune_id == commune.id)
+        sticky = next((s for s in session.scalars(query) if same_number(s.number, number)), None)
         if commune is None and sticky is not None:
             commune = sticky.commune
     pool = [] if commune is None else list(session.scalars(
@@ -139,11 +140,9 @@ def choose(session, delivery, config, *, connection=None, now=None, sleep=time.s
             return Choice(hold_until=(now or utcnow()) + NO_SENDER_WAIT, reason=f"waiting for sender {pinned.id}")
         order = [pinned]
     else:
-        order = [s for s in pool if usable(s)]
+        order = _by_free_slot(connection, [s for s in pool if usable(s)])
         if sticky is not None and usable(sticky):
             order = [sticky] + [s for s in order if s.id != sticky.id]
-        else:
-            order = _by_free_slot(connection, order)
     if not order:
         return Choice(hold_until=(now or utcnow()) + NO_SENDER_WAIT, reason="every sender is out")
     earliest = None
