@@ -267,3 +267,28 @@ def test_console_senders_page_is_for_admins_and_shows_health_and_today_s_use(poo
     login(leader, "truongkp1")
     assert leader.get("/console/senders").status_code == 403
     assert re.search(r'href="/console/senders"', client.get("/console/").get_data(as_text=True))
+
+
+def test_a_phone_whose_sim_hits_its_limit_is_taken_out_and_the_message_goes_through_another(pool_app, db):
+    a, b = add_phone(db, 1), add_phone(db, 2)
+    db.get(Sender, b.id).enabled = False  # so the first send surely goes through phone 1
+    db.commit()
+    [i] = queue_many(db, 1)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        phones = Phones(rsps)
+        drain(pool_app)
+        d = db.get(Delivery, i)
+        assert (d.status, d.sender_id) == ("queued", a.id)
+        senders.enable(db, db.get(Sender, b.id))
+        event = {"event": "sms:failed", "id": "ev-f", "payload": {
+            "messageId": d.provider_id, "reason": "RESULT_ERROR_LIMIT_EXCEEDED", "phoneNumber": d.phone}}
+        assert android_post(pool_app.test_client(), event).status_code == 200
+        drain(pool_app)
+        # The same report again (the app retries webhooks) changes nothing more.
+        assert android_post(pool_app.test_client(), event).status_code == 200
+        drain(pool_app)
+    db.expire_all()
+    d = db.get(Delivery, i)
+    assert (d.status, d.sender_id) == ("queued", b.id)
+    assert db.get(Sender, a.id).health == "failing" and "LIMIT" in db.get(Sender, a.id).health_reason
+    assert phones.accepted[1] == phones.accepted[2] == [d.provider_id]  # phone 1 said it did not send it

@@ -302,6 +302,24 @@ def take_out(session, sender, health, reason):
     return moved
 
 
+def refused_for_limit(session, delivery, reason):
+    """A phone of the pool reported that it did not send `delivery` because its SIM hit a carrier
+    or Android limit (RESULT_ERROR_LIMIT_EXCEEDED): the phone is taken out for its cool-off and
+    the message, which did not go, is sent again through another sender. True when it was."""
+    if delivery.sender_id is None or delivery.channel != "sms" or "limit" not in str(reason or "").lower():
+        return False
+    sender = session.get(Sender, delivery.sender_id)
+    delivery.status, delivery.provider_id, delivery.sender_id = "pending", None, None
+    delivery.error_code, delivery.last_error, delivery.next_attempt_at = "sender_limit", str(reason)[:1000], None
+    queue.enqueue_on_commit(session, "gateway.sms.jobs.send_delivery", delivery.id, queue="high",
+                            job_id=f"sms-{delivery.id}-limit-{sender.id}")
+    if sender.health == "ok":
+        take_out(session, sender, "failing", f"SIM limit reached: {reason}")
+    else:
+        session.commit()
+    return True
+
+
 def disable(session, sender):
     """An official's decision: no more SMS through `sender`; its pending messages move on."""
     sender.enabled = False

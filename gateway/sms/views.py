@@ -96,10 +96,34 @@ def android_event():
                          config=current_app.config)
         return jsonify(ok=True, intent=result.intent, duplicate=result.duplicate)
     if name in ("sms:sent", "sms:delivered", "sms:failed", "sms:cancelled"):
+        if _seen_before("android", event.get("id")):
+            return jsonify(ok=True, duplicate=True)  # the app retries a webhook it thinks was lost
         moved = _update("android", payload.get("messageId"), STATUSES[name], error=payload.get("reason"),
                         error_code="android_failed" if name == "sms:failed" else None)
+        if name == "sms:failed" and moved:
+            from gateway.sms.senders import refused_for_limit
+
+            db = get_db()
+            refused_for_limit(db, outbound.find_by_provider_id(db, "android", payload.get("messageId")),
+                              payload.get("reason"))
         return jsonify(ok=True, updated=moved)
     return jsonify(ok=True, ignored=name)
+
+
+def _seen_before(provider, event_id):
+    """True when this provider's event id was handled in the last two days (events are retried)."""
+    from redis.exceptions import RedisError
+
+    from gateway.queue import get_connection
+
+    if not event_id:
+        return False
+    try:
+        return not get_connection().set(f"gateway:sms:event:{provider}:{str(event_id)[:100]}", 1, nx=True,
+                                         ex=2 * 86400)
+    except RedisError:
+        log.warning("sms event dedupe skipped: Redis unavailable provider=%s", provider)
+        return False  # statuses never move back, so handling one twice is harmless but for resends
 
 
 @bp.get("/esms/status")
