@@ -183,9 +183,8 @@ def kannel_inbound():
         body = decode_text(_raw_value("text"), values.get("coding"), values.get("charset"))
     except ValueError as exc:
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
-    result = receive(get_db(), provider="kannel", sender=sender, body=body, to=values.get("to") or None,
-                     provider_message_id=(values.get("id") or "")[:100] or None, reply_by_sms=True,
-                     config=current_app.config)
+    receive(get_db(), provider="kannel", sender=sender, body=body, to=values.get("to") or None,
+            provider_message_id=(values.get("id") or "")[:100] or None, reply_by_sms=True, config=current_app.config)
     # Empty: the sms-service must not answer from this body (max-messages = 0 in kannel.conf).
     return Response("", status=200, mimetype="text/plain")
 
