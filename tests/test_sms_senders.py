@@ -292,3 +292,24 @@ def test_a_phone_whose_sim_hits_its_limit_is_taken_out_and_the_message_goes_thro
     assert (d.status, d.sender_id) == ("queued", b.id)
     assert db.get(Sender, a.id).health == "failing" and "LIMIT" in db.get(Sender, a.id).health_reason
     assert phones.accepted[1] == phones.accepted[2] == [d.provider_id]  # phone 1 said it did not send it
+
+
+def test_an_admin_adds_a_sender_in_the_console_and_bad_input_is_refused_with_its_reason(pool_app, db):
+    client = pool_app.test_client()
+    token = login(client)
+    form = {"commune_id": str(commune(db).id), "name": "Điện thoại 3", "provider": "android",
+            "number": "0981 000 003", "sim_number": "1", "per_hour": "150", "per_day": "1000",
+            "SMS_ANDROID_URL": PHONES[3], "SMS_ANDROID_USER": "sms", "SMS_ANDROID_PASSWORD": "pw3"}
+    for change, reason in (({"number": "09abc"}, "Số gửi"), ({"per_day": "0"}, "Tối đa mỗi ngày"),
+                           ({"SMS_ANDROID_URL": ""}, "SMS_ANDROID_URL"), ({"commune_id": "999"}, "xã/phường")):
+        resp = post(client, "/console/senders", token, {**form, **change})
+        assert resp.status_code == 400 and reason in resp.get_data(as_text=True), change
+    assert db.scalar(select(func.count()).select_from(Sender)) == 0
+    resp = post(client, "/console/senders", token, form)
+    assert resp.status_code == 302
+    s = db.scalar(select(Sender))
+    assert (s.number, s.sim_number, s.per_hour, s.per_day, s.options["SMS_ANDROID_URL"]) == (
+        NUMBERS[3], 1, 150, 1000, PHONES[3])
+    leader = pool_app.test_client()
+    leader_token = login(leader, "truongkp1")
+    assert post(leader, "/console/senders", leader_token, form).status_code == 403
