@@ -84,11 +84,12 @@ def same_number(a, b):
     """True when two ways of writing a number are the same number ("+84912…", "0912…", "84912…")."""
     if not a or not b:
         return False
-    da, db_ = "".join(c for c in a if c.isdigit()), "".join(c for c in b if c.isdigit())
-    if da == db_:
-        return True
-    strip = lambda d: d[2:] if d.startswith("84") and len(d) > 9 else d.lstrip("0")  # noqa: E731
-    return strip(da) == strip(db_) and len(strip(da)) >= 8
+    def national_digits(text):
+        digits = "".join(c for c in text if c.isdigit())
+        return digits[2:] if digits.startswith("84") and len(digits) > 9 else digits.lstrip("0") or digits
+
+    x, y = national_digits(a), national_digits(b)
+    return x == y and (len(x) >= 8 or a.strip() == b.strip())
 
 
 def unicode_chosen(commune):
