@@ -192,8 +192,10 @@ def main():
         if unsent or dupes or missing:
             sys.exit(1)
     finally:
-        for pid in procs:
-            spawner.signal(pid, signal.SIGKILL)
+        for pid in procs:  # a stalled or interrupted run: twice SIGTERM is RQ's cold shutdown, which
+            spawner.signal(pid, signal.SIGTERM)  # also stops the worker's scheduler process
+            time.sleep(0.5)
+            spawner.signal(pid, signal.SIGTERM)
             spawner.reap(pid)
         spawner.close()
         for _, _, server, _ in phones:
