@@ -357,19 +357,29 @@ def export_rows(session):
 
 def export_csv(session):
     """Residents as CSV bytes in UTF-8 with a BOM, so Excel shows Vietnamese correctly."""
-    buf = io.StringIO()
-    csv.writer(buf).writerows(export_rows(session))
-    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+    return rows_csv(export_rows(session))
 
 
 def export_xlsx(session):
     """Residents as XLSX bytes."""
+    return rows_xlsx(export_rows(session), title="Hộ dân")
+
+
+def rows_csv(rows):
+    """Rows of cells as CSV bytes in UTF-8 with a BOM (every export writes CSV this way)."""
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+
+
+def rows_xlsx(rows, *, title):
+    """Rows of cells as XLSX bytes, one sheet named `title` (every export writes XLSX this way)."""
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "Hộ dân"
-    for row in export_rows(session):
+    ws.title = title
+    for row in rows:
         ws.append(row)
     buf = io.BytesIO()
     wb.save(buf)

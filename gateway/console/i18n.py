@@ -5,6 +5,8 @@ tests (`strict`) and shows the key itself in production, so a gap is seen, never
 """
 import logging
 
+from gateway.console import i18n_areas
+
 log = logging.getLogger(__name__)
 LANGUAGES = ("vi", "en")
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
@@ -625,7 +627,7 @@ EN = {
     "sim.reply": "Instant reply",
 }
 
-CATALOGUES = {"vi": VI, "en": EN}
+CATALOGUES = {"vi": {**VI, **i18n_areas.VI}, "en": {**EN, **i18n_areas.EN}}
 
 
 def translate(lang, key, *, strict=False, **values):
