@@ -222,16 +222,19 @@ def parse_row(session, row, columns, header, default_area, today):
     values = {}
     if cell("name") is not None:
         values["name"] = re.sub(r"\s+", " ", cell("name"))
-    area = default_area
+    area, old_name = default_area, None
     if cell("area"):
         match = match_area(session, cell("area"), levels=("neighbourhood",))
         if match.area is None:
             raise ValueError(_unknown_area(cell("area"), match.candidates))
-        area = match.area
+        area, old_name = match.area, match.alias
     if cell("team"):
         if area is None:
             raise ValueError(f"Có tổ '{cell('team')}' nhưng chưa có khu phố/thôn.")
-        match = match_area(session, cell("team"), within=area, levels=("team",))
+        # An old village's list: its "Tổ 1" is the team that came with it in the merge.
+        match = old_name and match_area(session, f"{old_name} {cell('team')}", within=area, levels=("team",))
+        if not match or match.area is None:
+            match = match_area(session, cell("team"), within=area, levels=("team",))
         if match.area is None:
             raise ValueError(_unknown_area(cell("team"), match.candidates, within=area))
         area = match.area

@@ -109,8 +109,8 @@ def code_conflict(session, code, level, parent, *, exclude_ids=()):
     if other is not None:
         retired = " (đã ngừng dùng)" if not other.active else ""
         return f"Mã {code} đã dùng cho {_full_name(other)}{retired} trong {where}: chọn mã khác."
-    alias = session.scalar(select(AreaAlias).where(AreaAlias.area_id.in_(ids), AreaAlias.key == area_key(code),
-                                                    AreaAlias.kind == "code").limit(1))
+    alias = session.scalar(select(AreaAlias).where(AreaAlias.area_id.in_(ids), AreaAlias.key == area_key(code))
+                           .limit(1))
     if alias is not None:
         return f"Mã {code} vẫn là mã cũ của {_full_name(alias.area)} (người dân còn nhắn mã này): chọn mã khác."
     return None
@@ -139,6 +139,13 @@ def resolve(session, ref, *, include_retired=False):
         query = query.where(Area.id.in_(within.descendant_ids(session)))
     found = list(session.scalars(query.order_by(Area.id)))
     if not found:
+        old = None if include_retired else session.scalar(
+            select(Area).where(Area.code == code, Area.retired_at.is_not(None)).order_by(Area.id.desc()).limit(1))
+        if old is not None and old.merged_into is not None:
+            raise AreaError(f"{old.name} [{code}] đã gộp vào {old.merged_into.name} [{old.merged_into.code}]: "
+                            f"dùng mã {old.merged_into.code}.")
+        if old is not None:
+            raise AreaError(f"{old.name} [{code}] đã ngừng dùng.")
         raise AreaError(f"Không có khu vực mã '{ref}' (xem `areas list`).")
     if len(found) > 1:
         places = ", ".join(sorted({(a.commune() or a).code for a in found}))
@@ -178,10 +185,18 @@ def looks_like_code(text):
     return bool(_CODE.fullmatch(text.strip())) and text.strip().upper() == text.strip()
 
 
-def add_area(session, *, code, name, kind, parent=None, hotline=None, aliases=()):
-    """A new area under `parent`; AreaError when anything is wrong. Flushes, does not commit."""
+def _hotline(text):
+    """A hotline number as stored; AreaError with the reason."""
     from gateway.areas.settings import validate_hotline
 
+    try:
+        return validate_hotline(text)
+    except ValueError as exc:
+        raise AreaError(f"Số tổng đài: {exc}") from None
+
+
+def add_area(session, *, code, name, kind, parent=None, hotline=None, aliases=()):
+    """A new area under `parent`; AreaError when anything is wrong. Flushes, does not commit."""
     level, kind = parse_kind(kind)
     code, name = check_code(code), check_name(name)
     check_parent(level, parent)
@@ -189,7 +204,7 @@ def add_area(session, *, code, name, kind, parent=None, hotline=None, aliases=()
     if problem:
         raise AreaError(problem)
     area = Area(level=level, kind=kind, code=code, name=name, parent=parent, settings={},
-                hotline_number=validate_hotline(hotline) if hotline else None)
+                hotline_number=_hotline(hotline) if hotline else None)
     session.add(area)
     for alias in aliases:
         add_alias(session, area, alias, kind="code" if looks_like_code(alias) else "name", source="import")
@@ -202,12 +217,14 @@ def edit_area(session, area, *, name=None, code=None, kind=None, hotline=None, a
     Everything is checked before anything changes. Returns True when anything changed."""
     new = check_edit(session, area, name=name, code=code, kind=kind, hotline=hotline)
     changed = False
-    if new.get("code", area.code) != area.code:
-        add_alias(session, area, area.code, kind="code", source="rename")
-        area.code, changed = new["code"], True
-    if new.get("name", area.name) != area.name:
-        add_alias(session, area, area.name, kind="name", source="rename")
-        area.name, changed = new["name"], True
+    old_name, old_code = area.name, area.code
+    area.name, area.code = new.get("name", area.name), new.get("code", area.code)
+    # The old name first: when name and code share a key ("Khu phố 5", "KP5") the name is kept,
+    # as the hotline can read it.
+    for old, kind in ((old_name, "name"), (old_code, "code")):
+        if old != getattr(area, kind):
+            add_alias(session, area, old, kind=kind, source="rename")
+            changed = True
     if new.get("kind", area.kind) != area.kind:
         area.kind, changed = new["kind"], True
     if "hotline" in new and new["hotline"] != area.hotline_number:
@@ -221,8 +238,6 @@ def edit_area(session, area, *, name=None, code=None, kind=None, hotline=None, a
 
 def check_edit(session, area, *, name=None, code=None, kind=None, hotline=None):
     """The checked new values of an edit (only those given); AreaError naming the first problem."""
-    from gateway.areas.settings import validate_hotline
-
     new = {}
     if kind is not None:
         level, new["kind"] = parse_kind(kind)
@@ -238,7 +253,7 @@ def check_edit(session, area, *, name=None, code=None, kind=None, hotline=None):
     if name is not None:
         new["name"] = check_name(name)
     if hotline is not None:
-        new["hotline"] = validate_hotline(hotline) if hotline.strip() else None
+        new["hotline"] = _hotline(hotline) if hotline.strip() else None
     return new
 
 
