@@ -61,13 +61,14 @@ def import_areas(session, filename, data, *, skip_bad_rows=False, dry_run=False)
             "'Số tổng đài', 'Tên cũ'). Các cột đang có: " + ", ".join(c for c in rows[0] if c) + ".")
     columns, ignored = map_headers(rows[header_at])
     report = ImportReport(ignored_columns=ignored)
+    seen = {}  # (commune id or None, code) → line: a code twice in one commune is a mistake in the file
     for index in range(header_at + 1, len(rows)):
         row, line = rows[index], index + 1
         if not _filled(row):
             continue
         cells = {name: (row[i] or "").strip() if i < len(row) else "" for name, i in columns.items()}
         try:
-            status = _import_row(session, cells)
+            status = _import_row(session, cells, seen, line)
         except ValueError as exc:  # AreaError, PhoneError: the row's reason
             report.rows.append(RowResult(line, "rejected", cells.get("code", ""), str(exc)))
             continue
@@ -80,11 +81,17 @@ def import_areas(session, filename, data, *, skip_bad_rows=False, dry_run=False)
     return report
 
 
-def _import_row(session, cells):
+def _import_row(session, cells, seen, line):
     """Add or update the area a row describes; its status. Every check comes before any change,
     so a refused row leaves nothing behind."""
     level, _ = parse_kind(cells["kind"])
     parent = resolve(session, cells["parent"]) if cells.get("parent") else None
+    commune = parent.commune() if parent is not None and level in ("neighbourhood", "team") else None
+    key = (commune.id if commune is not None else None, check_code(cells["code"]))
+    if key in seen:
+        where = f" trong {commune.name}" if commune is not None else ""
+        raise AreaError(f"Mã {key[1]} trùng với dòng {seen[key]}{where}: mỗi mã chỉ dùng cho một nơi.")
+    seen[key] = line
     aliases = [a.strip() for a in cells.get("aliases", "").split(";") if a.strip()]
     existing = _existing(session, cells["code"], level, parent)
     if existing is None:
