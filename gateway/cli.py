@@ -99,12 +99,12 @@ def officials_create(login, name, role, area_codes, password):
     db = get_db()
     if db.scalar(select(Official).where(Official.login == login)):
         raise click.ClickException(f"Official '{login}' already exists.")
-    areas = []
-    for code in area_codes:
-        area = db.scalar(select(Area).where(Area.code == code.upper()))
-        if area is None:
-            raise click.ClickException(f"Unknown area code '{code}' (see `areas list`).")
-        areas.append(area)
+    from gateway.areas.manage import AreaError, resolve
+
+    try:
+        areas = [resolve(db, code) for code in area_codes]  # "KP5", or "TANLAP/KP5" when several communes have one
+    except AreaError as exc:
+        raise click.ClickException(str(exc)) from None
     db.add(Official(login=login, name=name, role=role, areas=areas,
                     password_hash=generate_password_hash(password)))
     db.commit()

@@ -53,4 +53,4 @@ def test_officials_create(app, demo):
     dup = runner.invoke(args=["officials", "create", "kp5"], input="x\nx\n")
     assert dup.exit_code != 0 and "already exists" in dup.output
     unknown = runner.invoke(args=["officials", "create", "kp99", "--area", "KP99"], input="x\nx\n")
-    assert unknown.exit_code != 0 and "Unknown area code" in unknown.output
+    assert unknown.exit_code != 0 and "Không có khu vực mã 'KP99'" in unknown.output

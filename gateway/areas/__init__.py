@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from gateway.models import Area, AreaAlias
-from gateway.text import fold
+from gateway.text import fold, strip_diacritics
 
 # Local words for kinds of area, folded, longest first, → one short token.
 _KIND_WORDS = (
@@ -132,8 +132,6 @@ def find_by_code(session, ref, *, within=None):
 
 def normal_code(text):
     """A code as stored: no spaces or diacritics, upper case ("kp 5" → "KP5")."""
-    from gateway.text import strip_diacritics
-
     return re.sub(r"\s+", "", strip_diacritics(str(text or ""))).upper()
 
 

@@ -227,8 +227,8 @@ def areas_settings(ref, hotlines, group_target, group_chat_id, duty_officer_phon
             settings.apply(db, area, changes)
         except settings.SettingsError as exc:
             db.rollback()
-            raise click.ClickException("Không lưu: " + "; ".join(
-                f"{settings.LABELS[k]}: {v}" for k, v in exc.errors.items())) from None
+            raise click.ClickException("Không lưu:\n" + "\n".join(
+                f"  {settings.LABELS[k]}: {v}" for k, v in exc.errors.items())) from None
         db.commit()
         click.echo(f"Đã lưu cài đặt của {area.name}.")
     for key, value in settings.current(area).items():

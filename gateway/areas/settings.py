@@ -3,8 +3,6 @@ prompt recordings, SMS price. Checked when saved, each refusal with a reason in 
 
 Empty means "inherit": an area without a value uses its commune's, a commune its province's.
 """
-from dataclasses import dataclass
-
 from gateway.models import AudioAsset
 from gateway.phone import normalize
 
@@ -55,14 +53,12 @@ def _price_text(price):
     return str(int(price)) if float(price).is_integer() else str(price)
 
 
-@dataclass
 class SettingsError(ValueError):
-    """Some values were refused: field → reason."""
+    """Some values were refused: `.errors` is field → reason."""
 
-    errors: dict
-
-    def __str__(self):
-        return " ".join(f"{LABELS[k]}: {v}" for k, v in self.errors.items())
+    def __init__(self, errors):
+        super().__init__(" ".join(f"{LABELS[k]}: {v}" for k, v in errors.items()))
+        self.errors = errors
 
 
 def apply(session, area, changes):

@@ -1,12 +1,10 @@
 """Areas in the console: browse and search the tree (paginated), add, edit, move, merge, retire,
 import (checked per row, then confirmed) and export; each area's settings. Commune admins only."""
 import math
-import secrets
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
-from gateway import queue
 from gateway.areas import manage, settings as area_settings
 from gateway.console.base import bp, login_required, t
 from gateway.db import get_db
@@ -14,7 +12,6 @@ from gateway.models import AREA_KINDS, KIND_LABELS, Area, AreaAlias, Resident
 from gateway.text import nfc
 
 PAGE = 50
-IMPORT_TTL = 3600  # seconds a checked file waits for its confirmation
 ADMINS = ("admin",)
 # The kinds offered when adding, in tree order.
 KIND_CHOICES = [(kind, KIND_LABELS[kind]) for level in ("province", "commune", "neighbourhood", "team")
@@ -254,54 +251,30 @@ def area_settings_page(area_id):
 
 # Import and export ------------------------------------------------------------------------
 
-def _import_key(token):
-    return f"console:areas-import:{token}"
-
-
 @bp.route("/areas/import", methods=["GET", "POST"])
 @login_required(roles=ADMINS)
 def areas_import():
     """Step 1 checks the file (nothing saved, the file kept an hour); step 2 imports it."""
     from gateway.areas.tables import import_areas
+    from gateway.console import uploads
     from gateway.residents import ImportFileError
 
-    db = get_db()
-    conn = queue.get_connection()
     if request.method == "GET":
         return render_template("console/areas_import.html", report=None, errors=[], form={})
     form = {"skip_bad_rows": request.form.get("skip_bad_rows") == "1"}
-    errors, filename, data = [], "", None
-    token = request.form.get("token", "")
-    confirm = request.form.get("confirm") == "1" and token
-    if confirm:
-        stored = conn.hgetall(_import_key(token)) if token.isalnum() else {}
-        if not stored:
-            errors.append(t("res.import_expired"))
-        else:
-            filename, data = stored.get(b"name", b"").decode("utf-8"), stored.get(b"data")
-    else:
-        file = request.files.get("file")
-        if file is None or not file.filename:
-            errors.append(t("res.import_no_file"))
-        else:
-            filename, data = file.filename, file.read()
-    report = None
+    upload = uploads.received("areas-import")
+    errors, report = [upload.error] if upload.error else [], None
     if not errors:
         try:
-            report = import_areas(db, filename, data, skip_bad_rows=form["skip_bad_rows"], dry_run=not confirm)
+            report = import_areas(get_db(), upload.filename, upload.data, skip_bad_rows=form["skip_bad_rows"],
+                                  dry_run=not upload.confirm)
         except ImportFileError as exc:
             errors.append(str(exc))
     if errors:
         return render_template("console/areas_import.html", report=None, errors=errors, form=form), 400
-    if confirm:
-        conn.delete(_import_key(token))
-        token = ""
-    else:
-        token = secrets.token_hex(16)
-        conn.hset(_import_key(token), mapping={"name": filename.encode("utf-8"), "data": data})
-        conn.expire(_import_key(token), IMPORT_TTL)
-    return render_template("console/areas_import.html", report=report, errors=[], form=form, token=token,
-                           confirmed=confirm, filename=filename)
+    uploads.keep("areas-import", upload)
+    return render_template("console/areas_import.html", report=report, errors=[], form=form, token=upload.token,
+                           confirmed=upload.confirm, filename=upload.filename)
 
 
 @bp.get("/areas/export")

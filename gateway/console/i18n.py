@@ -317,6 +317,7 @@ VI = {
     "sim.incoming": "Tin đến",
     "sim.outgoing": "Tin đi",
     "sim.reply": "Trả lời tức thì",
+    **i18n_areas.VI,  # the area pages
 }
 
 EN = {
@@ -625,9 +626,10 @@ EN = {
     "sim.incoming": "Received",
     "sim.outgoing": "Sent",
     "sim.reply": "Instant reply",
+    **i18n_areas.EN,  # the area pages
 }
 
-CATALOGUES = {"vi": {**VI, **i18n_areas.VI}, "en": {**EN, **i18n_areas.EN}}
+CATALOGUES = {"vi": VI, "en": EN}
 
 
 def translate(lang, key, *, strict=False, **values):

@@ -219,7 +219,8 @@ class _Handler:
                                   first=short_code(match.candidates[0]))
         if match.candidates:
             return replies.render("unknown_area", text=wanted, suggestions=replies.area_list(match.candidates, budget=70))
-        example = self.session.scalar(select(Area).where(Area.level == "neighbourhood").order_by(Area.id).limit(1))
+        example = self.session.scalar(select(Area).where(Area.level == "neighbourhood", Area.retired_at.is_(None))
+                                      .order_by(Area.id).limit(1))
         return replies.render("unknown_area_none", text=wanted, example=example.code if example else "KP1",
                               hotline=self.hotline())
 
