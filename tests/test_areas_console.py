@@ -40,6 +40,7 @@ def test_browse_search_and_page_the_tree(client, admin, demo, monkeypatch):
     assert "<code>TANLOI</code>" in inside and "<code>KP1</code>" not in inside
     found = client.get("/console/areas?q=tân lợi").get_data(as_text=True)
     assert "Thôn Tân Lợi" in found and "Khu phố 1<" not in found
+    assert "<code>KP6</code>" in client.get("/console/areas?q=kp 6").get_data(as_text=True)
     teams = client.get("/console/areas?q=Tổ").get_data(as_text=True)
     assert "Trang 1/" in teams and "Trang sau" in teams and teams.count("<code>") == 10
     assert client.get("/console/areas?parent=99999").status_code == 404

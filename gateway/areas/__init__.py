@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from gateway.models import Area, AreaAlias
 from gateway.text import fold, strip_diacritics
@@ -138,7 +139,7 @@ def normal_code(text):
 def active_children(session, area):
     """The active areas directly below `area`, oldest first (the hotline picker's keypad order)."""
     return list(session.scalars(select(Area).where(Area.parent_id == area.id, Area.retired_at.is_(None))
-                                .order_by(Area.id)))
+                                .options(selectinload(Area.aliases)).order_by(Area.id)))
 
 
 def spoken_name(area):

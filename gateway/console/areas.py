@@ -5,7 +5,7 @@ import math
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
-from gateway.areas import manage, settings as area_settings
+from gateway.areas import area_key, manage, normal_code, settings as area_settings
 from gateway.console.base import bp, login_required, t
 from gateway.db import get_db
 from gateway.models import AREA_KINDS, KIND_LABELS, Area, AreaAlias, Resident
@@ -40,7 +40,10 @@ def areas():
     if q:
         like = f"%{q}%"
         aliased = select(AreaAlias.area_id).where(AreaAlias.name.ilike(like))
-        query = query.where(or_(Area.name.ilike(like), Area.code.ilike(like), Area.id.in_(aliased)))
+        # Codes and old names also as typed without accents or spaces ("kp 6" finds KP6 and what KP6 became).
+        aliased = aliased.union(select(AreaAlias.area_id).where(AreaAlias.key == area_key(q)))
+        query = query.where(or_(Area.name.ilike(like), Area.code.ilike(like), Area.code == normal_code(q),
+                                Area.id.in_(aliased)))
     else:
         query = query.where(Area.parent_id == parent.id if parent is not None else Area.parent_id.is_(None))
     if not show_retired:
