@@ -275,6 +275,11 @@ def test_hotline_picker_lists_active_areas_with_their_old_names(app, demo):
         assert [a.code for a in after] == [c for c in before if c != "KP6"]
         kp5 = next(a for a in after if a.code == "KP5")
         assert spoken_name(kp5) == "Khu phố 5, gồm cả Khu phố 6 cũ"
+        # What the hotline's area menu says (gateway.ivr.prompts reads it through these functions).
+        from gateway.ivr.prompts import area_picker_text
+
+        said = area_picker_text(db, commune)
+        assert "Khu phố 5, gồm cả Khu phố 6 cũ, bấm 5." in said and "Khu phố 7, bấm 6." in said
 
 
 def test_api_area_filters_follow_merges(app, demo):
