@@ -245,3 +245,29 @@ def test_prompt_recordings_must_be_known_prompts_and_real_recordings(app, demo):
     assert run(app, "TANLAP", "--prompt-recording", "greeting=").exit_code == 0
     with app.app_context():
         assert "prompt_recordings" not in get_db().get(Area, demo).settings
+
+
+def test_console_uploads_an_officials_voice_for_a_hotline_prompt(client, admin, app, demo):
+    from gateway.ivr.prompts import recordings_of
+    from tests.audio_helpers import speech_wav
+
+    url = f"/console/areas/{demo}/settings"
+    assert 'value="greeting"' in client.get(url).get_data(as_text=True)
+    base = {"csrf_token": admin, "hotline_numbers": "0263 3822 123", "quiet_hours": "21:00-06:30",
+            "group_target": "outbox", "group_chat_id": "tanlap-main", "prompt_key": "greeting"}
+    silent = client.post(url, data={**base, "prompt_file": (io.BytesIO(b"not audio at all"), "loi-chao.wav")},
+                         content_type="multipart/form-data")
+    assert silent.status_code == 400 and "Lời chào ghi âm" in silent.get_data(as_text=True)
+    r = client.post(url, data={**base, "prompt_file": (io.BytesIO(speech_wav("Xin chào bà con")), "loi-chao.wav")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)
+    with app.app_context():
+        db = get_db()
+        mapping = recordings_of(db.get(Area, demo))
+        asset = db.get(AudioAsset, mapping["greeting"])
+        assert asset.kind == "prompt" and asset.original_name == "loi-chao.wav"
+    r = client.post(url, data={**base, "prompt_key": "", "prompt_remove": "greeting"},
+                    content_type="multipart/form-data")
+    assert r.status_code == 302
+    with app.app_context():
+        assert recordings_of(get_db().get(Area, demo)) == {}

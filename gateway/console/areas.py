@@ -217,6 +217,7 @@ def area_retire(area_id):
 @login_required(roles=ADMINS)
 def area_settings_page(area_id):
     """Hotline numbers, group, duty officer, quiet hours, SMS price and prompt recordings of an area."""
+    from gateway.ivr.prompts import catalogue
     from gateway.mirror import MIRROR_TARGETS
 
     db = get_db()
@@ -227,15 +228,12 @@ def area_settings_page(area_id):
         if area.level not in ("province", "commune"):
             fields = [f for f in fields if f not in area_settings.COMMUNE_FIELDS]
         changes = {f: request.form.get(f, "") for f in fields}
+        upload_error = None
         if area.level == "commune" and "prompt_key" in request.form:
-            mapping = dict(values["prompt_recordings"])
-            for key in request.form.getlist("prompt_remove"):
-                mapping.pop(key, None)
-            key, asset_id = request.form.get("prompt_key", "").strip(), request.form.get("prompt_asset", "").strip()
-            if key and asset_id:
-                mapping[key] = asset_id
-            changes["prompt_recordings"] = mapping
+            changes["prompt_recordings"], upload_error = _prompt_changes(db, values["prompt_recordings"])
         try:
+            if upload_error:
+                raise area_settings.SettingsError({"prompt_recordings": upload_error})
             area_settings.apply(db, area, changes)
         except area_settings.SettingsError as exc:
             db.rollback()
@@ -245,11 +243,35 @@ def area_settings_page(area_id):
             db.commit()
             flash(t("area.settings_saved", name=area.name), "success")
             return redirect(url_for("console.area_settings_page", area_id=area.id))
+    prompt_keys = sorted(catalogue(db, area)) if area.level == "commune" else []
     return render_template("console/area_settings.html", area=area, values=values, errors=errors,
+                           prompt_keys=prompt_keys,
                            labels=area_settings.LABELS, targets=MIRROR_TARGETS.names(),
                            commune_fields=area_settings.COMMUNE_FIELDS,
                            inherited={"quiet_hours": area.inherited("quiet_hours") or "",
                                       "hotline_number": area.inherited("hotline_number") or ""}), status
+
+
+def _prompt_changes(db, mapping):
+    """The commune's prompt recordings after this form: ticked ones removed, and a recording for
+    the chosen prompt, uploaded now (MP3, WAV, M4A…) or given by its number. (mapping, error)."""
+    from audio.uploads import UploadRejected
+
+    from gateway.media.assets import store_upload
+
+    mapping = dict(mapping)
+    for key in request.form.getlist("prompt_remove"):
+        mapping.pop(key, None)
+    key, asset_id = request.form.get("prompt_key", "").strip(), request.form.get("prompt_asset", "").strip()
+    file = request.files.get("prompt_file")
+    if key and file is not None and file.filename:
+        try:
+            asset_id = str(store_upload(db, file.filename, file.read(), kind="prompt").id)
+        except UploadRejected as exc:
+            return mapping, exc.message
+    if key and asset_id:
+        mapping[key] = asset_id
+    return mapping, None
 
 
 # Import and export ------------------------------------------------------------------------

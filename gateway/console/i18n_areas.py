@@ -73,8 +73,9 @@ VI = {
     "area.prompt_none": "Tổng đài đang đọc bằng giọng máy cho mọi lời.",
     "area.prompt_remove": "Bỏ bản ghi âm số {asset} cho lời '{key}'",
     "area.prompt_key": "Lời (mã)",
-    "area.prompt_asset": "Số bản ghi âm",
-    "area.prompt_help": "Bản ghi âm tải lên bằng lệnh `ivr record-prompt`; `ivr prompts` liệt kê mã các lời.",
+    "area.prompt_file": "Tải lên bản ghi âm cho lời này (MP3, WAV, M4A…)",
+    "area.prompt_asset": "Hoặc số của một bản ghi âm đã có",
+    "area.prompt_help": "Chọn lời, rồi tải lên giọng của cán bộ; tổng đài dùng bản ghi âm này thay cho giọng máy. `ivr prompts` cho biết nội dung từng lời.",
 }
 
 EN = {
@@ -149,6 +150,7 @@ EN = {
     "area.prompt_none": "The hotline speaks every prompt with the synthetic voice.",
     "area.prompt_remove": "Remove recording {asset} for prompt '{key}'",
     "area.prompt_key": "Prompt (key)",
-    "area.prompt_asset": "Recording number",
-    "area.prompt_help": "Recordings are uploaded with `ivr record-prompt`; `ivr prompts` lists the keys.",
+    "area.prompt_file": "Upload a recording for this prompt (MP3, WAV, M4A…)",
+    "area.prompt_asset": "Or the number of an existing recording",
+    "area.prompt_help": "Choose a prompt, then upload an official's voice; the hotline plays it instead of the synthetic voice. `ivr prompts` shows what each prompt says.",
 }
