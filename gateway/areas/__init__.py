@@ -87,7 +87,8 @@ def match_area(session, text, *, within=None, levels=("neighbourhood", "team")):
     aliases = list(session.execute(
         select(AreaAlias, Area).join(Area, AreaAlias.area_id == Area.id).where(*conditions).order_by(AreaAlias.id)))
     hits = [(al, a) for al, a in aliases if al.key == wanted] or [
-        (al, a) for al, a in aliases if wanted_bare and a.level == "neighbourhood" and _bare_key(al.name) == wanted_bare]
+        (al, a) for al, a in aliases
+        if wanted_bare and a.level == "neighbourhood" and _bare_key(al.name) == wanted_bare]
     by_area = {a.id: (al, a) for al, a in hits}
     if len(by_area) == 1:
         al, a = next(iter(by_area.values()))

@@ -180,7 +180,8 @@ def residents_import():
                                area_choices=area_choices(db, g.official)), 400
     uploads.keep("import", upload)
     return render_template("console/residents_import.html", report=report, errors=[], form=form, token=upload.token,
-                           confirmed=upload.confirm, filename=upload.filename, area_choices=area_choices(db, g.official))
+                           confirmed=upload.confirm, filename=upload.filename,
+                           area_choices=area_choices(db, g.official))
 
 
 @bp.get("/residents/export")
