@@ -313,3 +313,20 @@ def test_an_admin_adds_a_sender_in_the_console_and_bad_input_is_refused_with_its
     leader = pool_app.test_client()
     leader_token = login(leader, "truongkp1")
     assert post(leader, "/console/senders", leader_token, form).status_code == 403
+
+
+def test_a_commune_chooses_ucs2_from_the_command_line(pool_app, db):
+    runner = pool_app.test_cli_runner()
+    code = commune(db).code
+    assert "gsm" in runner.invoke(args=["senders", "coding", code]).output
+    assert "ucs2" in runner.invoke(args=["senders", "coding", code, "ucs2"]).output
+    db.expire_all()
+    assert senders.unicode_chosen(commune(db))
+    [i] = queue_many(db, 1)
+    db.get(Delivery, i).body = "Họp tổ lúc 19h"
+    db.commit()
+    drain(pool_app)
+    from gateway.models import OutboxMessage
+
+    assert db.scalar(select(OutboxMessage.body)) == "Họp tổ lúc 19h"  # with its diacritics
+    assert runner.invoke(args=["senders", "coding", code, "latin1"]).exit_code != 0

@@ -289,3 +289,20 @@ def gammu_status_command(status, message_id):
     moved = apply_status(db, delivery, status, error_code="gammu_error" if status == "failed" else None)
     db.commit()
     click.echo(f"delivery {delivery.id} {delivery.status}" + ("" if moved else " (unchanged)"))
+
+
+@senders_cli.command("coding")
+@click.argument("commune")
+@click.argument("coding", type=click.Choice(["gsm", "ucs2"]), required=False)
+def senders_coding(commune, coding):
+    """Show or choose how COMMUNE's SMS are written: gsm (no diacritics, 160 a part; the default)
+    or ucs2 (Vietnamese with diacritics, 70 a part, for providers that carry it)."""
+    from gateway.sms.senders import set_coding, unicode_chosen
+
+    db = get_db()
+    area = _commune(db, commune)
+    if coding:
+        set_coding(db, area, coding)
+    chosen = "ucs2" if unicode_chosen(area) else "gsm"
+    click.echo(f"{area.name}: {chosen} " + ("(có dấu, 70 ký tự một tin)" if chosen == "ucs2" else
+                                           "(không dấu, 160 ký tự một tin)"))

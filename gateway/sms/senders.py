@@ -97,6 +97,14 @@ def unicode_chosen(commune):
     return commune is not None and str(commune.inherited("sms_coding") or "").lower() in ("ucs2", "ucs-2", "unicode")
 
 
+def set_coding(session, commune, coding):
+    """Choose how a commune's SMS are written: "gsm" (no diacritics) or "ucs2" (with them)."""
+    if coding not in ("gsm", "ucs2"):
+        raise ValueError("Chọn gsm (không dấu) hoặc ucs2 (có dấu).")
+    commune.settings = {**(commune.settings or {}), "sms_coding": coding}
+    session.commit()
+
+
 def provider_for(config, sender):
     """The provider object of `sender`: its registry name, with its own options over the app's settings."""
     options = dict(sender.options or {})
