@@ -5,7 +5,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from gateway.db import get_db
-from gateway.models import Delivery, utcnow
+from gateway.models import Delivery
 from gateway.sms import outbound
 from gateway.sms.providers import get_provider
 from gateway.transport import TransportError
@@ -17,7 +17,7 @@ def send_delivery(delivery_id):
     """Send one SMS delivery; a retried or duplicated job never sends it twice.
 
     Every attempt (first, retry, rescheduled, recovered) takes a slot of the shared send rate
-    first, and a provider's 429 Retry-After pauses every sender."""
+    first, and a provider's Retry-After pauses every sender."""
     from gateway.broadcast.ratelimit import sms_limiter
 
     db = get_db()
@@ -35,10 +35,7 @@ def send_delivery(delivery_id):
         db.commit()
         log.error("sms provider not configured delivery=%s: %s", delivery_id, exc)
         return "failed"
-    outcome = outbound.send_claimed(db, delivery, provider)
-    if outcome == "retry" and delivery.error_code == "429" and delivery.next_attempt_at is not None:
-        limiter.pause(max(0.0, (delivery.next_attempt_at - utcnow()).total_seconds()))
-    return outcome
+    return outbound.send_claimed(db, delivery, provider, pause=limiter.pause)
 
 
 def requeue_stuck(minutes=10):

@@ -89,8 +89,9 @@ def opted_out(session, phone):
     return session.scalar(select(Resident.id).where(Resident.phone == phone, Resident.opted_out_at.is_not(None)))
 
 
-def send_claimed(session, delivery, provider):
+def send_claimed(session, delivery, provider, *, pause=None):
     """Send a claimed ("sending") delivery through `provider`; record the outcome and commit.
+    `pause(seconds)` is called when the provider says Retry-After (the shared rate limit's pause).
 
     Returns "sent" (or "queued"), "retry" or "failed"."""
     from flask import current_app
@@ -115,6 +116,8 @@ def send_claimed(session, delivery, provider):
                         delivery.id, provider.name, exc.code, delivery.attempts, exc.permanent)
             return "failed"
         delay = exc.retry_after if exc.retry_after is not None else backoff(delivery.attempts)
+        if exc.retry_after is not None and pause is not None:
+            pause(exc.retry_after)
         delivery.status, delivery.error_code, delivery.last_error = "pending", (exc.code or "")[:40] or None, str(exc)[:1000]
         delivery.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
         session.commit()
