@@ -4,6 +4,7 @@ household has exactly one SMS, none is missing, and the announcement's status an
 right; webhooks answer as usual while Redis is down. Waits are bounded and fail saying what
 they waited for; nothing here measures speed."""
 import contextlib
+import datetime as dt
 import os
 import shutil
 import signal
@@ -307,3 +308,20 @@ def test_webhooks_answer_while_redis_is_down_and_the_work_follows_when_it_is_bac
         assert groups == 1
         assert sms_sent_per_phone(db) == {phone: 1}  # the Android reply, once
         assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.channel == "voice")) == 1
+
+
+@pytest.mark.timeout(200)
+def test_scheduled_jobs_run_when_the_workers_rq_scheduler_is_dead(fault_app, workers):
+    from gateway.queue import enqueue
+
+    worker = workers.start()
+    wait_for(lambda: children(worker.pid), 60, "the worker's RQ scheduler process", workers.log_path)
+    time.sleep(1)  # idle: its only child is the scheduler
+    for pid in children(worker.pid):
+        os.kill(pid, signal.SIGKILL)
+    with fault_app.app_context():
+        enqueue("tests.jobs.record", "on time", at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1))
+    # RQ would restart its scheduler at its next maintenance; the ticker moves the job meanwhile.
+    wait_for(lambda: count(fault_app, OutboxMessage.recipient == "on time"), 30,
+             "the scheduled job to run without RQ's scheduler", workers.log_path)
+    assert worker.poll() is None

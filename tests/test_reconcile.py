@@ -334,3 +334,40 @@ def test_health_shows_the_age_of_the_oldest_unfinished_work(rapp, client, db):
     line = next(x for x in text.splitlines() if x.startswith('gateway_oldest_unfinished_seconds{kind="sms"}'))
     assert int(line.split()[-1]) >= 20 * 60 - 5
     assert 'gateway_unfinished{kind="sms"} 1' in text
+
+
+def test_escalations_lost_with_redis_are_made_by_the_periodic_task_once(rapp, town):
+    db = town
+    from gateway.models import Resident
+
+    a = announce(db, codes=("KP1", "KP2"), priority="urgent", channels=["sms"])
+    drain(rapp)
+    lose_redis(rapp)  # the escalation checks scheduled for half an hour later are gone
+    db.execute(update(Delivery).where(Delivery.announcement_id == a.id)
+               .values(sent_at=utcnow() - dt.timedelta(minutes=31)))
+    db.commit()
+    phones = targeted_phones(db, a)
+    elderly = sorted(db.scalars(select(Resident.phone).where(
+        Resident.phone.in_(phones), Resident.is_elderly.is_(True) | Resident.no_smartphone.is_(True))))
+    assert elderly
+    for _ in range(2):  # the task runs again and again: nobody is called twice
+        with rapp.app_context():
+            assert reconcile.run_task("escalations") == len(jobs.chunk_bounds(db, a, 7))
+        drain(rapp)
+    placed = sorted(m.recipient for m in db.scalars(select(OutboxMessage).where(OutboxMessage.channel == "voice")))
+    assert placed == elderly
+
+
+def test_the_bulletins_task_requests_today_for_every_area_with_an_operator_link(rapp, town):
+    db = town
+    from gateway.loudspeaker.links import create_link
+    from gateway.loudspeaker.listing import local_day
+    from gateway.models import Area
+
+    kp1 = db.scalar(select(Area).where(Area.code == "KP1"))
+    create_link(db, area=kp1, label="Ông Ba – loa khu phố 1")
+    db.commit()
+    with rapp.app_context():
+        assert reconcile.run_task("bulletins") == 1
+    [b] = db.scalars(select(Bulletin))
+    assert (b.area_id, b.day, b.status) == (kp1.id, local_day(utcnow()), "empty")  # no announcements today
