@@ -20,12 +20,12 @@ import logging
 from collections import defaultdict
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, literal, select, update
 
 from gateway import queue
 from gateway.db import get_db
 from gateway.models import (
-    Announcement, AudioAsset, BroadcastChunk, Bulletin, Delivery, GroupPost, OperatorLink, utcnow,
+    Announcement, Area, AudioAsset, BroadcastChunk, Bulletin, Delivery, GroupPost, OperatorLink, Report, utcnow,
 )
 from gateway.registry import import_string
 
@@ -257,8 +257,29 @@ def bulletins(db, config, now):
                                           job_timeout=900) is not None for i in ids)
 
 
+def voice_reports(db, config, now):
+    """Voice reports whose processing job (fetch the recording, then mirror) was lost: no mirror
+    post yet though their area has a group."""
+    from gateway.mirror import group_of
+    from gateway.recordings import JOB, RETRY
+
+    cutoff = now - _after(config)
+    key = literal("report:") + cast(Report.id, String) + literal(":mirror")
+    mirrored = select(GroupPost.id).where(GroupPost.report_id == Report.id, GroupPost.idempotency_key == key)
+    reports = db.scalars(select(Report).where(Report.channel == "voice", Report.created_at < cutoff,
+                                              Report.created_at > now - dt.timedelta(days=1), ~mirrored.exists())
+                         .limit(BATCH))
+    n = 0
+    for report in reports:
+        area = report.area or db.get(Area, report.commune_id)
+        if area is not None and group_of(area) is not None:
+            n += queue.enqueue_unless_alive(JOB, report.id, job_id=f"voice-report-{report.id}", queue="high",
+                                            retry=RETRY) is not None
+    return n
+
+
 RULES = (scheduled_starts, broadcast_steps, announcement_audio, sms_pending, sms_sending, calls_pending,
-         calls_sending, group_posts, audio_assets, bulletins, finished_announcements)
+         calls_sending, group_posts, voice_reports, audio_assets, bulletins, finished_announcements)
 
 
 def reconcile(rules=RULES):

@@ -18,11 +18,21 @@ from tests.broadcast_helpers import announce, deliveries, set_quiet, sms_sent_pe
 
 
 @pytest.fixture
-def rapp(app):
-    """An app whose reconciler redoes anything not done by now (no waiting in tests)."""
+def rapp(any_app):
+    """An app (SQLite, then PostgreSQL) whose reconciler redoes anything not done by now."""
+    app = any_app
     app.config.update(RECONCILE_AFTER_SECONDS="0", BROADCAST_CHUNK_SIZE="7", SMS_RATE_PER_SECOND="1000",
                       VOICE_MAX_CONCURRENT="0")
     return app
+
+
+@pytest.fixture
+def db(rapp):
+    """The session of `rapp` (this module's apps run on both databases)."""
+    from gateway.db import get_db
+
+    with rapp.app_context():
+        yield get_db()
 
 
 @pytest.fixture
@@ -320,7 +330,8 @@ def test_the_ticker_enqueues_each_periodic_task_once_per_interval_and_moves_due_
     assert [m.recipient for m in db.scalars(select(OutboxMessage))] == ["due"]
 
 
-def test_health_shows_the_age_of_the_oldest_unfinished_work(rapp, client, db):
+def test_health_shows_the_age_of_the_oldest_unfinished_work(rapp, db):
+    client = rapp.test_client()
     from gateway.sms.outbound import queue_sms
 
     d = queue_sms(db, phone="+84912345678", body="x", key="stuck")
@@ -371,3 +382,23 @@ def test_the_bulletins_task_requests_today_for_every_area_with_an_operator_link(
         assert reconcile.run_task("bulletins") == 1
     [b] = db.scalars(select(Bulletin))
     assert (b.area_id, b.day, b.status) == (kp1.id, local_day(utcnow()), "empty")  # no announcements today
+
+
+def test_voice_report_whose_job_was_lost_is_processed_and_mirrored_once(rapp, db):
+    from gateway.demo import load_demo
+    from gateway.models import Area
+    from gateway.reports import open_report
+
+    load_demo(db, households=20)
+    kp5 = db.scalar(select(Area).where(Area.code == "KP5"))
+    report = open_report(db, commune=kp5.commune(), channel="voice", area=kp5, phone="+84987654321",
+                         category="environment")
+    db.commit()  # the hotline stored the report while Redis was down: its job never queued
+    assert run(rapp)["voice_reports"] == 1
+    assert run(rapp)["voice_reports"] == 0  # queued now
+    drain(rapp)
+    [post] = db.scalars(select(GroupPost))
+    assert post.report_id == report.id and post.idempotency_key == f"report:{report.id}:mirror"
+    drain(rapp)
+    assert run(rapp)["voice_reports"] == 0  # mirrored: done
+    assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.channel == "group")) == 1
