@@ -56,6 +56,8 @@ def main(argv=None):
         try:
             worker.work(burst=args.burst, with_scheduler=True)
         except REDIS_DOWN as exc:  # raised while registering, before RQ's own loop
+            if args.burst:
+                parser.exit(1, f"redis unreachable: {exc}\n")
             log.warning("worker could not start: redis unreachable (%s)", exc.__class__.__name__)
         # RQ's loop returns when it is done (burst), asked to stop (SIGTERM), or Redis failed.
         if args.burst or worker._stop_requested or stop["requested"]:
@@ -63,6 +65,7 @@ def main(argv=None):
         # Between workers, SIGTERM/SIGINT just end the wait (RQ's handlers would raise here).
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+        time.sleep(1)  # never a busy loop, whatever made RQ's loop return
         if not wait_for_redis(app, lambda: stop["requested"]):
             return
         log.warning("redis is back: starting the worker again")

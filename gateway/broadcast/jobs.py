@@ -345,9 +345,8 @@ def escalate(announcement_id, first_id, last_id):
         _queue_call(db, ann, phone=c.phone, resident_id=c.resident_id, area_id=c.area_id)
         calls += 1
     db.commit()
-    if waiting:
-        queue.enqueue(THIS + "escalate", ann.id, first_id, last_id, queue="default", retry=_retry(),
-                      at=utcnow() + dt.timedelta(minutes=_setting("ESCALATE_AFTER_MINUTES")))
+    # Households still waiting are called by a later run: the periodic `escalations` task
+    # (gateway.reconcile) runs this for every chunk of a live urgent announcement.
     log.info("escalation id=%s residents=%s..%s households=%s confirmed=%s calls=%s waiting=%s", ann.id, first_id,
              last_id, len(candidates), len(confirmed), calls, waiting)
     return calls
