@@ -19,7 +19,7 @@ def _check(fn):
         return {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"[:300]}
 
 
-def _unfinished():
+def unfinished():
     """Per kind of work, the unfinished items now due and the age of the oldest (seconds since it
     was due): {"sms": (count, oldest), …}. Stuck work shows here before residents notice."""
     now = utcnow()
@@ -69,7 +69,7 @@ def healthz():
     ok = all(c["ok"] for c in checks.values())
     work = {}
     if checks["database"]["ok"]:
-        work = {kind: {"unfinished": n, "oldest_seconds": age} for kind, (n, age) in _unfinished().items()}
+        work = {kind: {"unfinished": n, "oldest_seconds": age} for kind, (n, age) in unfinished().items()}
     return jsonify(status="ok" if ok else "fail", checks=checks, work=work), 200 if ok else 503
 
 
@@ -87,7 +87,7 @@ def metrics():
         lines.append("gateway_queue_up 1")
     except queue.REDIS_DOWN:
         lines.append("gateway_queue_up 0")  # the rest still tells what is waiting
-    work = _unfinished()
+    work = unfinished()
     lines += ["# HELP gateway_unfinished Unfinished items now due, per kind of work.",
               "# TYPE gateway_unfinished gauge"]
     lines += [f'gateway_unfinished{{kind="{kind}"}} {n}' for kind, (n, _) in work.items()]
@@ -107,4 +107,7 @@ def metrics():
 
 
 def init_app(app):
+    from gateway import reconcile
+
     app.register_blueprint(bp)
+    reconcile.init_app(app)  # the `work` commands

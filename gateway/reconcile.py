@@ -19,7 +19,9 @@ import datetime as dt
 import logging
 from collections import defaultdict
 
+import click
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import String, cast, func, literal, select, update
 
 from gateway import queue
@@ -35,6 +37,8 @@ SMS_JOB = "gateway.sms.jobs.send_delivery"
 CALL_JOB = "gateway.ivr.jobs.place_call"
 POST_JOB = "gateway.mirror.jobs.post"
 BATCH = 2000  # rows one rule handles per run; the next run takes the rest
+# A broadcast step whose job keeps being lost or failing is given up (and shows in /healthz).
+MAX_REQUEUES = 20
 # A call whose provider never said how it ended (its status callbacks lost).
 CALL_STATUS_LOST = dt.timedelta(hours=1)
 # Rules look this far back: older work is history, not work.
@@ -95,6 +99,11 @@ def broadcast_steps(db, config, now):
                             .order_by(BroadcastChunk.id).limit(BATCH)))
     n = 0
     for step in steps:
+        if step.requeued >= MAX_REQUEUES:
+            step.status = "failed"
+            log.error("reconcile: broadcast step given up announcement=%s kind=%s first=%s after %s tries",
+                      step.announcement_id, step.kind, step.first_id, step.requeued)
+            continue
         if step.kind == "fanout":
             job = jobs.enqueue_fan_out(step.announcement_id, step.first_id, step.last_id)
         else:
@@ -326,3 +335,58 @@ def daily_bulletins():
     for area in sorted(areas, key=lambda a: a.id):
         request_bulletin(db, area, day)
     return len(areas)
+
+
+# --- operators' commands ---------------------------------------------------------------------
+
+work_cli = AppGroup("work", help="Unfinished work: what waits, what needs an operator, the reconciler.")
+
+
+@work_cli.command("status")
+def status_command():
+    """Unfinished items per kind of work, and how long the oldest has waited."""
+    from gateway.health import unfinished
+
+    for kind, (n, age) in unfinished().items():
+        click.echo(f"{kind:<18} {n:>7} unfinished   oldest {age} s")
+
+
+@work_cli.command("reconcile")
+def reconcile_command():
+    """Run the reconciler's rules once now (the workers run them every RECONCILE_INTERVAL_SECONDS)."""
+    for rule, n in reconcile().items():
+        click.echo(f"{rule:<24} {n}")
+
+
+@work_cli.command("stuck")
+def stuck_command():
+    """SMS, calls and group posts whose outcome is unknown: check them, then resend or repost."""
+    from gateway.mirror.jobs import UNKNOWN_OUTCOME
+    from gateway.sms.outbound import NEEDS_OPERATOR
+
+    db = get_db()
+    for d in db.scalars(select(Delivery).where(Delivery.status == "failed", Delivery.error_code == NEEDS_OPERATOR)
+                        .order_by(Delivery.id)):
+        click.echo(f"{d.channel} delivery {d.id}\t{d.provider or ''}\t{d.updated_at:%Y-%m-%d %H:%M}\t{d.idempotency_key}")
+    prefix = UNKNOWN_OUTCOME.split("(")[0]
+    for gp in db.scalars(select(GroupPost).where(GroupPost.status == "failed", GroupPost.last_error.startswith(prefix))
+                         .order_by(GroupPost.id)):
+        click.echo(f"group post {gp.id}\t{gp.target}\t{gp.updated_at:%Y-%m-%d %H:%M}\t{gp.idempotency_key}")
+
+
+@work_cli.command("repost")
+@click.argument("post_id", type=int)
+def repost_command(post_id):
+    """Post a failed group post again (after checking in the group that it is not there)."""
+    db = get_db()
+    gp = db.get(GroupPost, post_id)
+    if gp is None or gp.status != "failed":
+        raise click.ClickException(f"No failed group post {post_id}.")
+    gp.status, gp.next_attempt_at, gp.last_error = "pending", None, None
+    queue.enqueue_on_commit(db, POST_JOB, gp.id, queue="high")
+    db.commit()
+    click.echo(f"Group post {post_id} queued again.")
+
+
+def init_app(app):
+    app.cli.add_command(work_cli)

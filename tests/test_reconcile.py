@@ -402,3 +402,37 @@ def test_voice_report_whose_job_was_lost_is_processed_and_mirrored_once(rapp, db
     drain(rapp)
     assert run(rapp)["voice_reports"] == 0  # mirrored: done
     assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.channel == "group")) == 1
+
+
+def test_operator_commands_show_work_and_repost_a_post_of_unknown_outcome(rapp, db):
+    from gateway.mirror.jobs import UNKNOWN_OUTCOME
+
+    runner = rapp.test_cli_runner()
+    gp = post_row(db, status="failed")
+    gp.last_error = UNKNOWN_OUTCOME.format(why="timed out calling api.telegram.org")
+    db.commit()
+    out = runner.invoke(args=["work", "stuck"])
+    assert out.exit_code == 0 and f"group post {gp.id}" in out.output
+    out = runner.invoke(args=["work", "repost", str(gp.id)])
+    assert out.exit_code == 0, out.output
+    drain(rapp)
+    db.refresh(gp)
+    assert gp.status == "posted"
+    assert runner.invoke(args=["work", "repost", "999"]).exit_code == 1
+    out = runner.invoke(args=["work", "status"])
+    assert out.exit_code == 0 and "group_posts" in out.output
+    out = runner.invoke(args=["work", "reconcile"])
+    assert out.exit_code == 0 and "sms_pending" in out.output
+
+
+def test_a_broadcast_step_that_keeps_failing_is_given_up_and_stays_visible(rapp, town):
+    db = town
+    a = announce(db, codes=("KP1",))
+    drain(rapp, queues=("default",))
+    lose_redis(rapp)
+    db.execute(update(BroadcastChunk).values(requeued=reconcile.MAX_REQUEUES))
+    db.commit()
+    assert run(rapp)["broadcast_steps"] == 0
+    assert {s.status for s in db.scalars(select(BroadcastChunk))} == {"failed"}
+    db.expire_all()
+    assert a.status == "sending"  # never "sent" with households left out
