@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from gateway import reconcile
 from gateway.broadcast import coverage, jobs
 from gateway.models import (
-    Announcement, AudioAsset, BroadcastChunk, Bulletin, Delivery, GroupPost, OutboxMessage, utcnow,
+    BroadcastChunk, Bulletin, Delivery, GroupPost, OutboxMessage, utcnow,
 )
 from gateway.queue import Ticker, drain, enqueue, stats
 

@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 
 from flask import current_app
 from rq import Retry
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway import queue
