@@ -153,9 +153,11 @@ def sms_pending(db, config, now):
     from gateway.broadcast.jobs import chunk_timeout
 
     cutoff = now - _after(config)
+    live = select(Announcement.id).where(Announcement.status.in_(("sending", "sent")))
     rows = list(db.execute(select(Delivery.id, Delivery.announcement_id, Delivery.resident_id).where(
         Delivery.channel == "sms", Delivery.status == "pending", *_due(Delivery, cutoff),
-        Delivery.created_at > now - HORIZON).order_by(Delivery.id).limit(BATCH)))
+        Delivery.created_at > now - HORIZON,
+        Delivery.announcement_id.is_(None) | Delivery.announcement_id.in_(live)).order_by(Delivery.id).limit(BATCH)))
     chunks = defaultdict(list)
     for step in db.scalars(select(BroadcastChunk).where(
             BroadcastChunk.kind == "fanout",
