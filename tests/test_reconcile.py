@@ -436,3 +436,21 @@ def test_a_broadcast_step_that_keeps_failing_is_given_up_and_stays_visible(rapp,
     assert {s.status for s in db.scalars(select(BroadcastChunk))} == {"failed"}
     db.expire_all()
     assert a.status == "sending"  # never "sent" with households left out
+
+
+def test_a_call_whose_status_callbacks_never_came_is_closed_not_placed_again(rapp, db):
+    from gateway.ivr.calls import queue_call
+
+    d = queue_call(db, phone="+84912345005", key="call:silent")
+    db.commit()
+    db.execute(update(Delivery).where(Delivery.id == d.id).values(
+        status="sending", attempts=1, provider="outbox", provider_id="CA" + "d" * 32))
+    db.commit()
+    assert run(rapp)["calls_sending"] == 0  # ringing or talking: still its own business
+    db.execute(update(Delivery).values(updated_at=utcnow() - dt.timedelta(hours=2)))
+    db.commit()
+    assert run(rapp)["calls_sending"] == 1
+    db.refresh(d)
+    assert (d.status, d.error_code) == ("failed", "status_unknown")
+    drain(rapp)
+    assert not list(db.scalars(select(OutboxMessage).where(OutboxMessage.channel == "voice")))
