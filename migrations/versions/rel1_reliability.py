@@ -1,7 +1,7 @@
 """reliability: broadcast chunks, planned_at, inbound reply
 
 Revision ID: rel1
-Revises: lsp1
+Revises: are1
 Create Date: 2026-12-01 17:41:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'rel1'
-down_revision = 'lsp1'
+down_revision = 'are1'
 branch_labels = None
 depends_on = None
 
