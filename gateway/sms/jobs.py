@@ -4,8 +4,7 @@ import logging
 from flask import current_app
 
 from gateway.db import get_db
-from gateway.models import Delivery
-from gateway.models import Sender
+from gateway.models import Delivery, Sender
 from gateway.sms import outbound, senders
 from gateway.transport import TransportError
 
@@ -13,8 +12,13 @@ log = logging.getLogger(__name__)
 
 
 def send_delivery(delivery_id):
-    """Send one SMS delivery through its commune's pool (or the configured provider); a retried
-    or duplicated job never sends it twice."""
+    """Send one SMS delivery through its commune's pool of senders (each within its own limits),
+    or the configured provider; a retried or duplicated job never sends it twice.
+
+    Through the configured provider, every attempt (first, retry, rescheduled, recovered) takes a
+    slot of the shared send rate first, and a provider's Retry-After pauses every sender."""
+    from gateway.broadcast.ratelimit import sms_limiter
+
     db = get_db()
     delivery = db.get(Delivery, delivery_id)
     if delivery is None or delivery.status != "pending" or delivery.channel != "sms" or delivery.provider_id:
@@ -30,10 +34,16 @@ def send_delivery(delivery_id):
         return "failed"
     if choice.hold_until is not None:
         return outbound.hold(db, delivery, choice.hold_until, choice.reason)
+    pause = None
+    if choice.sender is None:
+        limiter = sms_limiter(current_app.config)
+        limiter.acquire()
+        pause = limiter.pause
     if not outbound.claim(db, delivery_id, provider=choice.provider.name, sender=choice.sender):
         return "not pending"  # another job took it meanwhile
     db.refresh(delivery)
-    outcome = outbound.send_claimed(db, delivery, choice.provider, sender=choice.sender, unicode=choice.unicode)
+    outcome = outbound.send_claimed(db, delivery, choice.provider, sender=choice.sender, unicode=choice.unicode,
+                                    pause=pause)
     senders.after_send(db, choice.sender, delivery, outcome)
     return outcome
 

@@ -5,6 +5,7 @@ job that claims the row first, so a retried or duplicated job never sends twice.
     send_claimed(session, delivery, provider)                        (the one place that sends)
     apply_status(session, delivery, status, ...)                     (status never moves back)
     requeue_stuck(session, config, older_than=...)                   (after a worker crashed)
+    recover_sending(session, config, older_than=...)                 (the reconciler's "sending" rule)
 """
 import datetime as dt
 import hashlib
@@ -94,10 +95,11 @@ def opted_out(session, phone):
     return session.scalar(select(Resident.id).where(Resident.phone == phone, Resident.opted_out_at.is_not(None)))
 
 
-def send_claimed(session, delivery, provider, *, sender=None, unicode=False):
+def send_claimed(session, delivery, provider, *, sender=None, unicode=False, pause=None):
     """Send a claimed ("sending") delivery through `provider` (as `sender` of a commune's pool, when
     given); record the outcome and commit. `unicode`: keep the diacritics (UCS-2) when the
-    provider can carry them; otherwise the body goes as GSM-7 (`to_gsm`).
+    provider can carry them; otherwise the body goes as GSM-7 (`to_gsm`). `pause(seconds)` is
+    called when the provider says Retry-After (the shared rate limit's pause).
 
     Returns "sent" (or "queued"), "retry" or "failed"."""
     from flask import current_app
@@ -124,6 +126,8 @@ def send_claimed(session, delivery, provider, *, sender=None, unicode=False):
                         delivery.id, provider.name, exc.code, delivery.attempts, exc.permanent)
             return "failed"
         delay = exc.retry_after if exc.retry_after is not None else backoff(delivery.attempts)
+        if exc.retry_after is not None and pause is not None:
+            pause(exc.retry_after)
         delivery.status, delivery.error_code, delivery.last_error = "pending", (exc.code or "")[:40] or None, str(exc)[:1000]
         delivery.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
         session.commit()
@@ -195,24 +199,32 @@ def find_by_reference(session, ref):
 
 
 def requeue_stuck(session, config, *, older_than=STUCK_AFTER):
-    """Deliveries a crashed worker left "sending": look them up at the provider where it can be
-    asked, send again where the provider refuses duplicates, and otherwise leave them to an
-    operator (status failed, error_code "outcome_unknown") rather than risk sending twice.
+    """Deliveries a crashed worker left "sending" (see `recover_sending`), and pending ones overdue
+    by `older_than` (their job lost, e.g. Redis flushed), queued again; the claim makes that safe.
 
-    Pending deliveries overdue by `older_than` (their job lost, e.g. Redis flushed) are queued
-    again; the claim makes that safe. Returns {"found": n, "resent": n, "operator": n, "requeued": n}."""
-    from gateway.sms.providers import get_provider
-    from gateway.sms.senders import provider_for
-
+    Returns {"found": n, "resent": n, "operator": n, "requeued": n}."""
     cutoff = utcnow() - older_than
     overdue = list(session.scalars(select(Delivery.id).where(
         Delivery.channel == "sms", Delivery.status == "pending", Delivery.updated_at < cutoff,
         (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at < cutoff))))
     for delivery_id in overdue:
         enqueue_on_commit(session, SEND_JOB, delivery_id, queue="high")
+    return {**recover_sending(session, config, older_than=older_than), "requeued": len(overdue)}
+
+
+def recover_sending(session, config, *, older_than=STUCK_AFTER):
+    """Deliveries left "sending" for `older_than`: look them up at the provider where it can be
+    asked, send again where the provider refuses duplicates, and otherwise leave them to an
+    operator (status failed, error_code "outcome_unknown") rather than risk sending twice.
+
+    Returns {"found": n, "resent": n, "operator": n}; commits."""
+    from gateway.sms.providers import get_provider
+    from gateway.sms.senders import provider_for
+
+    cutoff = utcnow() - older_than
     stuck = list(session.scalars(select(Delivery).where(
         Delivery.channel == "sms", Delivery.status == "sending", Delivery.updated_at < cutoff)))
-    counts = {"found": 0, "resent": 0, "operator": 0, "requeued": len(overdue)}
+    counts = {"found": 0, "resent": 0, "operator": 0}
     for delivery in stuck:
         sender = session.get(Sender, delivery.sender_id) if delivery.sender_id else None
         provider = provider_for(config, sender) if sender is not None else \
