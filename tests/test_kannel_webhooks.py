@@ -175,3 +175,21 @@ def test_production_refuses_to_start_with_kannel_without(missing, tmp_path):
               **KANNEL, missing: ""}
     with pytest.raises(ConfigError, match=missing):
         create_app(config)
+
+
+def test_an_earlier_report_handled_at_the_same_time_never_overwrites_a_later_one(any_app):
+    from gateway.db import get_db
+    from gateway.sms.outbound import apply_status
+
+    with any_app.app_context():
+        db = get_db()
+        d = kannel_delivery(db, status="sending")
+        first = db.get(Delivery, d.id)  # request A ("accepted by the SMSC") has read the row
+        with any_app.app_context():
+            other = get_db()  # request B ("delivered") runs and commits meanwhile
+            assert apply_status(other, other.get(Delivery, d.id), "delivered")
+            other.commit()
+        assert first.status == "sending"  # A's copy is stale
+        assert apply_status(db, first, "sent") is False
+        db.commit()
+        assert (first.status, db.scalar(select(Delivery.status).where(Delivery.id == d.id))) == ("delivered",) * 2

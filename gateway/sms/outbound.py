@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -165,20 +165,28 @@ def hold(session, delivery, until, reason=""):
 
 
 def apply_status(session, delivery, status, *, error_code=None, error=None):
-    """Move `delivery` to `status` unless it is already as far or further; True when it moved."""
+    """Move `delivery` to `status` unless it is already as far or further; True when it moved.
+
+    One conditional UPDATE: two reports handled at once (Kannel's "accepted" and "delivered"
+    arrive within milliseconds) cannot have the earlier one overwrite the later."""
     if status is None or RANK.get(status, -1) <= RANK.get(delivery.status, 0):
         return False
-    delivery.status = status
     now = utcnow()
-    if status == "sent" and delivery.sent_at is None:
-        delivery.sent_at = now
+    values = {"status": status, "updated_at": now}
+    if status == "sent":
+        values["sent_at"] = func.coalesce(Delivery.sent_at, now)
     if status == "delivered":
-        delivery.delivered_at = now
+        values["delivered_at"] = now
     if status in ("failed", "undelivered"):
-        delivery.error_code = (str(error_code) if error_code else delivery.error_code or status)[:40]
+        values["error_code"] = (str(error_code) if error_code else delivery.error_code or status)[:40]
         if error:
-            delivery.last_error = str(error)[:1000]
-    return True
+            values["last_error"] = str(error)[:1000]
+    behind = [name for name, rank in RANK.items() if rank < RANK[status]]
+    session.flush()  # the caller's own changes to the row go first
+    moved = session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.status.in_(behind))
+                            .values(**values)).rowcount
+    session.refresh(delivery)
+    return bool(moved)
 
 
 def find_by_provider_id(session, provider_name, provider_id):
