@@ -70,9 +70,12 @@ def render(spec, directory):
 
     parts = _Parts(spec)
     mix = parts.assemble()
+    # A caller can press a key to hear it again: the phone rendition reads the message once.
+    phone_mix = mix if spec.layout.repeat <= 1 else parts.assemble(repeat=1)
     mp3_rel, phone_rel, _ = cache.relative_paths(digest)
     mp3 = _export(mix, RATE, os.path.join(directory, mp3_rel), codec.MP3_ARGS, spec.layout)
-    phone = _export(_telephone(mix), PHONE_RATE, os.path.join(directory, phone_rel), codec.PHONE_ARGS, spec.layout)
+    phone = _export(_telephone(phone_mix), PHONE_RATE, os.path.join(directory, phone_rel), codec.PHONE_ARGS,
+                    spec.layout)
     rendition = Rendition(
         content_hash=digest, mp3_path=mp3_rel, phone_path=phone_rel,
         duration_ms=int(round(mp3["duration"] * 1000)),
@@ -146,8 +149,15 @@ class _Parts:
         self.fallback_used = False
         self.fallback_reason = None
         self.synthesis_seconds = 0.0
+        self.spoken = {}
 
     def speak(self, text):
+        if text in self.spoken:  # the phone's single reading reuses what the loudspeaker's took
+            return self.spoken[text]
+        self.spoken[text] = self._synthesize(text)
+        return self.spoken[text]
+
+    def _synthesize(self, text):
         from audio.engines import get_engine
 
         if self.engine is None:
@@ -162,9 +172,10 @@ class _Parts:
             self.fallback_reason = speech.fallback_reason
         return _segment(codec.decode(speech.audio, rate=RATE).samples)
 
-    def assemble(self):
-        """The whole mix as float samples at RATE."""
+    def assemble(self, repeat=None):
+        """The whole mix as float samples at RATE (the message `repeat` times, by default the layout's)."""
         layout = self.spec.layout
+        repeat = layout.repeat if repeat is None else repeat
         intro = _level(_trim(self.speak(layout.intro)), PART_LUFS) if layout.intro.strip() else None
         recording = self.spec.recording_bytes()
         if recording is not None:
@@ -182,7 +193,7 @@ class _Parts:
         if intro is not None:
             out += intro + AudioSegment.silent(duration=800, frame_rate=RATE)
         out += message
-        for _ in range(layout.repeat - 1):
+        for _ in range(repeat - 1):
             out += AudioSegment.silent(duration=layout.pause_ms, frame_rate=RATE) + message
         out += AudioSegment.silent(duration=500, frame_rate=RATE)
         return _samples(out)

@@ -84,3 +84,12 @@ def match_area(session, text, *, within=None, levels=("neighbourhood", "team")):
             seen.add(keys[k].id)
             candidates.append(keys[k])
     return AreaMatch(candidates=candidates)
+
+
+def area_choices(session, parent):
+    """The areas under `parent` in keypad order ("1" is the first by id), retired ones left out."""
+    query = select(Area).where(Area.parent_id == parent.id).order_by(Area.id)
+    retired = getattr(Area, "retired_at", None)
+    if retired is not None:
+        query = query.where(retired.is_(None))
+    return {str(i): area for i, area in enumerate(session.scalars(query), start=1)}

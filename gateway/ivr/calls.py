@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.broadcast.quiet import held_back, next_allowed
 from gateway.models import PRIORITIES, Area, Delivery, Resident, utcnow
 from gateway.phone import PhoneError, normalize
-from gateway.queue import enqueue_on_commit
+from gateway.queue import enqueue_on_commit, get_connection
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,11 @@ CALLBACK_DEDUPE = dt.timedelta(minutes=10)
 CALLBACK_UNKNOWN_DEDUPE = dt.timedelta(hours=1)
 # A callback this fresh is placed even in quiet hours: the caller rang us just now.
 CALLBACK_FRESH = dt.timedelta(minutes=15)
+# A recording the caller neither sent (1) nor recorded again (2) is filed this long after the
+# provider stored it: they hung up while "bấm 1 để gửi, bấm 2 để ghi lại" played.
+REVIEW_GRACE = dt.timedelta(minutes=3)
+FILE_RECORDING_JOB = "gateway.ivr.jobs.file_recording"
+_DISCARDED = "ivr:discarded-recording:"
 
 
 def queue_call(session, *, phone, key, announcement_id=None, resident_id=None, area_id=None,
@@ -174,3 +179,28 @@ def schedule_callback(session, caller, *, reason):
     session.commit()
     log.info("callback scheduled delivery=%s reason=%s known=%s", delivery.id, reason, resident is not None)
     return delivery
+
+
+def remember_call_id(session, delivery, call_id):
+    """Store the provider's id of the call answering `delivery`, unless one is stored already."""
+    session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.provider_id.is_(None))
+                    .values(provider_id=call_id).execution_options(synchronize_session=False))
+    session.commit()
+    session.refresh(delivery)
+
+
+def schedule_abandoned_recording(session, *, area_id, category, url, recording_id="", caller="", call_id=""):
+    """File this recording after REVIEW_GRACE unless the caller sent it or recorded again by then."""
+    fields = {"area": area_id, "category": category or "other", "url": url, "rec": recording_id or "",
+              "caller": caller or "", "call": call_id or ""}
+    enqueue_on_commit(session, FILE_RECORDING_JOB, fields, queue="high", at=utcnow() + REVIEW_GRACE)
+    session.commit()
+
+
+def discard_recording(url):
+    """The caller chose to record again: the job filing an abandoned recording leaves this one."""
+    get_connection().set(_DISCARDED + url, "1", ex=int(REVIEW_GRACE.total_seconds()) * 20)
+
+
+def recording_discarded(url):
+    return bool(get_connection().exists(_DISCARDED + url))
