@@ -204,3 +204,27 @@ def discard_recording(url):
 
 def recording_discarded(url):
     return bool(get_connection().exists(_DISCARDED + url))
+
+
+# The phone rendition is 8 kHz µ-law WAV, one byte a sample (audio.codec.PHONE_ARGS): its size
+# gives its length to a hundredth of a second (the header is a few dozen bytes).
+PHONE_BYTES_PER_SECOND = 8000
+# Longer than this on the phone, an elderly listener loses the thread (and hangs up).
+PHONE_WARN_SECONDS = 60
+
+
+def phone_seconds(asset):
+    """How long a rendered asset lasts on the phone (read once), or None before it is rendered."""
+    if asset is None or asset.status != "ready" or not asset.phone_bytes:
+        return None
+    return round(asset.phone_bytes / PHONE_BYTES_PER_SECOND, 1)
+
+
+def phone_warning(asset):
+    """The warning the compose page shows when an announcement lasts more than a minute on the phone, else None."""
+    seconds = phone_seconds(asset)
+    if seconds is None or seconds <= PHONE_WARN_SECONDS:
+        return None
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return (f"Nghe qua điện thoại, thông báo này dài {minutes} phút {rest} giây: người cao tuổi khó nghe hết. "
+            f"Nên viết ngắn lại, dưới một phút.")
