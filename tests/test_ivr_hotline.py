@@ -490,11 +490,14 @@ def test_reference_record_callbacks_make_one_report_each(hotline):
         resp = signed_post(client, f"/ivr/record?area={kp5}&category=environment", params)
         assert resp.status_code == 200
         review = Turn(resp, hotline.names)
-        assert review.tokens == REVIEW
-        from tests.ivr_helpers import local
+        if params["Digits"] == "hangup":
+            assert review.tokens == []  # hung up while recording: filed at once, nobody to ask
+        else:
+            assert review.tokens == REVIEW
+            from tests.ivr_helpers import local
 
-        resp = signed_post(client, local(review.find("Gather").get("action")), {**params, "Digits": "1"})
-        assert resp.status_code == 200
+            resp = signed_post(client, local(review.find("Gather").get("action")), {**params, "Digits": "1"})
+            assert resp.status_code == 200
         resp = signed_post(client, f"/ivr/recording?area={kp5}&category=environment",
                            {**params, "RecordingStatus": "completed"})
         assert resp.status_code == 200
