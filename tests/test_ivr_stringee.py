@@ -269,15 +269,22 @@ def test_the_callers_number_is_sealed_in_stringees_urls(stringee_app):
     url = turn.next_url("Gather")
     assert UNKNOWN.lstrip("+") not in url and UNKNOWN[-9:] not in url and "who=" in url
     walk(call, [("press", "5", NEWS_MENU), ("press", "2", ["gather:1[play:category_menu]"]),
-                ("press", "1", ["play:record_instructions", "record"]),
+                ("press", "2", ["play:record_instructions", "record"]),
                 ("recorded", None, ["gather:1[play:record_review]"])])
-    # A changed seal is no caller at all, not someone else.
-    tampered = call.last.next_url("Gather").replace("who=", "who=A")
-    call.post(local(tampered), dtmf="1", timeout=False)
+    # Stringee signs the body, not the URL: a changed seal or state is not a URL we gave, so no
+    # caller and no area, only goodbye; nothing is filed.
+    review_url = call.last.next_url("Gather")
+    for forged in (review_url.replace("who=", "who=A"), review_url.replace("category=environment", "category=health"),
+                   review_url.split("&sig=")[0]):
+        assert forged != review_url
+        assert call.post(local(forged), dtmf="1", timeout=False).tokens == ["play:goodbye", "hangup"]
+    with stringee_app.app_context():
+        assert list(get_db().scalars(select(Report))) == []
+    call.post(local(review_url), dtmf="1", timeout=False)
     with stringee_app.app_context():
         [report] = get_db().scalars(select(Report))
-        assert report.phone is None and report.recording_url.startswith("https://api.stringee.com/")
-    call.post(local(turn.next_url("Gather")), dtmf="5", timeout=False)  # the genuine seal still works
+        assert report.phone == UNKNOWN and report.category == "environment"
+        assert report.recording_url.startswith("https://api.stringee.com/")
 
 
 @responses.activate

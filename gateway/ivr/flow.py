@@ -123,7 +123,8 @@ class Event:
     missed: bool = False  # an inbound call that nobody answered
     dial_answered: bool = False
 
-    def int(self, name):
+    def int_arg(self, name):
+        """The state's `name` as an integer, or None."""
         try:
             return int(self.state.get(name, ""))
         except (TypeError, ValueError):
@@ -131,7 +132,7 @@ class Event:
 
     @property
     def tries(self):
-        return max(0, self.int("tries") or 0)
+        return max(0, self.int_arg("tries") or 0)
 
 
 @dataclass
@@ -165,7 +166,7 @@ def _caller(ctx, event):
 
 
 def _area(ctx, event):
-    area_id = event.int("area")
+    area_id = event.int_arg("area")
     return ctx.db.get(Area, area_id) if area_id else None
 
 
@@ -308,10 +309,10 @@ def menu_key(ctx, event):
 
 def pick(ctx, event):
     """The area a caller keyed; a first silence reads the list of areas."""
-    commune = ctx.db.get(Area, event.int("commune")) if event.int("commune") else None
+    commune = ctx.db.get(Area, event.int_arg("commune")) if event.int_arg("commune") else None
     if commune is None:
         return goodbye(ctx, None)
-    listed = bool(event.int("listed"))
+    listed = bool(event.int_arg("listed"))
     area = area_choices(ctx.db, commune).get(event.digits.lstrip("0"))
     if area is not None:
         return news(ctx, area)
@@ -421,7 +422,7 @@ def file_report(ctx, event, area):
 # --- outbound calls -----------------------------------------------------------------------
 
 def _delivery(ctx, event):
-    delivery_id = event.int("delivery")
+    delivery_id = event.int_arg("delivery")
     delivery = ctx.db.get(Delivery, delivery_id) if delivery_id else None
     return delivery if delivery is not None and delivery.channel == "voice" else None
 

@@ -10,7 +10,9 @@ Request shapes follow ../shared/reference/voice_and_gateways.md §1 (Stringee's 
 
 Marked [R] below: field names the reference gives as not confirmed; each is one constant here.
 Only the answer_url GET names the caller, so the number travels on in the state of the next
-step's URL, sealed (encrypted and authenticated with SECRET_KEY): no phone number in a URL.
+step's URL, sealed (encrypted and authenticated with SECRET_KEY): no phone number in a URL. The
+signature of a POST covers its body, not its URL, so the state in an action URL carries its own
+MAC (`sig`); a state whose MAC does not match is dropped and the flow says goodbye.
 """
 import base64
 import hashlib
@@ -39,6 +41,7 @@ STREAM_URL_FIELD = "streamUrl"
 # [R] The input action's maximum number of digits.
 MAX_DIGITS_FIELD = "maxDigits"
 SEAL_FIELD = "who"
+MAC_FIELD = "sig"
 
 
 def rest_token(config, now=None, ttl=3600):
@@ -98,6 +101,12 @@ def unseal(token):
     return bytes(a ^ b for a, b in zip(body, stream)).decode("utf-8", "replace")
 
 
+def state_mac(params):
+    """The MAC of an action URL's state (its query without `sig`), keyed with SECRET_KEY."""
+    items = sorted((k, v) for k, v in params.items() if k != MAC_FIELD)
+    return hmac.new(_key(), b"s" + urlencode(items).encode(), hashlib.sha256).hexdigest()[:24]
+
+
 def _number(value):
     """A number field: a string, or an object {type, number, alias} (the call events) [R]."""
     if isinstance(value, dict):
@@ -150,6 +159,9 @@ class Stringee:
                               outbound=outbound)
         data = request.get_json(silent=True, force=True)
         data = data if isinstance(data, dict) else {}
+        if step != "status" and not hmac.compare_digest(state.get(MAC_FIELD, ""), state_mac(state)):
+            state = {}  # not a URL we gave Stringee: no area, no delivery, no caller
+        state.pop(MAC_FIELD, None)
         caller = unseal(state.pop(SEAL_FIELD, ""))
         event = flow.Event(step=step, state=state, caller=caller, call_id=str(data.get("call_id") or ""))
         if step == "status":
@@ -178,6 +190,7 @@ class Stringee:
             params = dict(next_step.params)
             if sealed:
                 params[SEAL_FIELD] = sealed
+            params[MAC_FIELD] = state_mac(params)
             return url_for_provider(cls.path(flow.Next(next_step.step, tuple(params.items()))))
 
         actions = []
