@@ -3,7 +3,8 @@
 `render(spec, directory)` makes the two files every channel plays:
 - `<hash>.mp3`: 44.1 kHz mono MP3 for loudspeakers and downloads;
 - `<hash>.phone.wav`: 8 kHz mono G.711 µ-law WAV for `<Play>` in calls (band-limited to the
-  telephone's 300–3400 Hz first, and normalized on its own).
+  telephone's 300–3400 Hz first, and normalized on its own), with the message read once: a
+  caller presses a key to hear it again, and a long call loses elderly listeners.
 Both are normalized to the layout's loudness (default −16 LUFS integrated, true peak at most
 −1.5 dBTP) and measured again after export; the measurements are in the returned Rendition.
 A rendition already in `directory` (same content hash) is returned without synthesizing.

@@ -331,6 +331,17 @@ class FakeSomleng(BaseHTTPRequestHandler):
     """Twilio's Calls resource as a Somleng serves it: POST …/Accounts/<sid>/Calls.json → 201."""
 
     received = []
+    recording = b""
+
+    def do_GET(self):  # noqa: N802 — a recording, as Somleng serves it (by extension, with the account's auth)
+        FakeSomleng.received.append((self.path, self.headers.get("Authorization"), {}))
+        ok = self.path.endswith(".mp3") and self.headers.get("Authorization")
+        body = FakeSomleng.recording if ok else b"not found"
+        self.send_response(200 if ok else 404)
+        self.send_header("Content-Type", "audio/mpeg" if ok else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         length = int(self.headers.get("Content-Length") or 0)
@@ -401,3 +412,42 @@ def test_somleng_unreachable_is_retried(make_app, tmp_path, hotline_template, re
     with app.app_context():
         assert get_db().scalar(select(Delivery.last_error).where(Delivery.id == delivery_id)) is None
     assert urlsplit(closed).hostname == "127.0.0.1"
+
+
+def test_a_voice_report_on_somleng_is_fetched_from_it(make_app, tmp_path, hotline_template, redis_url, shared_audio,
+                                                       somleng):
+    """A commune's Somleng on its own network (plain http, the configured host) serves the recording."""
+    import os
+
+    from gateway.recordings import process_voice_report
+
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "gateway", "console", "static",
+                           "sample-report.ogg"), "rb") as f:
+        FakeSomleng.recording = f.read()
+    account = "AC" + "7" * 32
+    app = build_hotline(make_app, redis_url, shared_audio, db_path=tmp_path / "g.sqlite", template=hotline_template,
+                        filled=True, VOICE_PROVIDER="twilio", TWILIO_API_BASE_URL=somleng, TWILIO_ACCOUNT_SID=account)
+    call = Call(app, app.names)
+    call.inbound()
+    call.press("2")
+    call.press("1")
+    url = f"{somleng}/2010-04-01/Accounts/{account}/Recordings/RE{'8' * 32}"
+    call.post(local(call.last.next_url("Record")), RecordingUrl=url, RecordingSid="RE" + "8" * 32,
+              RecordingDuration="5", Digits="#")
+    call.press("1")
+    with app.app_context():
+        [report] = get_db().scalars(select(Report))
+        assert process_voice_report(report.id) == "mirrored"
+        report = get_db().get(Report, report.id)
+        assert report.recording is not None and report.recording.original_name.startswith("phan-anh-")
+    [(path, auth, _)] = FakeSomleng.received
+    assert path.endswith(f"/Recordings/RE{'8' * 32}.mp3")
+    from tests.conftest import TWILIO_TOKEN
+
+    assert auth == "Basic " + base64.b64encode(f"{account}:{TWILIO_TOKEN}".encode()).decode()
+    with app.app_context():  # an http URL elsewhere is still refused
+        from gateway.recordings import fetch
+        from gateway.transport import TransportError
+
+        with pytest.raises(TransportError, match="https"):
+            fetch("http://elsewhere.example/r.mp3", app.config)

@@ -121,7 +121,7 @@ class TwiML:
         from urllib.parse import urlsplit
 
         host = urlsplit(url).hostname or ""
-        if host == "twilio.com" or host.endswith(".twilio.com") or url.startswith(_api_base(config)):
+        if host == "twilio.com" or host.endswith(".twilio.com") or url.startswith(_api_base(config) + "/"):
             if "." not in urlsplit(url).path.rsplit("/", 1)[-1]:
                 url += ".mp3"  # Twilio (and Somleng) serve a RecordingUrl as WAV or MP3 by extension
             return url, {"auth": (config.get("TWILIO_ACCOUNT_SID") or "", config.get("TWILIO_AUTH_TOKEN") or "")}
