@@ -152,8 +152,9 @@ class Context:
 # --- helpers ------------------------------------------------------------------------------
 
 def _say(ctx, keys, commune, texts=None):
+    """The prompts `keys` as Play (ready audio) or Say steps, with the commune's own texts."""
     keys = list(keys)
-    texts = {**prompts.commune_texts(ctx.db, commune), **(texts or {})}
+    texts = {**prompts.commune_texts(ctx.db, commune, keys), **(texts or {})}
     return list(ctx.resolve(keys, commune, texts))
 
 
