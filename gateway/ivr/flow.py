@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
-from gateway.areas import area_choices
 from gateway.broadcast.current import current_announcements
 from gateway.ivr import calls, prompts
 from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
@@ -230,7 +229,7 @@ def news(ctx, area, lead=(), *, listener=True):
 
 def picker(ctx, commune, tries=0, lead=(), listed=False):
     """An unknown caller keys their neighbourhood's number and `#`; the list is read after a silence."""
-    choices = area_choices(ctx.db, commune)
+    choices = prompts.area_choices(ctx.db, commune)
     if not choices:
         log.error("commune=%s has no neighbourhoods to pick on the hotline", commune.id)
         return goodbye(ctx, commune)
@@ -314,7 +313,7 @@ def pick(ctx, event):
     if commune is None:
         return goodbye(ctx, None)
     listed = bool(event.int_arg("listed"))
-    area = area_choices(ctx.db, commune).get(event.digits.lstrip("0"))
+    area = prompts.area_choices(ctx.db, commune).get(event.digits.lstrip("0"))
     if area is not None:
         return news(ctx, area)
     if not event.digits and not listed:

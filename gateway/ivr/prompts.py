@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from audio.numbers import cardinal
-from gateway.areas import area_choices
+from gateway import areas
 from gateway.media.assets import asset_url, ensure_text_asset, text_spec
 from gateway.models import Area, AudioAsset
 from gateway.text import nfc
@@ -56,6 +56,12 @@ PROMPTS = {
 }
 
 
+def area_choices(session, commune):
+    """The commune's neighbourhoods in keypad order: key "1" is the first (by id), and so on."""
+    rows = areas.active_children(session, commune)
+    return {str(i): area for i, area in enumerate(rows, start=1)}
+
+
 def area_picker_key(commune):
     """The prompt key of a commune's area list (each commune has its own)."""
     return f"areas_{commune.id}"
@@ -63,7 +69,7 @@ def area_picker_key(commune):
 
 def area_picker_text(session, commune):
     """"Khu phố 1, bấm 1. … Thôn Tân Lợi, bấm 11." for the commune's neighbourhoods."""
-    return " ".join(f"{area.name}, bấm {key}." for key, area in area_choices(session, commune).items())
+    return " ".join(f"{areas.spoken_name(area)}, bấm {key}." for key, area in area_choices(session, commune).items())
 
 
 def greeting_text(commune):
