@@ -27,7 +27,8 @@ ACCOUNT = "AC" + "a" * 32
 
 STRINGEE_SECRET = "stringee-signing-secret-for-tests"
 STRINGEE_CONFIG = {"STRINGEE_SIGNING_SECRET": STRINGEE_SECRET, "STRINGEE_API_KEY_SID": "SKtest0123456789",
-                   "STRINGEE_API_KEY_SECRET": "stringee-api-key-secret-0123456789abcdef", "STRINGEE_NUMBER": "842633822123"}
+                   "STRINGEE_API_KEY_SECRET": "stringee-api-key-secret-0123456789abcdef",
+                   "STRINGEE_NUMBER": "842633822123"}
 DIALECTS = ("twiml", "stringee")
 
 

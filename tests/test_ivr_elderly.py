@@ -26,7 +26,8 @@ def heard(turn):
                 if v.tag in ("Play", "Say"):
                     out.append((v.text, inside))
         return out
-    return [(a.get("streamUrl") or a.get("text"), a["bargeIn"]) for a in turn.actions if a["action"] in ("stream", "talk")]
+    return [(a.get("streamUrl") or a.get("text"), a["bargeIn"]) for a in turn.actions
+            if a["action"] in ("stream", "talk")]
 
 
 def asset_of(db, url):
@@ -136,7 +137,8 @@ def test_an_unknown_caller_keys_the_number_then_hash_and_hears_the_list_only_aft
 def test_after_a_recording_the_caller_chooses_to_send_or_record_again(hotline, dialect):
     call = Call(hotline, hotline.names, dialect=dialect)
     walk(call, [("inbound", None, ["gather:1[play:greeting, play:news_intro, play:ann:Tiêm phòng dại, play:menu]"]),
-                ("press", "2", ["gather:1[play:category_menu]"]), ("press", "1", ["play:record_instructions", "record"])])
+                ("press", "2", ["gather:1[play:category_menu]"]),
+                ("press", "1", ["play:record_instructions", "record"])])
     turn = call.recorded()
     [(url, inside)] = heard(turn)
     with hotline.app_context():

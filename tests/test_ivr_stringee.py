@@ -210,7 +210,8 @@ def test_stringee_missed_call_gets_a_callback_with_the_news(stringee_app):
               "from": {"type": "external", "number": KNOWN.lstrip("+"), "alias": ""},
               "to": {"type": "external", "number": OURS, "alias": OURS}}
     assert stringee_post(resident.client, "/ivr/stringee/event", missed).status_code == 200
-    assert stringee_post(resident.client, "/ivr/stringee/event", {**missed, "call_id": "call-vn-1-AGAIN"}).status_code == 200
+    again = {**missed, "call_id": "call-vn-1-AGAIN"}
+    assert stringee_post(resident.client, "/ivr/stringee/event", again).status_code == 200
     [cb] = callbacks(stringee_app)
     assert (cb.phone, cb.body) == (KNOWN, "callback:normal")
     callout_ok("call-vn-1-CB")
@@ -239,7 +240,8 @@ def test_stringee_signature_is_checked_on_every_request(stringee_app):
                                                "fromInternal": "false"}, quote_via=quote)
     assert client.get(uri).status_code == 403
     assert client.get(uri, headers={"X-STRINGEE-SIGNATURE": "bm90IGEgc2lnbmF0dXJl"}).status_code == 403
-    assert client.get(uri + "&area=1", headers={"X-STRINGEE-SIGNATURE": stringee_signature(uri.encode())}).status_code == 403
+    other_uri = {"X-STRINGEE-SIGNATURE": stringee_signature(uri.encode())}
+    assert client.get(uri + "&area=1", headers=other_uri).status_code == 403
     assert stringee_get_uri(client, uri).status_code == 200
     body = json.dumps({"dtmf": "1", "call_id": "call-vn-1-SIG", "timeout": False}).encode()
     for path in ["/ivr/stringee/menu?area=1&tries=0", "/ivr/stringee/pick?commune=1", "/ivr/stringee/report?area=1",
@@ -299,7 +301,8 @@ def test_stringee_voice_report_is_fetched_with_the_rest_jwt(stringee_app):
         audio = f.read()
     call = Call(stringee_app, stringee_app.names, dialect="stringee")
     walk(call, [("inbound", None, ["gather:1[play:greeting, play:news_intro, play:ann:Tiêm phòng dại, play:menu]"]),
-                ("press", "2", ["gather:1[play:category_menu]"]), ("press", "2", ["play:record_instructions", "record"]),
+                ("press", "2", ["gather:1[play:category_menu]"]),
+                ("press", "2", ["play:record_instructions", "record"]),
                 ("recorded", None, ["gather:1[play:record_review]"])])
     call.press("1")
     with stringee_app.app_context():

@@ -73,14 +73,14 @@ def parse_scco(document):
                     else Verb("Play", {}, str(action.get("streamUrl") or action.get("fileName") or "")))
             (barge_in if action.get("bargeIn") else verbs).append(verb)
         elif kind == "input":
-            verbs.append(Verb("Gather", {"action": action.get("eventUrl", ""), "numDigits": str(action.get("maxDigits", "")),
-                                         "finishOnKey": "#" if action.get("submitOnHash") else "",
-                                         "timeout": str(action.get("timeout", 5)), "actionOnEmptyResult": "true"},
-                              children=barge_in))
+            attrs = {"action": action.get("eventUrl", ""), "numDigits": str(action.get("maxDigits", "")),
+                     "finishOnKey": "#" if action.get("submitOnHash") else "",
+                     "timeout": str(action.get("timeout", 5)), "actionOnEmptyResult": "true"}  # a timeout posts
+            verbs.append(Verb("Gather", attrs, children=barge_in))
             barge_in = []
         elif kind == "recordMessage":
-            verbs.append(Verb("Record", {"action": action.get("eventUrl", ""), "maxLength": str(action.get("timeout", 3600)),
-                                         "finishOnKey": "#"}))
+            verbs.append(Verb("Record", {"action": action.get("eventUrl", ""), "finishOnKey": "#",
+                                         "maxLength": str(action.get("timeout", 3600))}))
         elif kind == "connect":
             to = action.get("to") or {}
             verbs.append(Verb("Dial", {"action": action.get("onFailEventUrl", "")}, "+" + str(to.get("number", ""))))
@@ -220,10 +220,10 @@ class Call:
             # A call event: ended, answered for `duration` seconds unless it was never answered.
             answered = max(int(duration), 1) if status == "completed" else 0
             cause = {"busy": "USER_BUSY", "no-answer": "NO_ANSWER"}.get(status, "NORMAL_CLEARING")
+            ends = {"from": {"type": "external", "number": self.caller.lstrip("+")},
+                    "to": {"type": "external", "number": self.called.lstrip("+")}}
             fetch(self.status_url, "POST", self.params(call_status="ended", duration=int(duration),
-                                                       answerDuration=answered, endCallCause=cause,
-                                                       **{"from": {"type": "external", "number": self.caller.lstrip("+")},
-                                                          "to": {"type": "external", "number": self.called.lstrip("+")}}))
+                                                       answerDuration=answered, endCallCause=cause, **ends))
         elif self.status_url:
             fetch(self.status_url, "POST", self.params(status, CallDuration=int(duration)))
         return [{"type": "end", "by": "caller"}]
@@ -286,7 +286,8 @@ class Call:
                 events.append({"type": "dial", "number": number})
                 if verb.attrs.get("action"):
                     # The simulator connects nobody: the dialled party does not answer.
-                    fields = {} if self.dialect == "stringee" else {"DialCallStatus": "no-answer", "DialCallDuration": 0}
+                    fields = ({} if self.dialect == "stringee"
+                              else {"DialCallStatus": "no-answer", "DialCallDuration": 0})
                     self._load(fetch, urljoin(self.url, verb.attrs["action"]), verb.attrs.get("method", "POST"),
                                self.params(**fields), events)
             elif verb.name in ("Hangup", "Reject"):

@@ -3,7 +3,8 @@
 A prompt is an audio asset: an official's recording where one was uploaded for the commune
 (`Area.settings["prompt_recordings"]`, prompt key → asset id), otherwise the text rendered
 ahead of time (`flask ivr prompts render`). During a call nothing is synthesized: a webhook
-looks up ready assets and plays them; a prompt not rendered yet is spoken by the provider's own speech (`<Say language="vi-VN">`, SCCO `talk`) and its render is queued.
+looks up ready assets and plays them; a prompt not rendered yet is spoken by the provider's
+own speech (`<Say language="vi-VN">`, SCCO `talk`) and its render is queued.
 
 Some texts belong to a commune (its greeting names it; its list of areas) and a report number
 is read as a whole number ("số mười hai", Vietnamese number words from `audio.numbers`): those

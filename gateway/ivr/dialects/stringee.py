@@ -95,7 +95,8 @@ def unseal(token):
     except (ValueError, TypeError):
         return ""
     nonce, body, tag = raw[:12], raw[12:-12], raw[-12:]
-    if len(raw) < 25 or not hmac.compare_digest(tag, hmac.new(_key(), b"t" + nonce + body, hashlib.sha256).digest()[:12]):
+    expected = hmac.new(_key(), b"t" + nonce + body, hashlib.sha256).digest()[:12]
+    if len(raw) < 25 or not hmac.compare_digest(tag, expected):
         return ""
     stream = hmac.new(_key(), b"k" + nonce, hashlib.sha256).digest()
     return bytes(a ^ b for a, b in zip(body, stream)).decode("utf-8", "replace")
@@ -199,8 +200,9 @@ class Stringee:
                 actions.append(_spoken(step, barge_in=False))
             elif isinstance(step, flow.Gather):
                 actions += [_spoken(p, barge_in=True) for p in step.prompts]
-                actions.append({"action": "input", "eventUrl": url(step.next), "submitOnHash": step.finish_on_key == "#",
-                                "timeout": step.timeout, MAX_DIGITS_FIELD: step.digits})
+                actions.append({"action": "input", "eventUrl": url(step.next),
+                                "submitOnHash": step.finish_on_key == "#", "timeout": step.timeout,
+                                MAX_DIGITS_FIELD: step.digits})
             elif isinstance(step, flow.Record):
                 actions.append({"action": "recordMessage", "eventUrl": url(step.next), "beepStart": True,
                                 "timeout": step.max_seconds, "format": "mp3", "silenceTimeout": step.silence})
