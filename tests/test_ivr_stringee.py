@@ -4,6 +4,7 @@ through a Somleng (a Twilio-compatible REST API at a configured URL, here a loop
 Stringee's request shapes follow ../shared/reference/voice_and_gateways.md §1; provider HTTP is
 recorded with `responses`, the Somleng fake is a real HTTP server on 127.0.0.1."""
 import base64
+import datetime as dt
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +99,29 @@ def test_stringee_places_the_call_with_the_rest_jwt(stringee_app):
     d = delivery_of(stringee_app, delivery_id)
     assert (d.status, d.attempts, d.provider, d.provider_id) == ("sending", 1, "stringee", "call-vn-1-AAA")
     assert outbox_calls(stringee_app) == []
+
+
+@responses.activate
+def test_a_callout_answered_without_a_call_id_learns_it_when_the_call_is_answered(stringee_app):
+    """[R] whether the callout answer names the call: until the answer_url request does, the delivery
+    holds a provisional id (never none: that would read as a worker that died placing it)."""
+    from gateway import reconcile
+    from gateway.ivr.calls import PROVISIONAL_ID
+
+    responses.add(responses.POST, CALLOUT, status=200, json={"r": 0, "message": "Success"})
+    delivery_id = queue_announcement_call(stringee_app)
+    drain(stringee_app)
+    d = delivery_of(stringee_app, delivery_id)
+    assert d.status == "sending" and d.provider_id.startswith(PROVISIONAL_ID)
+    with stringee_app.app_context():
+        assert reconcile.calls_sending(get_db(), stringee_app.config, d.updated_at + dt.timedelta(minutes=5)) == 0
+    body, _ = placed(stringee_app, delivery_id)
+    call = Answered(stringee_app, "call-vn-1-LATE")
+    assert call.answer(body["answer_url"]).tokens == ANN_CONFIRM
+    assert delivery_of(stringee_app, delivery_id).provider_id == "call-vn-1-LATE"
+    call.press("1")
+    call.event("ended", answerDuration=20)
+    assert delivery_of(stringee_app, delivery_id).status == "confirmed"
 
 
 # (recorded answer, delivery status after the job, error code)

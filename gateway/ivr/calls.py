@@ -37,6 +37,9 @@ CALLBACK_FRESH = dt.timedelta(minutes=15)
 # provider stored it: they hung up while "bấm 1 để gửi, bấm 2 để ghi lại" played.
 REVIEW_GRACE = dt.timedelta(minutes=3)
 FILE_RECORDING_JOB = "gateway.ivr.jobs.file_recording"
+# A placed call whose provider gave no id yet (its answer request names it): never NULL, since a
+# "sending" call with no provider id is one a worker died placing (gateway.reconcile).
+PROVISIONAL_ID = "provisional:"
 _DISCARDED = "ivr:discarded-recording:"
 
 
@@ -182,8 +185,9 @@ def schedule_callback(session, caller, *, reason):
 
 
 def remember_call_id(session, delivery, call_id):
-    """Store the provider's id of the call answering `delivery`, unless one is stored already."""
-    session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.provider_id.is_(None))
+    """Store the provider's id of the call answering `delivery`, unless a real one is stored already."""
+    unknown = Delivery.provider_id.is_(None) | Delivery.provider_id.like(PROVISIONAL_ID + "%")
+    session.execute(update(Delivery).where(Delivery.id == delivery.id, unknown)
                     .values(provider_id=call_id).execution_options(synchronize_session=False))
     session.commit()
     session.refresh(delivery)

@@ -454,7 +454,7 @@ def outbound(ctx, event):
         return [Hangup()]
     machine = event.answered_by == "machine"
     calls.advance(db, delivery, "answered", delivered_at=utcnow(), **({"error_code": "machine"} if machine else {}))
-    if delivery.provider_id is None and event.call_id:
+    if event.call_id and (delivery.provider_id or calls.PROVISIONAL_ID).startswith(calls.PROVISIONAL_ID):
         calls.remember_call_id(db, delivery, event.call_id)
     log.info("outbound answered delivery=%s by=%s", delivery.id, event.answered_by or "-")
     commune = _commune_of(ctx, delivery)

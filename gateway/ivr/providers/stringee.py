@@ -4,7 +4,10 @@ answer_url (the same flow as the hotline, in SCCO) [V reference §1, S5–S7].
 Stringee offers no answering-machine detection in the reference, so an answered call is a listener.
 Call events go to the project's event_url (`/ivr/stringee/event`), matched by call id.
 """
+import uuid
+
 from gateway import http
+from gateway.ivr import calls
 from gateway.ivr.dialects.stringee import CALLOUT, rest_token
 from gateway.ivr.providers.base import VoiceProvider
 from gateway.transport import TransportError
@@ -34,5 +37,6 @@ class StringeeVoice(VoiceProvider):
             # [R] Stringee's error codes are not listed in the reference: a refused callout is not retried.
             raise TransportError(f"Stringee callout r={data.get('r')}: {data.get('message', '')}", permanent=True,
                                  code=f"r{data.get('r')}")
-        # [R] the call's id in the answer; without one, the answer_url request names it (uuid).
-        return str(data.get("call_id") or "") or None
+        # [R] the call's id in the answer; without one, a provisional id until the answer_url request
+        # names the call (uuid).
+        return str(data.get("call_id") or "") or calls.PROVISIONAL_ID + uuid.uuid4().hex
