@@ -40,13 +40,10 @@ def _fact_spans(text):
 
 
 def missing_facts(full, short):
-    """Facts of `full` that `short` does not carry (each occurrence counted)."""
-    kept = facts(short)
+    """Facts of `full` that `short` does not carry, as whole words (each named once)."""
     out = []
     for fact in facts(full):
-        if fact in kept:
-            kept.remove(fact)
-        else:
+        if fact not in out and not re.search(rf"(?<![\w,./:+-]){re.escape(fact)}(?![\w])", short):
             out.append(fact)
     return out
 

@@ -34,15 +34,39 @@
       return Array.prototype.map.call(form.querySelectorAll('input[name="' + name + '"]:checked'), function (el) { return el.value; });
     };
     var timer = null;
+    var shortBox = document.getElementById("sms-short");
+    var shortEdited = shortBox.value.trim() !== "";
+    shortBox.addEventListener("input", function () { shortEdited = shortBox.value.trim() !== ""; });
+    var setText = function (id, text) { document.getElementById(id).textContent = text || ""; };
     var preview = function () {
+      var mode = form.querySelector('input[name="sms_mode"]:checked');
       post(form.dataset.previewUrl, {
         title: form.title.value, body: form.body.value, areas: checked("areas"), priority: form.priority.value,
-        audiences: checked("audiences"), channels: checked("channels")
+        audiences: checked("audiences"), channels: checked("channels"),
+        sms_mode: mode ? mode.value : "full", sms_short: shortEdited ? shortBox.value : ""
       }).then(function (p) {
-        if (!p.available) { document.getElementById("sms-preview").textContent = p.message || ""; return; }
-        document.getElementById("sms-preview").textContent = p.text || msg.empty;
-        document.getElementById("sms-summary").textContent = p.summary;
-        document.getElementById("sms-cost").textContent = p.text ? p.cost_text : "";
+        if (!p.available) { setText("sms-preview", p.message); return; }
+        setText("sms-preview", p.text || msg.empty);
+        setText("sms-summary", p.summary);
+        setText("sms-cost", p.text ? p.cost_text : "");
+        // Longer than one SMS: the official chooses, never a silent cut.
+        document.getElementById("sms-options").hidden = p.fits;
+        if (!p.fits) {
+          setText("sms-full-label", p.full.label);
+          setText("sms-short-label", p.short.label);
+          document.getElementById("sms-short-box").hidden = p.mode !== "short";
+          if (!shortEdited) { shortBox.value = p.short.text; }
+          var check = document.getElementById("sms-short-check");
+          check.textContent = p.short.parts > 1 ? fill(msg.short_parts, {parts: p.short.parts})
+            : p.short.lost.length ? fill(msg.short_lost, {facts: p.short.lost.join(", ")}) : msg.short_ok;
+          check.className = p.short.parts > 1 || p.short.lost.length ? "small bad" : "small ok";
+        }
+        var list = document.getElementById("compose-warnings");
+        list.innerHTML = "";
+        (p.warnings || []).forEach(function (w) {
+          var li = document.createElement("li"); li.textContent = w; list.appendChild(li);
+        });
+        setText("audio-estimate", p.audio_text);
       });
     };
     var schedule = function () { clearTimeout(timer); timer = setTimeout(preview, 250); };
@@ -124,6 +148,13 @@
       stopBtn.hidden = true; recordBtn.hidden = false;
     });
   }
+
+  // Forms that undo something ask first (data-confirm holds the question).
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (f) {
+    f.addEventListener("submit", function (e) {
+      if (!window.confirm(f.dataset.confirm)) { e.preventDefault(); }
+    });
+  });
 
   // An announcement's progress ----------------------------------------------------------------
   var progress = document.getElementById("progress");
