@@ -382,8 +382,8 @@ def test_dashboard_shows_coverage_failures_and_queues(client, db, demo):
     assert "Khu phố 1" in html and f"Đã nhận: 3 ({round(300 / len(kp1))}%)" in html
     assert f"Đã xác nhận: 1 ({round(100 / len(kp1))}%)" in html
     assert "30006 Landline or unreachable carrier" in html
-    assert re.search(r"<th scope=\"row\">bulk</th>", html)
-    assert "Tiến trình" in html
+    assert re.search(r"<th scope=\"row\">gửi hàng loạt</th>", html) and "bulk" not in html
+    assert "Bộ phận xử lý" in html
 
 
 # Residents --------------------------------------------------------------------------------

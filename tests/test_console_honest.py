@@ -2,7 +2,7 @@
 statuses and plain words on the console's pages."""
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.models import Announcement, Area, AudioAsset, Delivery
 from gateway.queue import drain
@@ -118,3 +118,118 @@ def test_the_audio_estimate_is_close_to_the_rendered_length(app, client, db, dem
     db.refresh(rendered)
     assert rendered.status == "ready"
     assert abs(p["audio_seconds"] - rendered.duration_ms / 1000) <= 0.35 * rendered.duration_ms / 1000
+
+
+# 2. Honest statuses --------------------------------------------------------------------------
+
+def set_quiet(db, demo, span):
+    commune = db.get(Area, demo)
+    commune.settings = {**commune.settings, "quiet_hours": span}
+    db.commit()
+
+
+def test_quiet_hours_wait_is_said_and_sent_only_when_sent(app, client, db, demo):
+    set_quiet(db, demo, "00:00-23:59")  # quiet all day, whatever time the test runs
+    token = login(client)
+    resp = post(client, "/console/announcements", token, compose(db, body="Tối nay 19h họp dân.", channels=["sms"]))
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "Đang gửi thông báo…" in page  # "send now" says it is sending, not "scheduled"
+    drain(app)
+    a = db.scalar(select(Announcement))
+    db.refresh(a)
+    held = list(db.scalars(select(Delivery).where(Delivery.announcement_id == a.id)))
+    assert held and all(d.status == "pending" for d in held)
+    progress = client.get(f"/console/announcements/{a.id}/progress").get_json()
+    assert progress["status_label"] == "Đang chờ đến 23:59 — giờ yên tĩnh" and progress["badge"] == "waiting"
+    listing = client.get("/console/announcements").get_data(as_text=True)
+    assert "Đang chờ đến 23:59 — giờ yên tĩnh" in listing and "Đã gửi" not in listing
+    # Once every SMS has gone: "Đã gửi", and only then.
+    for d in held:
+        d.status = "sent"
+    a.status = "sent"
+    db.commit()
+    progress = client.get(f"/console/announcements/{a.id}/progress").get_json()
+    assert (progress["status_label"], progress["badge"], progress["done"]) == ("Đã gửi", "sent", True)
+
+
+def test_an_urgent_sms_is_not_said_to_wait_for_quiet_hours(app, client, db, demo):
+    set_quiet(db, demo, "00:00-23:59")
+    token = login(client)
+    post(client, "/console/announcements", token, compose(db, body="Cháy ở chợ.", channels=["sms"], priority="urgent"))
+    drain(app)
+    a = db.scalar(select(Announcement))
+    progress = client.get(f"/console/announcements/{a.id}/progress").get_json()
+    assert "giờ yên tĩnh" not in progress["status_label"]
+
+
+def test_a_later_announcement_says_when_it_goes(client, db, demo):
+    token = login(client)
+    later = (dt.datetime.now(dt.timezone(dt.timedelta(hours=7))) + dt.timedelta(days=2)).replace(hour=8, minute=30)
+    resp = post(client, "/console/announcements", token, compose(db, send_at=later.strftime("%Y-%m-%dT%H:%M")))
+    page = client.get(resp.location).get_data(as_text=True)
+    when = later.strftime("%d/%m/%Y 08:30")
+    assert f"Đã lên lịch: thông báo sẽ được gửi lúc {when}." in page and f"Sẽ gửi lúc {when}" in page
+    assert 'data-confirm="Hủy thông báo này? Người dân sẽ không nhận được thông báo."' in page
+
+
+def test_group_posts_and_the_loudspeaker_file_are_in_the_progress_table(app, client, db, demo):
+    no_quiet_hours(db, demo)
+    token = login(client)
+    post(client, "/console/announcements", token,
+         compose(db, body="Tối nay 19h họp dân.", channels=["group", "loudspeaker"]))
+    drain(app)
+    drain(app, scheduled=True)  # the group post waited for the audio
+    a = db.scalar(select(Announcement))
+    progress = client.get(f"/console/announcements/{a.id}/progress").get_json()
+    assert progress["channels"]["group"] == [{"status": "posted", "label": "đã đăng", "count": 1}]
+    assert progress["channels"]["loudspeaker"] == [{"status": "ready", "label": "sẵn sàng để tải", "count": 1}]
+    page = client.get(f"/console/announcements/{a.id}").get_data(as_text=True)
+    assert "Tệp cho loa phát thanh" in page and "đã đăng" in page
+
+
+def test_badges_differ_by_colour_and_mark():
+    import re
+
+    from tests.test_console_a11y import CSS
+
+    css = open(CSS, encoding="utf-8").read()
+
+    def rule(cls):
+        return re.search(rf"\.badge\.{cls}\b[^{{]*\{{([^}}]*)\}}", css).group(1)
+
+    looks = {cls: rule(cls) for cls in ("scheduled", "sending", "waiting", "sent", "cancelled", "failed")}
+    backgrounds = {cls: re.search(r"background: (var\(--[\w-]+\))", r).group(1) for cls, r in looks.items()}
+    assert len(set(backgrounds.values())) == len(backgrounds)  # "Đã hủy" never looks like "Đã gửi"
+    assert "line-through" in looks["cancelled"] and "line-through" not in looks["sent"]
+
+
+# Coverage that says what it knows ------------------------------------------------------------
+
+def test_coverage_says_when_the_provider_cannot_report_delivery(app, client, db, demo):
+    no_quiet_hours(db, demo)
+    token = login(client)
+    post(client, "/console/announcements", token, compose(db, body="Tối nay 19h họp dân.", channels=["sms"]))
+    drain(app)
+    a = db.scalar(select(Announcement))
+    sent = db.scalar(select(func.count()).select_from(Delivery).where(Delivery.announcement_id == a.id,
+                                                                       Delivery.status == "sent"))
+    assert sent > 0
+    html = client.get("/console/").get_data(as_text=True)
+    assert "không báo tin đã đến máy người nhận" in html and "hộp thư thử, chưa gửi thật" in html
+    assert f"Đã gửi đi: {sent} · Đã nhận: 0 (0%)" in html
+    app.config["SMS_PROVIDER"] = "esms"  # a provider with delivery reports
+    html = client.get("/console/").get_data(as_text=True)
+    assert "không báo tin đã đến máy" not in html and "tin nhắn nhà mạng báo đã đến máy" in html
+
+
+def test_only_admins_see_the_machinery_and_in_words(app, client, db, demo):
+    login(client, "truongkp1")
+    html = client.get("/console/").get_data(as_text=True)
+    assert "Việc máy chủ đang làm" not in html and "bulk" not in html and "Bộ phận xử lý" not in html
+    admin = app.test_client()
+    login(admin)
+    html = admin.get("/console/").get_data(as_text=True)
+    for words in ("trả lời người dân", "việc thường", "tạo âm thanh", "gửi hàng loạt"):
+        assert f'<th scope="row">{words}</th>' in html
+    for name in ("high", "default", "bulk"):
+        assert f">{name}<" not in html

@@ -143,9 +143,11 @@ def create_announcement():
 def announcements():
     db = get_db()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
+    from gateway.console import status
+
     rows = list(db.scalars(scoped_announcements(db, g.official).limit(PAGE + 1).offset((page - 1) * PAGE)))
     return render_template("console/announcements.html", announcements=rows[:PAGE], page=page,
-                           more=len(rows) > PAGE)
+                           more=len(rows) > PAGE, states=status.describe(db, rows[:PAGE]))
 
 
 def _visible(announcement_id):
@@ -158,6 +160,7 @@ def _visible(announcement_id):
 
 def progress_json(db, announcement):
     from gateway.broadcast import coverage
+    from gateway.console import status
 
     progress = coverage.progress(db, announcement)
     channels = {}
@@ -166,8 +169,10 @@ def progress_json(db, announcement):
             continue
         channels[channel] = [{"status": s, "label": t(f"delivery.{s}") if s else s, "count": n}
                              for s, n in sorted(counts.items())]
-    return {"id": announcement.id, "status": announcement.status, "status_label": t(f"status.{announcement.status}"),
-            "total": progress["total"], "channels": channels,
+    channels.update(status.channel_rows(db, announcement))  # group posts and the loudspeaker file
+    badge, label = status.describe(db, [announcement])[announcement.id]
+    return {"id": announcement.id, "status": announcement.status, "badge": badge, "status_label": label,
+            "total": progress["total"], "channels": channels, "done": badge in ("sent", "cancelled", "failed"),
             "cancellable": announcement.status in ("draft", "scheduled")}
 
 
@@ -175,7 +180,8 @@ def progress_json(db, announcement):
 @login_required()
 def announcement(announcement_id):
     a = _visible(announcement_id)
-    return render_template("console/announcement.html", a=a, progress=progress_json(get_db(), a))
+    return render_template("console/announcement.html", a=a, progress=progress_json(get_db(), a),
+                           sms_parts=count_segments(a.sms_text or "")[1])
 
 
 @bp.get("/announcements/<int:announcement_id>/progress")

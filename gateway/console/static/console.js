@@ -163,7 +163,7 @@
     var refresh = function () {
       get(progress.dataset.url).then(function (p) {
         var badge = document.getElementById("ann-status");
-        badge.textContent = p.status_label; badge.className = "badge " + p.status;
+        badge.textContent = p.status_label; badge.className = "badge " + p.badge;
         document.getElementById("progress-total").textContent = p.total ? fill(labels.total, {total: p.total}) : labels.none;
         var body = document.querySelector("#progress-table tbody");
         body.innerHTML = "";
@@ -179,7 +179,7 @@
           });
         });
         document.getElementById("cancel-form").hidden = !p.cancellable;
-        if (["cancelled", "failed"].indexOf(p.status) < 0) { setTimeout(refresh, 2000); }
+        if (!p.done) { setTimeout(refresh, 2000); }
       });
     };
     setTimeout(refresh, 1000);
