@@ -454,16 +454,20 @@ def test_import_checks_first_then_imports(client, db, demo):
                  content_type="multipart/form-data")
     html = check.get_data(as_text=True)
     assert check.status_code == 200 and "chưa lưu gì" in html and "có 5 chữ số" in html
-    assert "Có dòng lỗi" in html and 'id="import-confirm"' not in html
+    assert "Chưa nhập được: có 1 dòng lỗi" in html and 'id="import-confirm"' not in html
+    assert "<td>Ông Sáu</td><td>12345</td>" in html  # what was read, so the row can be found
     assert db.scalar(select(Resident).where(Resident.phone == "+84912000001")) is None
     skip = post(client, "/console/residents/import", token,
                 {"file": (io.BytesIO(csv.encode()), "ds.csv"), "skip_bad_rows": "1"}, content_type="multipart/form-data")
     html = skip.get_data(as_text=True)
     token_value = re.search(r'name="token" value="([0-9a-f]+)"', html).group(1)
+    assert ("Kiểm tra xong, chưa lưu gì. Khi bấm “Xác nhận nhập”: 1 hộ mới, 0 cập nhật, 0 không đổi. "
+            "1 dòng lỗi sẽ được bỏ qua.") in html and "Chưa nhập được" not in html and "--skip" not in html
+    assert re.search(r'id="import-confirm">Xác nhận nhập<', html)
     assert db.scalar(select(Resident).where(Resident.phone == "+84912000001")) is None  # still nothing saved
     done = post(client, "/console/residents/import", token,
                 {"token": token_value, "confirm": "1", "skip_bad_rows": "1"})
-    assert "Đã nhập: 1 mới" in done.get_data(as_text=True)
+    assert "Đã nhập: 1 hộ mới, 0 cập nhật, 0 không đổi. Đã bỏ qua 1 dòng lỗi" in done.get_data(as_text=True)
     added = db.scalar(select(Resident).where(Resident.phone == "+84912000001"))
     assert added.name == "Bà Năm" and added.is_elderly and added.consent_source == "import:ds.csv"
     again = post(client, "/console/residents/import", token, {"token": token_value, "confirm": "1"})

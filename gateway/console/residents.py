@@ -206,7 +206,20 @@ def residents_import():
         conn.hset(_import_key(token), mapping={"name": filename.encode("utf-8"), "data": data})
         conn.expire(_import_key(token), IMPORT_TTL)
     return render_template("console/residents_import.html", report=report, errors=[], form=form, token=token,
-                           confirmed=confirm, filename=filename, area_choices=area_choices(db, g.official))
+                           confirmed=confirm, filename=filename, area_choices=area_choices(db, g.official),
+                           summary=import_summary(report, form["skip_bad_rows"]))
+
+
+def import_summary(report, skip_bad_rows):
+    """What the check or the import did, agreeing with the "skip bad rows" choice."""
+    counts = {"new": report.count("imported"), "updated": report.count("updated"),
+              "unchanged": report.count("unchanged"), "bad": report.count("rejected")}
+    if report.committed:
+        return t("res.summary_done", **counts) + (" " + t("res.summary_skipped", bad=counts["bad"]) if counts["bad"] else "")
+    if counts["bad"] and not skip_bad_rows:
+        return t("res.summary_blocked", **counts)
+    text = t("res.summary_ready", **counts)
+    return text + (" " + t("res.summary_will_skip", bad=counts["bad"]) if counts["bad"] else "")
 
 
 @bp.get("/residents/export")
