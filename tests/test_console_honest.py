@@ -233,3 +233,51 @@ def test_only_admins_see_the_machinery_and_in_words(app, client, db, demo):
         assert f'<th scope="row">{words}</th>' in html
     for name in ("high", "default", "bulk"):
         assert f">{name}<" not in html
+
+
+# 3. No technical words in front of officials ---------------------------------------------------
+
+def test_the_simulator_shows_the_words_of_a_played_prompt(app, client, db, demo):
+    from gateway.models import OutboxMessage
+    from gateway.twilio_auth import twilio_signed
+    from tests.test_console_simulator import BASE, twiml
+
+    prompt = AudioAsset(kind="prompt", content_hash="ab" * 32, text="Xin chào, đây là tổng đài Loa Xóm.", status="ready")
+    db.add(prompt)
+    db.add(OutboxMessage(channel="voice", recipient="+84912345678", body="announcement", media_url="/test/call",
+                         status_callback=BASE + "/test/status"))
+    db.commit()
+    app.add_url_rule("/test/call", "test_call", twilio_signed(lambda: twiml(
+        f'<Play>/audio/{prompt.content_hash}.wav</Play><Play>/audio/{"cd" * 32}.wav</Play><Hangup/>')),
+        methods=["POST"])
+    app.add_url_rule("/test/status", "test_status", twilio_signed(lambda: ""), methods=["POST"])
+    token = login(client)
+    row = client.get("/console/simulator/messages?phone=0912345678").get_json()["messages"][0]
+    answer = post_json(client, "/console/simulator/answer", token, {"phone": "0912345678", "id": row["id"]}).get_json()
+    plays = [e for e in answer["events"] if e["type"] == "play"]
+    assert plays[0]["text"] == "Xin chào, đây là tổng đài Loa Xóm."
+    assert "text" not in plays[1]  # an unknown file: the page says "một đoạn âm thanh", never its hash
+    page = client.get("/console/simulator").get_data(as_text=True)
+    assert "hệ thống trả lời đúng như khi nhà mạng" in page and "webhook" not in page.lower()
+
+
+def test_an_upload_error_names_no_program_or_path(client, db, demo):
+    import io
+
+    token = login(client)
+    bad = post(client, "/console/audio/upload", token, {"file": (io.BytesIO(b"not audio" * 300), "hong.mp3")},
+               content_type="multipart/form-data")
+    error = bad.get_json()["error"]
+    assert bad.status_code == 400 and error.startswith("Không đọc được tệp âm thanh")
+    assert "ffmpeg" not in error.lower() and "/" not in error.replace("mp3, m4a", "")
+
+
+def test_a_failed_render_shows_plain_words(client, db, demo):
+    token = login(client)
+    asset = AudioAsset(kind="announcement", content_hash="ef" * 32, text="x", status="failed",
+                       error="CodecError: ffmpeg failed: /srv/loa/instance/audio/renders/ef/x.mp3: Permission denied")
+    db.add(asset)
+    db.commit()
+    shown = client.get(f"/console/audio/{asset.id}").get_json()
+    assert shown["message"].startswith("Chưa tạo được âm thanh") and "error" not in shown
+    assert "ffmpeg" not in str(shown) and "/srv" not in str(shown)

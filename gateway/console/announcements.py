@@ -359,11 +359,11 @@ def asset_json(asset):
     from gateway.media.assets import asset_url
 
     ready = asset.status == "ready"
+    # The asset's error is for the logs and admins (engine and ffmpeg words, server paths), not this page.
     return {"id": asset.id, "status": asset.status, "kind": asset.kind,
             "url": asset_url(asset, "mp3", external=False) if ready else None,
-            "error": asset.error, "name": asset.original_name,
-            "seconds": round((asset.duration_ms or 0) / 1000, 1),
-            "message": t("ann.audio_ready") if ready else t("ann.audio_failed", error=asset.error or "")
+            "name": asset.original_name, "seconds": round((asset.duration_ms or 0) / 1000, 1),
+            "message": t("ann.audio_ready") if ready else t("ann.audio_failed_plain")
             if asset.status == "failed" else t("ann.audio_rendering")}
 
 
