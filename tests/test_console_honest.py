@@ -281,3 +281,37 @@ def test_a_failed_render_shows_plain_words(client, db, demo):
     shown = client.get(f"/console/audio/{asset.id}").get_json()
     assert shown["message"].startswith("Chưa tạo được âm thanh") and "error" not in shown
     assert "ffmpeg" not in str(shown) and "/srv" not in str(shown)
+
+
+# 6. Group posts link the audio absolutely ------------------------------------------------------
+
+def test_group_post_audio_link_is_absolute_in_development(app, client, db, demo):
+    from gateway.models import GroupPost
+
+    no_quiet_hours(db, demo)
+    app.config["PUBLIC_BASE_URL"] = ""  # development: the address the official used
+    token = login(client)
+    post(client, "/console/announcements", token, compose(db, body="Tối nay 19h họp dân.", channels=["group"]),
+         base_url="http://localhost:5000")
+    drain(app)
+    drain(app, scheduled=True)
+    a = db.scalar(select(Announcement))
+    db.refresh(a)
+    text = db.scalar(select(GroupPost.text).where(GroupPost.announcement_id == a.id))
+    assert f"Nghe thông báo: http://localhost:5000/audio/{a.audio.content_hash}.mp3" in text
+
+
+def test_group_post_audio_link_uses_public_base_url(app, client, db, demo):
+    from gateway.models import GroupPost
+
+    no_quiet_hours(db, demo)
+    app.config["PUBLIC_BASE_URL"] = "https://loa.tanlap.gov.vn"
+    token = login(client)
+    post(client, "/console/announcements", token, compose(db, body="Tối nay 19h họp dân.", channels=["group"]),
+         base_url="http://localhost:5000")
+    drain(app)
+    drain(app, scheduled=True)
+    a = db.scalar(select(Announcement))
+    db.refresh(a)
+    text = db.scalar(select(GroupPost.text).where(GroupPost.announcement_id == a.id))
+    assert f"Nghe thông báo: https://loa.tanlap.gov.vn/audio/{a.audio.content_hash}.mp3" in text

@@ -121,7 +121,10 @@ def create_announcement():
     errors, clean = validate(db, g.official, values)
     if errors:
         return _render_form(values, errors, 400)
+    from gateway.media.assets import remember_base_url
+
     sms_text = clean.pop("sms_text")
+    remember_base_url()  # group posts link the audio where officials reach the gateway
     try:
         announcement = service.create(db, official=g.official, **clean)
     except service.AnnouncementError as exc:

@@ -305,6 +305,8 @@ VI = {
     "sim.reply": "Trả lời tức thì",
     # Honest statuses and plain words (issue 17) ---------------------------------------------
     "ann.sending_now": "Đang gửi thông báo…",
+    "dl.copy": "Sao chép",
+    "dl.copied": "Đã sao chép. Dán vào loa hoặc gửi cho người phụ trách loa; liên kết chỉ hiện một lần.",
     "sim.play_untitled": "một đoạn âm thanh",
     "ann.audio_failed_plain": "Chưa tạo được âm thanh. Hãy thử lại sau ít phút; nếu vẫn không được, báo người quản trị.",
     "res.import_written": "Số điện thoại trong tệp",
@@ -671,6 +673,8 @@ EN = {
     "sim.reply": "Instant reply",
     # Honest statuses and plain words (issue 17) ---------------------------------------------
     "ann.sending_now": "Sending the announcement…",
+    "dl.copy": "Copy",
+    "dl.copied": "Copied. Paste it into the loudspeaker or send it to its operator; the link is shown only once.",
     "sim.play_untitled": "a sound",
     "ann.audio_failed_plain": "The audio could not be made yet. Try again in a few minutes; if it still fails, tell the administrator.",
     "res.import_written": "Phone as written",

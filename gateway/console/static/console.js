@@ -149,6 +149,18 @@
     });
   }
 
+  // Copy buttons (private links are shown once): the clipboard, or the text selected to copy by hand.
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (b) {
+    b.addEventListener("click", function () {
+      var input = document.getElementById(b.dataset.copy);
+      var done = function () { document.getElementById("copy-status").textContent = b.dataset.done; };
+      input.select();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else { document.execCommand("copy"); done(); }
+    });
+  });
+
   // Forms that undo something ask first (data-confirm holds the question).
   Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (f) {
     f.addEventListener("submit", function (e) {
