@@ -216,10 +216,11 @@ def test_coverage_says_when_the_provider_cannot_report_delivery(app, client, db,
     assert sent > 0
     html = client.get("/console/").get_data(as_text=True)
     assert "không báo tin đã đến máy người nhận" in html and "hộp thư thử, chưa gửi thật" in html
-    assert f"Đã gửi đi: {sent} · Đã nhận: 0 (0%)" in html
+    assert f"Đã gửi đi: {sent} · Đã xác nhận: 0 (0%)" in html and "Đã nhận" not in html  # nothing can tell
     app.config["SMS_PROVIDER"] = "esms"  # a provider with delivery reports
     html = client.get("/console/").get_data(as_text=True)
     assert "không báo tin đã đến máy" not in html and "tin nhắn nhà mạng báo đã đến máy" in html
+    assert f"Đã gửi đi: {sent} · Đã nhận: 0 (0%) · Đã xác nhận: 0 (0%)" in html
 
 
 def test_only_admins_see_the_machinery_and_in_words(app, client, db, demo):

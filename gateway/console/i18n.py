@@ -373,7 +373,7 @@ VI = {
     "asset.ready": "sẵn sàng để tải",
     "asset.failed": "không tạo được tệp",
     "dash.sent_no_report": "Đã gửi đi",
-    "dash.no_delivery_reports": "Nhà cung cấp tin nhắn hiện tại ({provider}) không báo tin đã đến máy người nhận: cột “Đã nhận” chỉ tính cuộc gọi được nghe máy và người đã xác nhận.",
+    "dash.no_delivery_reports": "Nhà cung cấp tin nhắn hiện tại ({provider}) không báo tin đã đến máy người nhận: chỉ biết tin đã gửi đi, cuộc gọi được nghe máy và người đã xác nhận.",
     "dash.delivery_reports": "“Đã nhận”: tin nhắn nhà mạng báo đã đến máy, cuộc gọi được nghe máy, hoặc người dân đã xác nhận.",
 }
 
@@ -741,7 +741,7 @@ EN = {
     "asset.ready": "ready to download",
     "asset.failed": "could not make the file",
     "dash.sent_no_report": "Sent out",
-    "dash.no_delivery_reports": "The current SMS provider ({provider}) does not report whether messages reached phones: “Reached” counts only answered calls and confirmations.",
+    "dash.no_delivery_reports": "The current SMS provider ({provider}) does not report whether messages reached phones: we only know what was sent out, calls answered and residents who confirmed.",
     "dash.delivery_reports": "“Reached”: SMS the carrier reports as delivered, answered calls, or residents who confirmed.",
 }
 
