@@ -406,6 +406,8 @@ class InboundMessage(Base):
     intent: Mapped[str | None] = mapped_column(String(20))
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # What we answered (inline in the provider's webhook, or as an SMS): shown in the report's thread.
+    reply: Mapped[str | None] = mapped_column(Text)
 
 
 class Counter(Base):

@@ -316,3 +316,54 @@ def test_group_post_audio_link_uses_public_base_url(app, client, db, demo):
     db.refresh(a)
     text = db.scalar(select(GroupPost.text).where(GroupPost.announcement_id == a.id))
     assert f"Nghe thông báo: https://loa.tanlap.gov.vn/audio/{a.audio.content_hash}.mp3" in text
+
+
+# 4. Inbox and thread ---------------------------------------------------------------------------
+
+def test_inbox_and_thread_show_the_name_and_everything_the_resident_was_sent(app, client, db, demo):
+    from flask import current_app
+
+    from gateway.models import Report, Resident
+    from gateway.sms.inbound import receive
+
+    resident = db.scalar(select(Resident).where(Resident.area_id.in_(area(db, "KP1").descendant_ids(db))).limit(1))
+    with app.app_context():
+        receive(db, provider="android", sender=resident.phone, body="PA cây đổ chắn đường ở đầu ngõ 5",
+                config=current_app.config, reply_by_sms=True)
+        receive(db, provider="twilio", sender="+84987000111", body="PA đèn đường hỏng ở hẻm 12",
+                config=current_app.config)  # a stranger, answered inline
+    ours, stranger = db.scalars(select(Report).order_by(Report.id)).all()
+    token = login(client)
+    inbox = client.get("/console/reports").get_data(as_text=True)
+    assert f"<td>{resident.name}</td>" in inbox and "<td>không có trong danh sách hộ dân</td>" in inbox
+    post(client, f"/console/reports/{ours.id}/status", token, {"status": "acknowledged", "note": "Tổ sẽ dọn sáng mai."})
+    drain(app)
+    page = client.get(f"/console/reports/{ours.id}").get_data(as_text=True)
+    assert f'id="reporter-name">{resident.name}<' in page
+    thread = page[page.index('id="thread-h"'):]
+    receipt = thread.index(f"Da nhan phan anh #{ours.number}")
+    status_sms = thread.index("Tổ sẽ dọn sáng mai.")
+    assert receipt < status_sms  # in time order
+    assert thread.count("Tin nhắn gửi người phản ánh") == 2 and "Đăng vào nhóm" in thread and "đã đăng" in thread
+    inline = client.get(f"/console/reports/{stranger.id}").get_data(as_text=True)
+    assert f"Da nhan phan anh #{stranger.number}" in inline and "trả lời ngay" in inline
+
+
+def test_a_voice_report_shows_its_length_a_player_and_the_transcript(client, db, demo):
+    from gateway.reports import open_report
+
+    a = area(db, "KP2")
+    recording = AudioAsset(kind="recording", content_hash="aa" * 32, status="ready", duration_ms=42_400,
+                           mp3_path="renders/aa/x.mp3")
+    db.add(recording)
+    db.flush()
+    report = open_report(db, commune=a.commune(), channel="voice", area=a, phone="+84912000999")
+    report.recording_id, report.transcript = recording.id, "Có chó thả rông cắn người ở đầu xóm."
+    db.commit()
+    login(client)
+    inbox = client.get("/console/reports").get_data(as_text=True)
+    assert "Phản ánh bằng giọng nói (0:42)" in inbox and "🎙" not in inbox
+    assert f'aria-label="Nghe phản ánh #{report.number}"' in inbox and "Có chó thả rông" in inbox
+    page = client.get(f"/console/reports/{report.id}").get_data(as_text=True)
+    assert "Phản ánh bằng giọng nói (0:42)" in page and "<audio" in page
+    assert "Bản chép lời (tự động)" in page and "Có chó thả rông cắn người ở đầu xóm." in page
