@@ -149,3 +149,33 @@ def test_private_link_has_a_copy_button(page):
                              "return e.value.substring(e.selectionStart, e.selectionEnd); }")
     assert selected == page.input_value("#created-page") and "/loa/" in selected
     shot(page, "17-09-link-copy.png")
+
+
+def test_area_tree_search_whole_neighbourhood_and_summary(page, server):
+    from gateway.models import Resident
+
+    with server.app_context():
+        db = get_db()
+        counts = {}
+        for code in ("KP1", "KP5"):
+            a = db.scalar(select(Area).where(Area.code == code, Area.level == "neighbourhood"))
+            counts[code] = sum(1 for r in db.scalars(select(Resident).where(Resident.area_id.in_(a.descendant_ids(db))))
+                               if r.opted_out_at is None)
+    keyboard_login(page, "admin")
+    page.goto("/console/announcements/new")
+    page.fill("#area-search", "khu pho 5")  # without diacritics, as people type
+    visible = [t.split("[")[0].strip() for t in page.locator("#area-tree li:visible > label").all_inner_texts()]
+    assert "Khu phố 5" in visible and "Khu phố 1" not in visible
+    page.check('#area-tree input[data-code="KP5"]')
+    page.fill("#area-search", "")
+    page.check('#area-tree input[data-code="KP1"]')
+    summary = page.locator("#area-summary")
+    assert summary.inner_text() == f"Đã chọn: KP1, KP5 — {counts['KP1'] + counts['KP5']} hộ"
+    # A ticked neighbourhood covers its teams: they cannot be counted twice.
+    page.click('button[aria-controls="sub-' + page.get_attribute('#area-tree input[data-code="KP5"]', "value") + '"]')
+    team = page.locator('#sub-' + page.get_attribute('#area-tree input[data-code="KP5"]', "value") + ' input').first
+    assert team.is_disabled() and not team.is_checked()
+    shot(page, "17-10-area-tree.png")
+    page.uncheck('#area-tree input[data-code="KP5"]')
+    assert not team.is_disabled()
+    assert summary.inner_text() == f"Đã chọn: KP1 — {counts['KP1']} hộ"

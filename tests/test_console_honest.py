@@ -367,3 +367,27 @@ def test_a_voice_report_shows_its_length_a_player_and_the_transcript(client, db,
     page = client.get(f"/console/reports/{report.id}").get_data(as_text=True)
     assert "Phản ánh bằng giọng nói (0:42)" in page and "<audio" in page
     assert "Bản chép lời (tự động)" in page and "Có chó thả rông cắn người ở đầu xóm." in page
+
+
+# 5. Area choice at commune and province size -----------------------------------------------------
+
+def test_dropdowns_name_every_area_in_full(client, db, demo):
+    login(client)
+    html = client.get("/console/residents").get_data(as_text=True)
+    assert ">Khu phố 5 — Tổ 1</option>" in html and "— — " not in html and ">— Tổ 1<" not in html
+
+
+def test_compose_tree_counts_households_with_their_teams(client, db, demo):
+    import re
+
+    from gateway.models import Resident
+
+    login(client)
+    html = client.get("/console/announcements/new").get_data(as_text=True)
+    kp5 = area(db, "KP5")
+    n = len([r for r in db.scalars(select(Resident).where(Resident.area_id.in_(kp5.descendant_ids(db))))
+             if r.opted_out_at is None])
+    assert n > 0 and re.search(rf'value="{kp5.id}" data-code="KP5" data-households="{n}"', html)
+    teams = re.findall(r'<ul class="tree" id="sub-' + str(kp5.id) + r'" hidden>(.*?)</ul>', html, re.S)
+    assert teams and "Tổ 1" in teams[0]  # the teams are folded away until asked for
+    assert 'id="area-search"' in html and "Chưa chọn khu vực nào." in html

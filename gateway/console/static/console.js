@@ -33,6 +33,56 @@
     var checked = function (name) {
       return Array.prototype.map.call(form.querySelectorAll('input[name="' + name + '"]:checked'), function (el) { return el.value; });
     };
+    // The area tree: search, expand, a parent covers its parts, and a live summary.
+    var tree = document.getElementById("area-tree");
+    var fold = function (text) {
+      return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
+    };
+    var boxes = function (root) { return Array.prototype.slice.call(root.querySelectorAll('input[name="areas"]')); };
+    var expand = function (button, open) {
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      document.getElementById(button.getAttribute("aria-controls")).hidden = !open;
+    };
+    var areaSummary = function () {
+      var chosen = boxes(tree).filter(function (b) { return b.checked && !b.disabled; });
+      var households = chosen.reduce(function (n, b) { return n + Number(b.dataset.households); }, 0);
+      document.getElementById("area-summary").textContent = chosen.length ? fill(msg.area_summary, {
+        codes: chosen.map(function (b) { return b.dataset.code; }).join(", "), households: households}) : msg.area_none;
+    };
+    var cover = function () {
+      // A ticked area includes its parts: they are shown as covered, not counted twice.
+      boxes(tree).forEach(function (b) { b.disabled = false; var li = b.closest("li"); li.classList.remove("covered"); });
+      boxes(tree).forEach(function (b) {
+        if (!b.checked) { return; }
+        var sub = b.closest("li").querySelector("ul");
+        if (!sub) { return; }
+        boxes(sub).forEach(function (inner) {
+          inner.checked = false; inner.disabled = true; inner.closest("li").classList.add("covered");
+          inner.title = fill(msg.covered, {name: b.parentNode.textContent.trim().split("[")[0].trim()});
+        });
+      });
+      areaSummary();
+    };
+    tree.addEventListener("change", cover);
+    Array.prototype.forEach.call(tree.querySelectorAll("button.toggle"), function (button) {
+      button.addEventListener("click", function () { expand(button, button.getAttribute("aria-expanded") !== "true"); });
+    });
+    document.getElementById("area-search").addEventListener("input", function (e) {
+      var wanted = fold(e.target.value.trim());
+      var items = Array.prototype.slice.call(tree.querySelectorAll("li"));
+      items.forEach(function (li) { li.hidden = false; });
+      if (!wanted) { return; }
+      // Deepest first: an item stays when it or one of its parts matches; matches are opened up to the root.
+      items.reverse().forEach(function (li) {
+        var own = fold(li.dataset.search).indexOf(wanted) >= 0;
+        var inner = Array.prototype.some.call(li.querySelectorAll("li"), function (x) { return !x.hidden; });
+        li.hidden = !own && !inner;
+        var button = li.querySelector(":scope > button.toggle");
+        if (inner && button) { expand(button, true); }
+      });
+    });
+    cover();
+
     var timer = null;
     var shortBox = document.getElementById("sms-short");
     var shortEdited = shortBox.value.trim() !== "";
