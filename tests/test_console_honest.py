@@ -391,3 +391,20 @@ def test_compose_tree_counts_households_with_their_teams(client, db, demo):
     teams = re.findall(r'<ul class="tree" id="sub-' + str(kp5.id) + r'" hidden>(.*?)</ul>', html, re.S)
     assert teams and "Tổ 1" in teams[0]  # the teams are folded away until asked for
     assert 'id="area-search"' in html and "Chưa chọn khu vực nào." in html
+
+
+def test_full_names_at_province_size(db):
+    from gateway.console.base import area_path
+
+    province = Area(level="province", kind="tinh", name="Tỉnh Lâm Đồng", code="LD")
+    a = Area(level="commune", kind="xa", name="Xã Tân Lập", code="TL", parent=province)
+    b = Area(level="commune", kind="xa", name="Xã Hòa Bình", code="HB", parent=province)
+    team = Area(level="team", kind="to", name="Tổ 1", code="T1",
+                parent=Area(level="neighbourhood", kind="khu_pho", name="Khu phố 5", code="KP5", parent=a))
+    other = Area(level="team", kind="to", name="Tổ 1", code="T1",
+                 parent=Area(level="neighbourhood", kind="khu_pho", name="Khu phố 5", code="KP5B", parent=b))
+    db.add_all([province, a, b, team, other])
+    db.flush()
+    assert area_path(team) == "Khu phố 5 — Tổ 1"
+    assert area_path(team, True) == "Xã Tân Lập — Khu phố 5 — Tổ 1" != area_path(other, True)
+    assert area_path(a, True) == area_path(a) == "Xã Tân Lập"
