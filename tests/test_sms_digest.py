@@ -206,3 +206,19 @@ def test_shorten_never_invents_half_facts(text, limit):
     whole = facts(text)
     for fact in facts(short):
         assert fact in whole
+
+
+def test_without_a_choice_facts_take_more_parts_rather_than_being_dropped():
+    from gateway.sms.digest import default_sms
+
+    short = ann("Họp", "Tối nay 19h họp dân tại nhà văn hóa.")
+    assert default_sms(short, hotline="+842633822123") == announcement_sms(short, hotline="+842633822123")
+    chatty = ann("Tiêm phòng", "Người dân chú ý thực hiện đầy đủ các biện pháp phòng bệnh cho vật nuôi trong gia đình, "
+                 "giữ chuồng trại sạch sẽ và theo dõi sức khỏe đàn gia súc hằng ngày, không giấu dịch.")
+    assert count_segments(default_sms(chatty, hotline="+842633822123"))[1] == 1  # no facts lost: one part
+    text = default_sms(CONTACT, hotline="+842633822123")
+    assert all(f in text for f in facts(announcement_text(CONTACT)))
+    crowded = ann("Vay vốn", "Ngày 14/8 tại UBND xã: hộ ông A 12 triệu, hộ bà B 15 triệu, hộ ông C 9 triệu, "
+                  "hộ bà D 20 triệu, hộ ông E 7 triệu, hộ bà G 11 triệu, hộ ông H 30 triệu. Liên hệ 0912 345 678.")
+    text = default_sms(crowded, hotline="+842633822123")
+    assert count_segments(text)[1] == 2 and all(f in text for f in facts(announcement_text(crowded)))

@@ -172,6 +172,13 @@ def sms_plan(announcement, *, hotline, max_parts=MAX_PARTS):
             "short": short, "short_lost": short_lost}
 
 
+def default_sms(announcement, *, hotline):
+    """The SMS when no official chose (the API, the command line): one part when it keeps every
+    fact, else the parts the whole text needs (up to MAX_PARTS): facts are never dropped unasked."""
+    one, lost = _sms(announcement, hotline, 1)
+    return sms_plan(announcement, hotline=hotline)["full"] if lost else one
+
+
 def digest_text(announcements, *, area_name, hotline, segments=1):
     """Current announcements (most pressing and newest first) → one SMS within the budget."""
     if not announcements:
