@@ -2,17 +2,19 @@
 microphone recordings, then sending progress and cancelling."""
 import datetime as dt
 import logging
+import re
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from gateway.auth import area_scope, may_act_on
 from gateway.broadcast import service
+from gateway.console import status
 from gateway.console.base import bp, local_time, login_required, parse_local, t
 from gateway.console.views import scoped_announcements
 from gateway.db import get_db
-from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, utcnow
+from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, Resident, utcnow
 from gateway.sms.encoding import count_segments
 from gateway.text import nfc
 
@@ -42,10 +44,6 @@ def area_choices(db, official):
 def area_tree(db, choices):
     """`area_choices` as a tree for the compose picker: [{"area", "households", "children"}], each
     area counting the households of its own teams too (one GROUP BY)."""
-    from sqlalchemy import func
-
-    from gateway.models import Resident
-
     counts = dict(db.execute(select(Resident.area_id, func.count()).where(Resident.opted_out_at.is_(None))
                              .group_by(Resident.area_id)).all())
     roots, stack = [], []
@@ -173,8 +171,6 @@ def create_announcement():
 def announcements():
     db = get_db()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    from gateway.console import status
-
     rows = list(db.scalars(scoped_announcements(db, g.official).limit(PAGE + 1).offset((page - 1) * PAGE)))
     return render_template("console/announcements.html", announcements=rows[:PAGE], page=page,
                            more=len(rows) > PAGE, states=status.describe(db, rows[:PAGE]))
@@ -190,7 +186,6 @@ def _visible(announcement_id):
 
 def progress_json(db, announcement):
     from gateway.broadcast import coverage
-    from gateway.console import status
 
     progress = coverage.progress(db, announcement)
     channels = {}
@@ -333,8 +328,6 @@ def chosen_sms(values, title, body, priority, areas):
 def audio_seconds(title, body):
     """About how long the announcement's audio lasts: intro and text twice (the loudspeaker
     convention), a pause between, a chime before."""
-    import re
-
     from audio import verbalize
     from gateway.media.assets import announcement_intro
 
@@ -361,10 +354,9 @@ def sms_recipients(db, areas, data):
 
     One COUNT (the preview asks on every pause in typing): the broadcast's own recipient query,
     with its SMS rule (gateway.broadcast.targeting.channels_for) as a condition."""
-    from sqlalchemy import func, or_
+    from sqlalchemy import or_
 
     from gateway.broadcast.targeting import recipients_query
-    from gateway.models import Resident
 
     channels = [c for c in data.get("channels") or [] if c in CHANNELS]
     audiences = [a for a in data.get("audiences") or [] if a in AUDIENCES] or ["everyone"]
