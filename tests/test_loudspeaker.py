@@ -223,7 +223,7 @@ def test_cli_makes_lists_and_revokes_links(runner, app, demo):
     assert runner.invoke(args=["loudspeaker", "revoke", str(link_id)]).exit_code == 0
     assert "revoked" in runner.invoke(args=["loudspeaker", "links"]).output
     bad = runner.invoke(args=["loudspeaker", "link", "--area", "NOPE", "--label", "x"])
-    assert bad.exit_code != 0 and "no area with code 'NOPE'" in bad.output
+    assert bad.exit_code != 0 and "Không có khu vực mã 'NOPE'" in bad.output
     empty = runner.invoke(args=["loudspeaker", "link", "--area", "KP1", "--label", " "])
     assert empty.exit_code != 0
 

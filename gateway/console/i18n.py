@@ -5,6 +5,8 @@ tests (`strict`) and shows the key itself in production, so a gap is seen, never
 """
 import logging
 
+from gateway.console import i18n_areas
+
 log = logging.getLogger(__name__)
 LANGUAGES = ("vi", "en")
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
@@ -390,6 +392,7 @@ VI = {
     "dash.sent_no_report": "Đã gửi đi",
     "dash.no_delivery_reports": "Nhà cung cấp tin nhắn hiện tại ({provider}) không báo tin đã đến máy người nhận: chỉ biết tin đã gửi đi, cuộc gọi được nghe máy và người đã xác nhận.",
     "dash.delivery_reports": "“Đã nhận”: tin nhắn nhà mạng báo đã đến máy, cuộc gọi được nghe máy, hoặc người dân đã xác nhận.",
+    **i18n_areas.VI,  # the area pages
 }
 
 EN = {
@@ -773,6 +776,7 @@ EN = {
     "dash.sent_no_report": "Sent out",
     "dash.no_delivery_reports": "The current SMS provider ({provider}) does not report whether messages reached phones: we only know what was sent out, calls answered and residents who confirmed.",
     "dash.delivery_reports": "“Reached”: SMS the carrier reports as delivered, answered calls, or residents who confirmed.",
+    **i18n_areas.EN,  # the area pages
 }
 
 CATALOGUES = {"vi": VI, "en": EN}

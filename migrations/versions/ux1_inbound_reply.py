@@ -1,7 +1,7 @@
 """What the gateway answered an inbound SMS, for the report's thread
 
 Revision ID: ux1
-Revises: lsp1
+Revises: are1
 Create Date: 2026-12-01 18:10:28.547369
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'ux1'
-down_revision = 'lsp1'
+down_revision = 'are1'
 branch_labels = None
 depends_on = None
 
