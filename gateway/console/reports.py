@@ -63,7 +63,8 @@ def timeline(db, report):
     # Replies given inline in the provider's answer (Twilio's TwiML): no Delivery row carries them.
     queued = {d.idempotency_key for d in sms}
     items += [("reply", m.received_at, m) for m in db.scalars(
-        select(InboundMessage).where(InboundMessage.report_id == report.id, InboundMessage.reply.is_not(None)))
+        select(InboundMessage).where(InboundMessage.report_id == report.id, InboundMessage.reply.is_not(None),
+                                     InboundMessage.reply != ""))
         if f"sms:in:{m.id}:reply" not in queued]
     items += [("post", p.created_at, p) for p in db.scalars(select(GroupPost).where(GroupPost.report_id == report.id))]
     return sorted(items, key=lambda item: (item[1], {"event": 0, "reply": 1, "sms": 1, "post": 2}[item[0]]))
