@@ -223,6 +223,20 @@ def test_coverage_says_when_the_provider_cannot_report_delivery(app, client, db,
     assert f"Đã gửi đi: {sent} · Đã nhận: 0 (0%) · Đã xác nhận: 0 (0%)" in html
 
 
+def test_coverage_says_what_has_not_been_sent_yet(app, client, db, demo):
+    set_quiet(db, demo, "00:00-23:59")
+    token = login(client)
+    post(client, "/console/announcements", token, compose(db, body="Tối nay 19h họp dân.", channels=["sms"]))
+    a = db.scalar(select(Announcement))
+    a.status = "sending"  # as the start job leaves it before the fan-out has run
+    db.commit()
+    html = client.get("/console/").get_data(as_text=True)
+    from gateway.broadcast import coverage
+
+    waiting = next(r for r in coverage.by_area_and_audience(db, a) if r["area"] == "Khu phố 1" and r["audience"] == "all")
+    assert waiting["not_sent"] > 0 and f"Chưa gửi: {waiting['not_sent']} · " in html
+
+
 def test_only_admins_see_the_machinery_and_in_words(app, client, db, demo):
     login(client, "truongkp1")
     html = client.get("/console/").get_data(as_text=True)

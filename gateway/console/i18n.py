@@ -390,6 +390,7 @@ VI = {
     "asset.ready": "sẵn sàng để tải",
     "asset.failed": "không tạo được tệp",
     "dash.sent_no_report": "Đã gửi đi",
+    "dash.not_sent": "Chưa gửi",
     "dash.no_delivery_reports": "Nhà cung cấp tin nhắn hiện tại ({provider}) không báo tin đã đến máy người nhận: chỉ biết tin đã gửi đi, cuộc gọi được nghe máy và người đã xác nhận.",
     "dash.delivery_reports": "“Đã nhận”: tin nhắn nhà mạng báo đã đến máy, cuộc gọi được nghe máy, hoặc người dân đã xác nhận.",
     **i18n_areas.VI,  # the area pages
@@ -774,6 +775,7 @@ EN = {
     "asset.ready": "ready to download",
     "asset.failed": "could not make the file",
     "dash.sent_no_report": "Sent out",
+    "dash.not_sent": "Not sent yet",
     "dash.no_delivery_reports": "The current SMS provider ({provider}) does not report whether messages reached phones: we only know what was sent out, calls answered and residents who confirmed.",
     "dash.delivery_reports": "“Reached”: SMS the carrier reports as delivered, answered calls, or residents who confirmed.",
     **i18n_areas.EN,  # the area pages
