@@ -64,3 +64,17 @@ def test_long_text_is_never_cut_silently(client, db, demo):
     assert urgent["text"].startswith("KHAN: Chay: Chay o cho") and urgent["fits"]
     empty = post_json(client, "/console/announcements/preview", token, {"title": "", "body": ""}).get_json()
     assert empty["text"] == "" and empty["summary"] == "Viết nội dung để xem tin nhắn."
+
+
+def test_preview_cost_uses_the_communes_own_sms_price(client, db, demo):
+    token = login(client, "truongkp1")
+    data = {"title": "Họp", "body": "Tối nay họp.", "areas": [kp(db, "KP1")], "audiences": ["everyone"],
+            "channels": ["sms"]}
+    before = post_json(client, "/console/announcements/preview", token, data).get_json()
+    commune = db.scalar(select(Area).where(Area.code == "KP1", Area.level == "neighbourhood")).commune()
+    commune.settings = {**(commune.settings or {}), "sms_price_vnd": 350}
+    db.commit()
+    after = post_json(client, "/console/announcements/preview", token, data).get_json()
+    assert before["recipients"] == after["recipients"] > 0
+    assert before["cost"] == before["recipients"] * 800 and after["cost"] == after["recipients"] * 350
+    assert "350 ₫" in after["cost_text"]

@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from gateway.areas.settings import sms_price
 from gateway.auth import area_scope, may_act_on
 from gateway.broadcast import service
 from gateway.console import status
@@ -252,7 +253,7 @@ def preview():
     priority = data.get("priority") if data.get("priority") in PRIORITIES else "normal"
     plan = _plan(title, body, priority, areas)
     recipients = sms_recipients(db, areas, data)
-    price = float(current_app.config.get("SMS_PRICE_VND") or 0)
+    price = _price(areas)
 
     def cost_text(parts):
         return t("ann.preview_cost", recipients=_number(recipients), segments=parts, price=_number(price),
@@ -283,6 +284,12 @@ def preview():
         "warnings": warnings, "audio_seconds": round(seconds),
         "audio_text": t("ann.audio_estimate", length=_duration(seconds)),
     }
+
+
+def _price(areas):
+    """One SMS segment's price: the chosen commune's own (areas settings), else SMS_PRICE_VND."""
+    communes = {a.commune().id: a.commune() for a in areas if a.commune() is not None}
+    return sms_price(next(iter(communes.values())) if len(communes) == 1 else None, current_app.config)
 
 
 LONG_SMS_PARTS = 3  # more parts than this: costly, and some old phones show them out of order
