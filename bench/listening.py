@@ -38,6 +38,16 @@ ANNOUNCEMENTS = [
     "Lịch thu gom rác thay đổi: xe rác đến vào sáng thứ 3 và thứ 6 hằng tuần, bà con để rác đúng giờ.",
     "Tiêm phòng dại cho chó mèo miễn phí vào ngày 20/8 tại sân nhà văn hóa thôn. Mỗi hộ mang theo vật nuôi.",
     "Hộ nào chưa nhận tiền hỗ trợ tháng 10 xin liên hệ cán bộ chính sách xã hội trong giờ hành chính.",
+    "Từ ngày 1/10, bà con nộp hồ sơ cấp thẻ BHYT cho người cao tuổi tại bộ phận một cửa của xã.",
+    "Cảnh báo: có người gọi điện tự xưng cán bộ bảo hiểm, đề nghị cung cấp mã OTP. Tuyệt đối không cung cấp.",
+    "Đàn lợn của gia đình ông Ba ở thôn 2 có dấu hiệu dịch tả lợn châu Phi. Bà con không bán chạy lợn ốm.",
+    "Sáng chủ nhật này, đoàn thanh niên ra quân dọn vệ sinh đường làng, mỗi hộ cử một người tham gia.",
+    "Tổ tiết kiệm và vay vốn thôn 4 họp lúc 8h sáng thứ 7 tại nhà trưởng thôn để bình xét cho vay.",
+    "Bão số 3 có thể đổ bộ vào đêm mai. Bà con chằng chống nhà cửa, thu hoạch lúa chín, không ra khơi.",
+    "Trạm Y tế xã khám sức khỏe miễn phí cho người từ 60 tuổi trở lên vào ngày 25/11.",
+    "Đề nghị các hộ kinh doanh không lấn chiếm lòng đường, vỉa hè. Từ tuần sau công an xã sẽ kiểm tra.",
+    "Cháu Lê Thị Hoa, 7 tuổi, mặc áo đỏ, đi lạc ở chợ xã chiều nay. Ai gặp xin báo công an xã.",
+    "Lịch cắt điện: thôn 1 và thôn 3 mất điện từ 7h đến 16h ngày 12/12 để sửa đường dây.",
 ]
 QUICK = 5
 VOICES = ("vi", "vi+f3", "vi+m3", "vi+f2", "vi+m1")

@@ -32,8 +32,10 @@ ACCEPTED_TYPES = {
 _SEPARATORS = re.compile(r"[\s.\-()/\u00a0\u2010-\u2015]")
 EXAMPLE = "ví dụ 0912 345 678 hoặc +84 912 345 678"
 # A label people write before the number: "số 0912…", "SĐT: 0912…", "ĐT 0912…", "tel:+84-912-…".
-_LABEL = re.compile(r"^(?:(?:số\s*điện\s*thoại|tổng\s*đài|tong\s*dai|đường\s*dây\s*nóng|duong\s*day\s*nong|hotline|so\s*dien\s*thoai|điện\s*thoại|dien\s*thoai|số\s*đt|so\s*dt|sđt|sdt|"
-                    r"đt|dt|số|so|di\s*động|di\s*dong|dđ|dd|phone|mobile|tel)\s*[:.]?\s*)+(?=[+(\d])", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^(?:(?:số\s*điện\s*thoại|so\s*dien\s*thoai|điện\s*thoại|dien\s*thoai|số\s*đt|so\s*dt|sđt|sdt|đt|dt|"
+    r"tổng\s*đài|tong\s*dai|đường\s*dây\s*nóng|duong\s*day\s*nong|hotline|di\s*động|di\s*dong|dđ|dd|"
+    r"số|so|phone|mobile|tel)\s*[:.]?\s*)+(?=[+(\d])", re.IGNORECASE)
 _TEL_URI = re.compile(r"^tel:\s*", re.IGNORECASE)
 # Service numbers (free 1800, paid 1900) with 4 or 6 digits after the prefix.
 _SERVICE = re.compile(r"(?:\+84|0084|84)?(1[89]00)(\d{4}|\d{6})")

@@ -64,7 +64,7 @@ def audio_jobs(app):
 def test_text_asset_is_queued_by_the_web_and_rendered_by_the_worker(any_app, engine_calls):
     with any_app.app_context():
         asset = ensure_text_asset(get_db(), HOTLINE_GREETING)
-        assert (asset.status, asset.kind, asset.engine, asset.voice) == ("pending", "prompt", "espeak", "vi")
+        assert (asset.status, asset.kind, asset.engine, asset.voice) == ("pending", "prompt", "espeak", "vi+f3")
         asset_id = asset.id
     assert engine_calls == []  # the web process synthesizes nothing
     assert audio_jobs(any_app) == 1
