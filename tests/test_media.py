@@ -465,7 +465,7 @@ def test_audio_commands(app, runner, engine_calls, tmp_path):
     result = runner.invoke(args=["audio", "check", "Họp lúc 8h30 ngày 14/8.", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Spoken form: Họp lúc tám giờ ba mươi ngày mười bốn tháng tám." in result.output
-    assert "Engine espeak (vi)" in result.output and "LUFS" in result.output
+    assert "Engine espeak (vi+f3)" in result.output and "LUFS" in result.output
     assert stream_info(out).startswith("mp3, 44100 Hz, mono")
     with app.app_context():
         ensure_text_asset(get_db(), "Xin chào bà con.")
