@@ -209,6 +209,10 @@ def _codes(text):
 _VI_MARKED = re.compile(r"[À-ỹĐđ]")
 
 
+def _has_vowel(word):
+    return any(c in "AEIOUY" for c in unicodedata.normalize("NFD", word.upper()))
+
+
 def _lower_headlines(text):
     """Lower-case words in capitals that are Vietnamese words, so no engine spells them out.
 
@@ -220,7 +224,8 @@ def _lower_headlines(text):
     run = []
 
     def close(run):
-        if any(_VI_MARKED.search(m.group(0)) for m in run):
+        # "QĐ", "NĐ-CP", "HĐ": Đ without a vowel is an acronym (quyết định, nghị định), not a word.
+        if any(_VI_MARKED.search(m.group(0)) and _has_vowel(m.group(0)) for m in run):
             lowered.update(m.start() for m in run)
 
     for m in words:
@@ -334,11 +339,12 @@ _DATE_WORDS = ("ngày", "từ", "đến", "tới", "hôm", "trước", "sau", "h
                "mùng", "mồng", "hết", "đầu", "cuối")
 # Around x/y: words that make it a fraction ("3/4 diện tích", "chiếm 2/3").
 _FRACTION_BEFORE = ("tỷ lệ", "tỉ lệ", "chiếm", "khoảng", "gần", "hơn", "trên", "đạt", "bằng", "còn", "mất", "được",
-                    "tới")
+                    "tới", "giảm", "tăng", "hỗ trợ")
 _FRACTION_AFTER = ("diện tích", "dân số", "số hộ", "số dân", "số người", "tổng số", "số lượng", "kinh phí", "khối lượng",
                    "sản lượng", "quãng đường", "chiều dài", "thời gian", "đàn", "lượng", "phần", "số", "cử tri",
                    "đại biểu", "học sinh", "hộ", "người", "dân", "lúa", "ruộng", "diện", "giá trị", "tổng")
-_SLASHED_NUMBER = re.compile(r"(?<![\d/.,\-])(\d{1,4})/(\d{1,4})((?:/\d{1,4})*)(?![\d/]|[.,]\d)")
+_SLASHED_NUMBER = re.compile(r"(?<![\d/.,\-])(\d{1,4})/(\d{1,4})((?:/\d{1,4})*)([A-ZĐ](?![^\W\d_]))?"
+                             r"(?![\d/]|[.,]\d)")
 # A street name after a house number: two capitalised words ("Trần Phú", "Hùng Vương").
 _STREET_AFTER = re.compile(r"\s+[A-ZĐÀ-Ỹ][^\W\d_]*\s+[A-ZĐÀ-Ỹ][^\W\d_]*")
 
@@ -354,7 +360,10 @@ def _house_and_fractions(text):
     def slashed(m):
         first, second = int(m.group(1)), int(m.group(2))
         if _before(m, _HOUSE_WORDS) or (not _before(m, _DATE_WORDS) and _STREET_AFTER.match(m.string, m.end())):
-            return " trên ".join(num.cardinal(int(n)) for n in re.findall(r"\d+", m.group(0)))
+            words = " trên ".join(num.cardinal(int(n)) for n in re.findall(r"\d+", m.group(0)))
+            return words + (" " + LETTER_NAMES[m.group(4)] if m.group(4) else "")  # "12/3A"
+        if m.group(4):
+            return m.group(0)
         if not m.group(3) and 0 < first < second <= 100 and not _before(m, _DATE_WORDS) \
                 and (_after(m, _FRACTION_AFTER) or _before(m, _FRACTION_BEFORE)):
             return f"{num.cardinal(first)} phần {'tư' if second == 4 else num.cardinal(second)}"
@@ -398,7 +407,7 @@ def _dates(text):
         words = _date_words(*first, with_day_word=not _before(m, ("ngày",)))
         if second:
             words += " đến " + _date_words(*second)
-        return words
+        return _padded(m, words)
 
     def month_year(m):
         month, year = int(m.group(1)), int(m.group(2))
@@ -478,8 +487,8 @@ def _rates(text):
         is_rate = (last[-1:].isdigit() or last.endswith("%") or last_word in CURRENCY or last_word in UNITS
                    or last_word in ("k", "K", "tr") or last_word.lower() in MEASURE_WORDS
                    or (unit in PER_UNITS | set(UNITS) and re.search(r"\d", clause)))
-        if not is_rate or f"{last_word}/{unit}" in UNITS:  # "km/h" is one unit
-            return m.group(0)
+        if not is_rate or f"{last_word}/{unit}" in UNITS or (len(unit) > 1 and unit.isupper()):
+            return m.group(0)  # "km/h" is one unit; "15/QĐ-UBND" is a document number
         if count:
             return f" mỗi {count.strip()} {unit}"  # "1 kg/10 m2": the quantity pass reads "10 m2"
         return " mỗi " + UNITS.get(unit, unit)

@@ -231,4 +231,10 @@ CASES = [
     ("Họp dân ngày 25/7 tại nhà văn hóa thôn.", "Họp dân ngày hai mươi lăm tháng bảy tại nhà văn hóa thôn."),
     ("Từ 2/9 Trạm Y tế xã tiêm miễn phí.", "Từ ngày hai tháng chín Trạm Y tế xã tiêm miễn phí."),
     ("Phòng giao dịch làm việc 24/7 trong dịp Tết.", "Phòng giao dịch làm việc hai mươi tư trên bảy trong dịp Tết."),
+    ("Thực hiện Quyết định 1234/QĐ-UBND ngày 15/8/2024 về hỗ trợ hộ nghèo.",
+     "Thực hiện Quyết định một nghìn hai trăm ba mươi tư QĐ Ủy ban nhân dân ngày mười lăm tháng tám năm hai nghìn không trăm hai mươi tư về hỗ trợ hộ nghèo."),
+    ("Bà con cần giúp đỡ xin đến gặp tổ trưởng ở căn hộ 12/3A khu tập thể.",
+     "Bà con cần giúp đỡ xin đến gặp tổ trưởng ở căn hộ mười hai trên ba a khu tập thể."),
+    ("Học sinh hộ nghèo được giảm 1/2 học phí năm học 2025-2026.",
+     "Học sinh hộ nghèo được giảm một phần hai học phí năm học hai nghìn không trăm hai mươi lăm đến hai nghìn không trăm hai mươi sáu."),
 ]
