@@ -287,3 +287,12 @@ def test_mask_text_hides_every_form(e164, form, before, after):
     local = "0" + e164[3:]
     masked = mask_text(before + form(local) + after)
     assert masked == before + "xxxxxxx" + local[-3:] + after
+
+
+def test_area_hotline_settings_take_service_numbers():
+    from gateway.areas.settings import validate_hotline
+
+    assert validate_hotline("1900 1234") == "+8419001234"
+    assert validate_hotline("tổng đài 1800 599 920") == "+841800599920"
+    with pytest.raises(ValueError, match="4 hoặc 6 chữ số"):
+        validate_hotline("1900 12345")
