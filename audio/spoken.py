@@ -340,7 +340,8 @@ _DATE_WORDS = ("ngày", "từ", "đến", "tới", "hôm", "trước", "sau", "h
 # Around x/y: words that make it a fraction ("3/4 diện tích", "chiếm 2/3").
 _FRACTION_BEFORE = ("tỷ lệ", "tỉ lệ", "chiếm", "khoảng", "gần", "hơn", "trên", "đạt", "bằng", "còn", "mất", "được",
                     "tới", "giảm", "tăng", "hỗ trợ")
-_FRACTION_AFTER = ("diện tích", "dân số", "số hộ", "số dân", "số người", "tổng số", "số lượng", "kinh phí", "khối lượng",
+_FRACTION_AFTER = ("diện tích", "dân số", "số hộ", "số dân", "số người", "tổng số", "số lượng", "kinh phí",
+                   "khối lượng",
                    "sản lượng", "quãng đường", "chiều dài", "thời gian", "đàn", "lượng", "phần", "số", "cử tri",
                    "đại biểu", "học sinh", "hộ", "người", "dân", "lúa", "ruộng", "diện", "giá trị", "tổng")
 _SLASHED_NUMBER = re.compile(r"(?<![\d/.,\-])(\d{1,4})/(\d{1,4})((?:/\d{1,4})*)([A-ZĐ](?![^\W\d_]))?"

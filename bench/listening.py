@@ -28,8 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from audio import Layout, RenderSpec, render, transcribe, verbalize  # noqa: E402
 
 ANNOUNCEMENTS = [
-    "Từ 7h30 ngày 15/9, Trạm Y tế xã tiêm vắc xin sởi cho trẻ từ 9 đến 18 tháng tuổi. Đề nghị phụ huynh mang theo sổ tiêm.",
-    "Cảnh báo lừa đảo: đối tượng giả danh Công an gọi điện yêu cầu chuyển tiền. Bà con không chuyển tiền, báo ngay 113.",
+    "Từ 7h30 ngày 15/9, Trạm Y tế xã tiêm vắc xin sởi cho trẻ từ 9 đến 18 tháng tuổi. "
+    "Đề nghị phụ huynh mang theo sổ tiêm.",
+    "Cảnh báo lừa đảo: đối tượng giả danh Công an gọi điện yêu cầu chuyển tiền. "
+    "Bà con không chuyển tiền, báo ngay 113.",
     "NHCSXH giải ngân vốn vay hộ nghèo tại nhà văn hóa thôn 3, mức vay tối đa 100 triệu đồng mỗi hộ.",
     "Thôn Tân Lợi phát hiện ổ dịch cúm gia cầm. Bà con không mua bán, giết mổ gà vịt ốm chết.",
     "Mời đại diện các hộ dự họp tại hội trường UBND xã lúc 14h chiều thứ 5 để bàn việc làm đường.",

@@ -133,7 +133,8 @@ def test_hotline_numbers(typed, e164):
 
 
 @pytest.mark.parametrize("typed, code", [
-    ("1900 12345", "service"), ("1900 1234567", "length"), ("1800 12345", "service"), ("1700 1234", "length"), ("", "empty"), ("1900 abcd", "characters"),
+    ("1900 12345", "service"), ("1900 1234567", "length"), ("1800 12345", "service"), ("1700 1234", "length"),
+    ("", "empty"), ("1900 abcd", "characters"),
 ])
 def test_hotline_refuses_what_no_one_can_call(typed, code):
     with pytest.raises(PhoneError) as err:

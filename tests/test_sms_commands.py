@@ -40,7 +40,8 @@ CASES = [
     ("TIN MOI NHAT", "news", {"area": ""}),
     ("Tin mới nhất KP5", "news", {"area": "KP5"}),
     ("xem tin moi nhat", "news", {"area": ""}),
-    ("Tin mới nhất về lịch tiêm chưa có à", "report", {"text": "Tin mới nhất về lịch tiêm chưa có à", "keyword": False}),
+    ("Tin mới nhất về lịch tiêm chưa có à", "report",
+     {"text": "Tin mới nhất về lịch tiêm chưa có à", "keyword": False}),
     # report
     ("PA cong thoat nuoc bi tac", "report", {"text": "cong thoat nuoc bi tac", "keyword": True}),
     ("pa: đèn đường hỏng", "report", {"text": "đèn đường hỏng", "keyword": True}),

@@ -47,7 +47,8 @@ CONFIRM = ("ok", "oke", "okay", "1", "danhan", "nhanroi", "danghe", "xacnhan", "
 CONFIRM_PHRASES = (
     "oki", "okie", "okey", "oce", "okela", "danhanduoc", "nhanduoc", "danhanthongbao", "danhanduocthongbao",
     "nhanduocthongbao", "nhanduoctin", "danhanduoctin", "danhantin", "danghethongbao", "daghe", "dabiet", "biet",
-    "dabietthongbao", "vang", "vangdabiet", "vangbietroi", "vangdanhan", "dadanhan", "dadanhanduoc", "dadabiet", "daro", "ro", "camon",
+    "dabietthongbao", "vang", "vangdabiet", "vangbietroi", "vangdanhan", "dadanhan", "dadanhanduoc", "dadabiet",
+    "daro", "ro", "camon",
 )
 # Courtesy words around a short answer: dropped before matching the phrases above.
 _TAIL_WORDS = {"a", "nhe", "nha", "nhen", "nhi", "ha", "roi", "luon", "day", "nhieu", "nhe", "oi"}
