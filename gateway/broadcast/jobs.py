@@ -122,11 +122,11 @@ def _prepare_content(db, ann):
 
         request_announcement_audio(db, ann)
     if "sms" in (ann.channels or []) and not ann.sms_text:
-        from gateway.sms.digest import announcement_sms
+        from gateway.sms.digest import default_sms
 
         hotline = (ann.areas[0].inherited("hotline_number") if ann.areas else None) \
             or current_app.config.get("HOTLINE_NUMBER")
-        ann.sms_text = announcement_sms(ann, hotline=hotline)
+        ann.sms_text = default_sms(ann, hotline=hotline)  # the console stores the official's choice first
         db.commit()
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from gateway.broadcast.current import current_announcements
 from gateway.ivr import calls, prompts
 from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
-from gateway.phone import PhoneError, normalize
+from gateway.phone import PhoneError, hotline, normalize
 from gateway.reports import next_number, open_report
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ def _area(ctx, event):
 def commune_for(db, called):
     """The commune whose hotline is `called`, else the first commune."""
     try:
-        number = normalize(called)
+        number = hotline(called)  # 1800/1900 service numbers too
     except PhoneError:
         number = None
     communes = select(Area).where(Area.level == "commune").order_by(Area.id)
