@@ -1,5 +1,5 @@
 """Outbound group posts: a GroupPost row per post (get-or-create by idempotency key), posted by
-an RQ job that claims the row first (`gateway.mirror.jobs.post`), so nothing is posted twice.
+an RQ job (POST_JOB) that claims the row first, so nothing is posted twice.
 
     queue_post(session, area=..., text=..., key=...) -> GroupPost | None   (posted after commit)
     requeue_post(session, post)                                          (after an operator's check)
