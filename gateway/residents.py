@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from gateway.areas import match_area
 from gateway.models import Area, Resident
-from gateway.phone import PhoneError, national, normalize
+from gateway.phone import PhoneError, household, national
 from gateway.text import fold, nfc
 
 # Field → headers it is known by, folded (no case, diacritics, punctuation or spaces).
@@ -220,7 +220,7 @@ def parse_row(session, row, columns, header, default_area, today):
         i = columns.get(name)
         return row[i].strip() if i is not None and i < len(row) and row[i] is not None else None
 
-    phone = normalize(cell("phone") or "")
+    phone = household(cell("phone") or "")
     values = {}
     if cell("name") is not None:
         values["name"] = re.sub(r"\s+", " ", cell("name"))

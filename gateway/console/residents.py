@@ -10,7 +10,7 @@ from gateway.console.announcements import area_choices
 from gateway.console.base import bp, login_required, t
 from gateway.db import get_db
 from gateway.models import Area, Resident, utcnow
-from gateway.phone import PhoneError, national, normalize
+from gateway.phone import PhoneError, household, national
 from gateway.text import nfc
 
 PAGE = 50
@@ -107,7 +107,7 @@ def _save(resident):
     errors = []
     phone = None
     try:
-        phone = normalize(values["phone"])
+        phone = household(values["phone"])
     except PhoneError as exc:
         errors.append(str(exc))
     if phone:
