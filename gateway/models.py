@@ -292,6 +292,16 @@ class AudioAsset(Base):
     source: Mapped["AudioAsset | None"] = relationship(remote_side=[id])
 
 
+# The areas an asset was uploaded or made for (an official's recording, a preview): who may
+# hear it besides the areas of the reports and announcements that use it.
+audio_asset_areas = Table(
+    "audio_asset_areas",
+    Base.metadata,
+    Column("asset_id", ForeignKey("audio_assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_id", ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
 DELIVERY_STATUSES = (
     "pending", "sending", "queued", "sent", "delivered", "answered", "confirmed",
     "undelivered", "no_answer", "busy", "failed", "cancelled", "skipped",

@@ -212,7 +212,7 @@ class ParsedRow:
     values: dict
 
 
-def parse_row(session, row, columns, header, default_area, today):
+def parse_row(session, row, columns, header, default_area, today, within=None):
     """A data row → ParsedRow; ValueError with the reason when it cannot be used."""
     def cell(name):
         i = columns.get(name)
@@ -224,7 +224,7 @@ def parse_row(session, row, columns, header, default_area, today):
         values["name"] = re.sub(r"\s+", " ", cell("name"))
     area = default_area
     if cell("area"):
-        match = match_area(session, cell("area"), levels=("neighbourhood",))
+        match = match_area(session, cell("area"), within=within, levels=("neighbourhood",))
         if match.area is None:
             raise ValueError(_unknown_area(cell("area"), match.candidates))
         area = match.area
@@ -269,8 +269,10 @@ def _unknown_area(text, candidates, within=None):
 # Importing ----------------------------------------------------------------------------------
 
 def import_residents(session, filename, data, *, skip_bad_rows=False, default_area=None,
-                     consent_source=None, dry_run=False, today=None):
-    """Import a household list; return an ImportReport. Commits only when it imports."""
+                     consent_source=None, dry_run=False, today=None, within=None):
+    """Import a household list; return an ImportReport. Commits only when it imports.
+
+    `within`: the commune (or province) whose areas the rows may name."""
     rows = read_table(filename, data)
     if not any(_filled(r) for r in rows):
         raise ImportFileError("Tệp rỗng: không có dòng nào.")
@@ -294,7 +296,7 @@ def import_residents(session, filename, data, *, skip_bad_rows=False, default_ar
         if not _filled(row):
             continue
         try:
-            parsed = parse_row(session, row, columns, header, default_area, today)
+            parsed = parse_row(session, row, columns, header, default_area, today, within)
         except (PhoneError, ValueError) as exc:
             report.rows.append(RowResult(line, "rejected", reason=str(exc)))
             continue
@@ -336,10 +338,13 @@ def _apply(session, parsed, source):
 
 # Exporting ----------------------------------------------------------------------------------
 
-def export_rows(session):
-    """Every resident as a row under EXPORT_HEADERS (the headers import reads back)."""
+def export_rows(session, area_ids=None):
+    """Every resident (of `area_ids`, when given) as a row under EXPORT_HEADERS (the headers import reads back)."""
     yield list(EXPORT_HEADERS)
-    residents = session.scalars(select(Resident).order_by(Resident.area_id, Resident.name, Resident.id))
+    query = select(Resident).order_by(Resident.area_id, Resident.name, Resident.id)
+    if area_ids is not None:
+        query = query.where(Resident.area_id.in_(sorted(area_ids)))
+    residents = session.scalars(query.execution_options(yield_per=2000))
     areas = {a.id: a for a in session.scalars(select(Area))}
     for r in residents:
         area = areas.get(r.area_id)
@@ -355,21 +360,21 @@ def export_rows(session):
         ]
 
 
-def export_csv(session):
+def export_csv(session, area_ids=None):
     """Residents as CSV bytes in UTF-8 with a BOM, so Excel shows Vietnamese correctly."""
     buf = io.StringIO()
-    csv.writer(buf).writerows(export_rows(session))
+    csv.writer(buf).writerows(export_rows(session, area_ids))
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
 
 
-def export_xlsx(session):
+def export_xlsx(session, area_ids=None):
     """Residents as XLSX bytes."""
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
     ws.title = "Hộ dân"
-    for row in export_rows(session):
+    for row in export_rows(session, area_ids):
         ws.append(row)
     buf = io.BytesIO()
     wb.save(buf)

@@ -29,14 +29,16 @@ def progress(session, announcement):
     return dict(out) | {"total": total}
 
 
-def household_states(session, announcement):
-    """{resident_id: (area_id, flags, state)} with state reached / confirmed / failed / in_progress."""
-    rows = session.execute(
-        select(Delivery.resident_id, Delivery.area_id, Delivery.status, Delivery.confirmed_at,
-               Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
-        .join(Resident, Resident.id == Delivery.resident_id)
-        .where(Delivery.announcement_id == announcement.id)
-    )
+def household_states(session, announcement, within=None):
+    """{resident_id: (area_id, flags, state)} with state reached / confirmed / failed / in_progress;
+    `within`: only households of these area ids (an official's scope)."""
+    query = (select(Delivery.resident_id, Delivery.area_id, Delivery.status, Delivery.confirmed_at,
+                    Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
+             .join(Resident, Resident.id == Delivery.resident_id)
+             .where(Delivery.announcement_id == announcement.id))
+    if within is not None:
+        query = query.where(Delivery.area_id.in_(sorted(within)))
+    rows = session.execute(query)
     seen = {}
     for resident_id, area_id, status, confirmed_at, elderly, poor, no_smartphone in rows:
         area, flags, statuses, confirmed = seen.get(resident_id, (area_id, None, [], False))
@@ -57,15 +59,23 @@ def household_states(session, announcement):
     return out
 
 
-def by_area_and_audience(session, announcement):
-    """Rows per neighbourhood and audience, plus a total row per audience (area "*")."""
+def by_area_and_audience(session, announcement, within=None):
+    """Rows per neighbourhood and audience, plus a total row per audience (area "*"); `within`:
+    only households of these area ids (an official's scope), totals included."""
     areas = all_areas(session)
+    states = household_states(session, announcement, within).values()
+    hoods = {area_id: neighbourhood_of(areas, area_id) for area_id in {s[0] for s in states}}
+    communes = {_commune_of(areas, h) for h in hoods.values() if h is not None}
     counts = defaultdict(Counter)
     for audience, _ in AUDIENCE_COLUMNS:
         counts[("*", audience)]  # the totals are always there, zero or not
-    for area_id, flags, state in household_states(session, announcement).values():
-        hood = neighbourhood_of(areas, area_id)
-        for name in (hood.name if hood else "?", "*"):
+    for area_id, flags, state in states:
+        hood = hoods[area_id]
+        label = "?" if hood is None else hood.name
+        if hood is not None and len(communes) > 1 and _commune_of(areas, hood) not in (None, hood.id):
+            # Across communes "Khu phố 1" is many places: name the commune too.
+            label = f"{areas[_commune_of(areas, hood)].name} – {hood.name}"
+        for name in (label, "*"):
             for audience, flag in AUDIENCE_COLUMNS:
                 if flag is None or flags[flag]:
                     c = counts[(name, audience)]
@@ -80,12 +90,22 @@ def by_area_and_audience(session, announcement):
     return rows
 
 
-def failure_reasons(session, announcement):
-    """Failed deliveries grouped by channel and reason, most common first."""
+def _commune_of(areas_by_id, area):
+    """The id of the commune `area` is in (itself for a commune), or None."""
+    while area is not None and area.level != "commune":
+        area = areas_by_id.get(area.parent_id)
+    return area.id if area is not None else None
+
+
+def failure_reasons(session, announcement, within=None):
+    """Failed deliveries grouped by channel and reason, most common first; `within`: only
+    deliveries to these area ids (an official's scope)."""
+    query = select(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error, func.count()).where(
+        Delivery.announcement_id == announcement.id, Delivery.status.in_(FAILED))
+    if within is not None:
+        query = query.where(Delivery.area_id.in_(sorted(within)))
     rows = session.execute(
-        select(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error, func.count())
-        .where(Delivery.announcement_id == announcement.id, Delivery.status.in_(FAILED))
-        .group_by(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error)
+        query.group_by(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error)
         .order_by(func.count().desc())
     )
     return [{"channel": c, "status": s, "code": code, "reason": (reason or "")[:200], "count": n}

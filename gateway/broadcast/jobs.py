@@ -120,9 +120,7 @@ def _prepare_content(db, ann):
     if "sms" in (ann.channels or []) and not ann.sms_text:
         from gateway.sms.digest import announcement_sms
 
-        hotline = (ann.areas[0].inherited("hotline_number") if ann.areas else None) \
-            or current_app.config.get("HOTLINE_NUMBER")
-        ann.sms_text = announcement_sms(ann, hotline=hotline)
+        ann.sms_text = announcement_sms(ann, hotline=_hotline(ann.areas[0] if ann.areas else None))
         db.commit()
 
 
@@ -162,12 +160,14 @@ def fan_out(announcement_id, first_id, last_id):
         return "skipped"
     now = utcnow()
     rows, calls = [], []
+    bodies = _SmsBodies(db, ann)
     for r in recipients(db, ann, first_id=first_id, last_id=last_id):
         if "sms" in r.channels:
+            # area_id keeps each household's commune: its hotline is in the body, its sender sends it.
             rows.append({
                 "idempotency_key": delivery_key(ann.id, "sms", r.phone), "announcement_id": ann.id,
                 "resident_id": r.resident_id, "area_id": r.area_id, "phone": r.phone, "channel": "sms",
-                "body": ann.sms_text, "status": "pending", "attempts": 0, "created_at": now, "updated_at": now,
+                "body": bodies.get(r.area_id), "status": "pending", "attempts": 0, "created_at": now, "updated_at": now,
             })
         if "voice" in r.channels:
             calls.append(r)
@@ -184,6 +184,34 @@ def fan_out(announcement_id, first_id, last_id):
         send_chunk(ann.id, first_id, last_id)
     _chunk_done(db, ann.id, first_id, last_id)
     return inserted
+
+
+class _SmsBodies:
+    """The SMS each household gets: the announcement's text with its own commune's hotline (an
+    announcement to a whole province reaches every commune, each with its own number)."""
+
+    def __init__(self, db, ann):
+        self.db, self.ann, self.by_area = db, ann, {}
+        self.default_hotline = _hotline(ann.areas[0] if ann.areas else None)
+
+    def get(self, area_id):
+        if area_id not in self.by_area:
+            area = self.db.get(Area, area_id) if area_id is not None else None
+            hotline = _hotline(area) if area is not None else self.default_hotline
+            self.by_area[area_id] = self.ann.sms_text if hotline == self.default_hotline else self._text(hotline)
+        return self.by_area[area_id]
+
+    def _text(self, hotline):
+        from gateway.sms.digest import announcement_sms
+
+        # Written afresh from the title and body: the stored sms_text already ends with a hotline.
+        draft = Announcement(title=self.ann.title, body=self.ann.body, priority=self.ann.priority)
+        return announcement_sms(draft, hotline=hotline)
+
+
+def _hotline(area):
+    """The hotline residents of `area` call (its own, its commune's, else the gateway's)."""
+    return (area.inherited("hotline_number") if area is not None else None) or current_app.config.get("HOTLINE_NUMBER")
 
 
 def chunk_timeout():
