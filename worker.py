@@ -5,7 +5,7 @@ SIGTERM is a warm shutdown: the running job finishes, then the worker exits.
 import argparse
 
 from gateway import create_app
-from gateway.config import ConfigError
+from gateway.config import ConfigError, check_group_targets
 from gateway.queue import QUEUES, make_worker
 
 
@@ -17,6 +17,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         app = create_app()
+        with app.app_context():
+            from gateway.db import get_db
+
+            check_group_targets(app.config, get_db())  # the workers are what post into groups
     except ConfigError as exc:
         parser.exit(2, f"{exc}\n")
     if not app.config.get("REDIS_URL"):

@@ -100,7 +100,8 @@ def may_see_asset(session, official, asset):
     an announcement to a wider area plays)."""
     owners = asset_area_ids(session, asset)
     if asset.kind == "recording":
-        return bool(owners & area_scope(session, official))
+        # Residents' voices and officials' own uploads: not for loudspeaker operators.
+        return official.role != "operator" and bool(owners & area_scope(session, official))
     return bool(owners & covering_ids(session, official))
 
 

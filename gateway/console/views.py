@@ -41,6 +41,10 @@ def home_for(official):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    from gateway.setup import needs_first_run
+
+    if needs_first_run(get_db()):
+        return redirect(url_for("console.first_run_page"))
     error = None
     if session.pop("expired", False):
         error = t("login.expired", minutes=session_minutes())
