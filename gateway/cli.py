@@ -2,7 +2,7 @@
 import sys
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
@@ -273,6 +273,7 @@ def _report(db, number, commune_code):
 @click.option("--password", help="The admin's password (at least 10 characters); asked for when not given.")
 @click.option("--village", "villages", multiple=True, help="A village or neighbourhood as CODE=Name, e.g. "
               "\"KP5=Khu phố 5\"; repeat for each.")
+@with_appcontext
 def setup_command(commune_name, commune_code, commune_kind, hotline, province_name, province_code, admin_login,
                   admin_name, password, villages):
     """First run: create the province (optional), the commune and its first admin.

@@ -89,10 +89,14 @@ VILLAGE_KINDS = ("thon", "khu_pho", "ban", "xom")
 BATCH = 5000
 
 
+# Prefixes valid for every 7-digit subscriber number (089 is only partly allocated).
+PROVINCE_PREFIXES = [p for p in MOBILE_PREFIXES if p != "089"]
+
+
 def province_phone(i):
     """The i-th province demo phone: a valid Vietnamese mobile, never the same for two i."""
-    prefix = MOBILE_PREFIXES[i % len(MOBILE_PREFIXES)]
-    return "+84" + prefix[1:] + f"{((i // len(MOBILE_PREFIXES)) * 7919 + 12345) % 10**7:07d}"
+    prefix = PROVINCE_PREFIXES[i % len(PROVINCE_PREFIXES)]
+    return "+84" + prefix[1:] + f"{((i // len(PROVINCE_PREFIXES)) * 7919 + 12345) % 10**7:07d}"
 
 
 def load_province(session, *, communes=100, households=3000, villages=10, teams=3, password="demo1234",
