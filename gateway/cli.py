@@ -137,6 +137,8 @@ officials_cli = AppGroup("officials", help="Officials who log in.")
 @click.password_option()
 def officials_create(login, name, role, area_codes, password):
     """Create an official with a password."""
+    from gateway.setup import password_problem
+
     db = get_db()
     if db.scalar(select(Official).where(Official.login == login)):
         raise click.ClickException(f"Official '{login}' already exists.")
@@ -146,6 +148,9 @@ def officials_create(login, name, role, area_codes, password):
         if area is None:
             raise click.ClickException(f"Unknown area code '{code}' (see `areas list`).")
         areas.append(area)
+    problem = password_problem(password, login)
+    if problem:
+        raise click.ClickException(problem)
     db.add(Official(login=login, name=name, role=role, areas=areas,
                     password_hash=generate_password_hash(password)))
     db.commit()
