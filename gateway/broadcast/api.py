@@ -1,7 +1,9 @@
 """The officials' JSON API for announcements: create, schedule, list, cancel, coverage."""
 from flask import Blueprint, Response, g, request
 
-from gateway.auth import announcements_reaching, api_error, area_scope, covering_ids, may_act_on, may_see_asset, scope_roots, token_required
+from gateway.auth import (
+    announcements_reaching, api_error, covering_ids, may_act_on, may_see_asset, scope_roots, scope_select, token_required,
+)
 from gateway.broadcast import coverage, service
 from gateway.db import get_db
 from gateway.models import Announcement, AudioAsset
@@ -114,7 +116,7 @@ def get_coverage(announcement_id):
     a = _visible(db, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
-    scope = area_scope(db, g.official)
+    scope = scope_select(g.official)
     rows = coverage.by_area_and_audience(db, a, within=scope)
     if request.args.get("format") == "csv":
         return Response(coverage.to_csv(rows), mimetype="text/csv",

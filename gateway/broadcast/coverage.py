@@ -31,13 +31,13 @@ def progress(session, announcement):
 
 def household_states(session, announcement, within=None):
     """{resident_id: (area_id, flags, state)} with state reached / confirmed / failed / in_progress;
-    `within`: only households of these area ids (an official's scope)."""
+    `within`: only households of these area ids (an official's scope, `gateway.auth.scope_select`)."""
     query = (select(Delivery.resident_id, Delivery.area_id, Delivery.status, Delivery.confirmed_at,
                     Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
              .join(Resident, Resident.id == Delivery.resident_id)
              .where(Delivery.announcement_id == announcement.id))
     if within is not None:
-        query = query.where(Delivery.area_id.in_(sorted(within)))
+        query = query.where(Delivery.area_id.in_(within))
     rows = session.execute(query)
     seen = {}
     for resident_id, area_id, status, confirmed_at, elderly, poor, no_smartphone in rows:
@@ -103,7 +103,7 @@ def failure_reasons(session, announcement, within=None):
     query = select(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error, func.count()).where(
         Delivery.announcement_id == announcement.id, Delivery.status.in_(FAILED))
     if within is not None:
-        query = query.where(Delivery.area_id.in_(sorted(within)))
+        query = query.where(Delivery.area_id.in_(within))
     rows = session.execute(
         query.group_by(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error)
         .order_by(func.count().desc())

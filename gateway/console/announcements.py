@@ -19,9 +19,13 @@ log = logging.getLogger(__name__)
 PAGE = 30
 
 
-def area_choices(db, official):
-    """[(area, depth)] in tree order, only the areas the official may act on."""
-    areas = list(db.scalars(scoped(db, official, select(Area).order_by(Area.id), Area.id)))
+def area_choices(db, official, levels=None):
+    """[(area, depth)] in tree order, only the areas the official may act on (of `levels`, when given:
+    a filter at province size lists communes and villages, not every team)."""
+    query = scoped(db, official, select(Area).order_by(Area.id), Area.id)
+    if levels:
+        query = query.where(Area.level.in_(levels))
+    areas = list(db.scalars(query))
     ids = {a.id for a in areas}
     children = {}
     for a in areas:
@@ -35,6 +39,20 @@ def area_choices(db, official):
 
     walk(None, 0)
     return out
+
+
+# Beyond this many areas (a province) the list filters leave out the teams.
+FILTER_MAX_AREAS = 200
+
+
+def filter_choices(db, official):
+    """The area filter of the residents and reports lists: every area of a commune; at province
+    size the communes and villages only (a team is found through its village)."""
+    from gateway.auth import area_scope
+
+    if len(area_scope(db, official)) > FILTER_MAX_AREAS:
+        return area_choices(db, official, levels=("province", "commune", "neighbourhood"))
+    return area_choices(db, official)
 
 
 def _form_values(form):

@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 
 from gateway import queue
 from gateway.auth import area_scope, may_act_on, scope_roots, scoped
-from gateway.console.announcements import area_choices
+from gateway.console.announcements import area_choices, filter_choices
 from gateway.console.base import ADMINS, bp, login_required, t
 from gateway.db import get_db
 from gateway.models import Area, Resident, utcnow
@@ -47,7 +47,7 @@ def residents():
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     rows = list(db.scalars(query.order_by(Resident.name, Resident.id).limit(PAGE).offset((page - 1) * PAGE)))
     return render_template("console/residents.html", residents=rows, q=q, area=area, total=total, page=page,
-                           pages=pages, area_choices=area_choices(db, g.official), national=national)
+                           pages=pages, area_choices=filter_choices(db, g.official), national=national)
 
 
 def _resident(resident_id):

@@ -1,4 +1,5 @@
-"""The areas each audio asset belongs to, so recordings are served only to officials in scope.
+"""The areas each audio asset belongs to, so recordings are served only to officials in scope;
+residents listed by name at province size.
 
 Revision ID: pro1
 Revises: lsp1
@@ -24,10 +25,14 @@ def upgrade():
     )
     with op.batch_alter_table('audio_asset_areas', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audio_asset_areas_area_id'), ['area_id'], unique=False)
+    with op.batch_alter_table('residents', schema=None) as batch_op:
+        batch_op.create_index('ix_residents_name_id', ['name', 'id'], unique=False)
 
 
 
 def downgrade():
+    with op.batch_alter_table('residents', schema=None) as batch_op:
+        batch_op.drop_index('ix_residents_name_id')
     with op.batch_alter_table('audio_asset_areas', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audio_asset_areas_area_id'))
 
