@@ -146,10 +146,11 @@ def test_production_cookies_are_secure(make_app, redis_url, tmp_path, sqlite_tem
 
     db_path = tmp_path / "prod.sqlite"
     shutil.copy(sqlite_template, db_path)
-    app = make_app(GATEWAY_ENV="production", DATABASE_URL=f"sqlite:///{db_path}", REDIS_URL=redis_url,
+    app = make_app(GATEWAY_ENV="production", ALLOW_OUTBOX="1", DATABASE_URL=f"sqlite:///{db_path}", REDIS_URL=redis_url,
                    SECRET_KEY="s" * 32)
     assert app.config["SESSION_COOKIE_SECURE"] is True and app.config["SESSION_COOKIE_HTTPONLY"] is True
-    resp = app.test_client().get("/console/login", base_url="https://gw.example.vn")
+    # No official yet: the first-run page (in production it only names the setup command).
+    resp = app.test_client().get("/console/setup", base_url="https://gw.example.vn")
     cookie = resp.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert resp.headers["Cache-Control"] == "no-store"

@@ -110,6 +110,25 @@ def test_dashboard_coverage_and_failures_only_in_scope(app):
     # Both communes have a "Thôn 1"-like first village: rows name the commune on a province-wide view.
     assert "Xã An 1 – Bản 1" in pages["tinh"] and "Xã Bình 1 – Xóm 1" in pages["tinh"]
     assert "Xóm 1" not in pages["xa001"] and "Bản 1" in pages["xa001"]
+    # The API's coverage, failures and progress follow the same scope.
+    from gateway.auth import issue_token
+
+    with app.app_context():
+        db = get_db()
+        tokens = {o.login: issue_token(db, o) for o in db.scalars(select(Official))}
+        db.commit()
+    client = app.test_client()
+    answers = {}
+    for who in ("tinh", "xa001", "xa002"):
+        headers = {"Authorization": f"Bearer {tokens[who]}"}
+        cov = client.get(f"/api/announcements/{ann.id}/coverage", headers=headers).get_json()
+        one = client.get(f"/api/announcements/{ann.id}", headers=headers).get_json()
+        total = next(r for r in cov["rows"] if r["area"] == "*" and r["audience"] == "all")
+        answers[who] = (total["targeted"], total["failed"], sum(f["count"] for f in cov["failures"]),
+                        one["progress"]["total"])
+    assert answers == {"tinh": (8, 4, 4, 8), "xa001": (4, 0, 0, 4), "xa002": (4, 4, 4, 4)}
+    refused = client.post(f"/api/announcements/{ann.id}/cancel", headers={"Authorization": f"Bearer {tokens['xa001']}"})
+    assert refused.status_code == 403  # it goes to other communes too: only the province cancels it
 
 
 # Setting up a real commune -----------------------------------------------------------------

@@ -243,12 +243,3 @@ def test_simulator_is_for_admins_only(app, province):
         client = app.test_client()
         login(client, who, PASSWORD)
         assert client.get("/console/simulator").status_code == status, who
-
-
-def test_simulator_is_off_in_production_unless_enabled(make_app):
-    from gateway.console.base import simulator_enabled
-
-    production = {"GATEWAY_ENV": "production"}
-    assert simulator_enabled(production) is False
-    assert simulator_enabled(production | {"SIMULATOR_ENABLED": "1"}) is True
-    assert simulator_enabled({"GATEWAY_ENV": "development"}) is True

@@ -87,7 +87,7 @@ def get_announcement(announcement_id):
     a = _visible(db, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
-    return announcement_json(a) | {"progress": coverage.progress(db, a)}
+    return announcement_json(a) | {"progress": coverage.progress(db, a, within=scope_select(g.official))}
 
 
 @bp.post("/<int:announcement_id>/cancel")

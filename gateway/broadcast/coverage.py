@@ -4,7 +4,7 @@ import csv
 import io
 from collections import Counter, defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 
 from gateway.broadcast.targeting import all_areas, neighbourhood_of
 from gateway.models import Delivery, Resident
@@ -16,46 +16,47 @@ AUDIENCE_COLUMNS = (("all", None), ("elderly", "is_elderly"), ("poor", "is_poor"
 CSV_COLUMNS = ("area", "audience", "targeted", "reached", "confirmed", "failed", "in_progress")
 
 
-def progress(session, announcement):
-    """Deliveries per channel and status: {"sms": {"delivered": 120, …}, …, "total": n}."""
+def progress(session, announcement, within=None):
+    """Deliveries per channel and status: {"sms": {"delivered": 120, …}, …, "total": n}; `within`:
+    only deliveries to these area ids (an official's scope)."""
     out = defaultdict(dict)
     total = 0
-    rows = session.execute(select(Delivery.channel, Delivery.status, func.count())
-                           .where(Delivery.announcement_id == announcement.id)
-                           .group_by(Delivery.channel, Delivery.status))
+    query = select(Delivery.channel, Delivery.status, func.count()).where(Delivery.announcement_id == announcement.id)
+    if within is not None:
+        query = query.where(Delivery.area_id.in_(within))
+    rows = session.execute(query.group_by(Delivery.channel, Delivery.status))
     for channel, status, n in rows:
         out[channel][status] = n
         total += n
     return dict(out) | {"total": total}
 
 
-def household_states(session, announcement, within=None):
-    """{resident_id: (area_id, flags, state)} with state reached / confirmed / failed / in_progress;
+def household_counts(session, announcement, within=None):
+    """[(area_id, flags, state, households)]: households per area, flags and state (reached /
+    confirmed / failed / in_progress), counted in SQL (a province-wide broadcast has 300 000);
     `within`: only households of these area ids (an official's scope, `gateway.auth.scope_select`)."""
-    query = (select(Delivery.resident_id, Delivery.area_id, Delivery.status, Delivery.confirmed_at,
-                    Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
-             .join(Resident, Resident.id == Delivery.resident_id)
-             .where(Delivery.announcement_id == announcement.id))
+    confirmed = or_(Delivery.confirmed_at.is_not(None), Delivery.status == "confirmed")
+    per_household = (
+        select(Delivery.resident_id.label("resident_id"), func.min(Delivery.area_id).label("area_id"),
+               func.max(case((confirmed, 1), else_=0)).label("confirmed"),
+               func.max(case((Delivery.status.in_(REACHED), 1), else_=0)).label("reached"),
+               func.min(case((Delivery.status.in_(FAILED), 1), else_=0)).label("failed"))
+        .where(Delivery.announcement_id == announcement.id, Delivery.resident_id.is_not(None))
+        .group_by(Delivery.resident_id))
     if within is not None:
-        query = query.where(Delivery.area_id.in_(within))
-    rows = session.execute(query)
-    seen = {}
-    for resident_id, area_id, status, confirmed_at, elderly, poor, no_smartphone in rows:
-        area, flags, statuses, confirmed = seen.get(resident_id, (area_id, None, [], False))
-        statuses.append(status)
-        flags = {"is_elderly": elderly, "is_poor": poor, "no_smartphone": no_smartphone}
-        seen[resident_id] = (area, flags, statuses, confirmed or confirmed_at is not None or status == "confirmed")
-    out = {}
-    for resident_id, (area_id, flags, statuses, confirmed) in seen.items():
-        if confirmed:
-            state = "confirmed"
-        elif REACHED & set(statuses):
-            state = "reached"
-        elif all(s in FAILED for s in statuses):
-            state = "failed"
-        else:
-            state = "in_progress"
-        out[resident_id] = (area_id, flags, state)
+        per_household = per_household.where(Delivery.area_id.in_(within))
+    per_household = per_household.subquery()
+    rows = session.execute(
+        select(per_household.c.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone,
+               per_household.c.confirmed, per_household.c.reached, per_household.c.failed, func.count())
+        .join(Resident, Resident.id == per_household.c.resident_id)
+        .group_by(per_household.c.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone,
+                  per_household.c.confirmed, per_household.c.reached, per_household.c.failed))
+    out = []
+    for area_id, elderly, poor, no_smartphone, is_confirmed, reached, failed, n in rows:
+        state = "confirmed" if is_confirmed else "reached" if reached else "failed" if failed else "in_progress"
+        flags = {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone)}
+        out.append((area_id, flags, state, n))
     return out
 
 
@@ -63,13 +64,13 @@ def by_area_and_audience(session, announcement, within=None):
     """Rows per neighbourhood and audience, plus a total row per audience (area "*"); `within`:
     only households of these area ids (an official's scope), totals included."""
     areas = all_areas(session)
-    states = household_states(session, announcement, within).values()
+    states = household_counts(session, announcement, within)
     hoods = {area_id: neighbourhood_of(areas, area_id) for area_id in {s[0] for s in states}}
     communes = {_commune_of(areas, h) for h in hoods.values() if h is not None}
     counts = defaultdict(Counter)
     for audience, _ in AUDIENCE_COLUMNS:
         counts[("*", audience)]  # the totals are always there, zero or not
-    for area_id, flags, state in states:
+    for area_id, flags, state, n in states:
         hood = hoods[area_id]
         label = "?" if hood is None else hood.name
         if hood is not None and len(communes) > 1 and _commune_of(areas, hood) not in (None, hood.id):
@@ -79,10 +80,10 @@ def by_area_and_audience(session, announcement, within=None):
             for audience, flag in AUDIENCE_COLUMNS:
                 if flag is None or flags[flag]:
                     c = counts[(name, audience)]
-                    c["targeted"] += 1
-                    c[state] += 1
+                    c["targeted"] += n
+                    c[state] += n
                     if state == "confirmed":
-                        c["reached"] += 1  # confirming means it was heard
+                        c["reached"] += n  # confirming means it was heard
     rows = []
     for (area, audience), c in sorted(counts.items(), key=lambda kv: (kv[0][0] == "*", kv[0][0], kv[0][1])):
         rows.append({"area": area, "audience": audience, "targeted": c["targeted"], "reached": c["reached"],

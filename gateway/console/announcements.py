@@ -172,7 +172,9 @@ def may_cancel(db, official, announcement):
 def progress_json(db, announcement):
     from gateway.broadcast import coverage
 
-    progress = coverage.progress(db, announcement)
+    from gateway.auth import scope_select
+
+    progress = coverage.progress(db, announcement, within=scope_select(g.official))
     channels = {}
     for channel, counts in progress.items():
         if channel == "total":
