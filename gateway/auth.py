@@ -4,8 +4,7 @@ import hashlib
 import secrets
 
 from flask import g, has_request_context, jsonify, request
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select
 
 from gateway.db import get_db
 from gateway.models import Area, Official
@@ -63,16 +62,6 @@ def area_scope(session, official):
     return cache[key]
 
 
-def scope_select(official):
-    """A SELECT of the ids of every area the official may act on (a recursive CTE down the tree),
-    for SQL to filter with instead of a list of thousands of ids."""
-    roots = [root.id for root in scope_roots(official)]
-    tree = select(Area.id.label("id")).where(Area.id.in_(roots)).cte(recursive=True)
-    below = aliased(Area)
-    tree = tree.union_all(select(below.id).where(below.parent_id == tree.c.id))
-    return select(tree.c.id)
-
-
 def may_act_on(session, official, area_id):
     """True when `area_id` is within the official's scope."""
     return area_id is not None and area_id in area_scope(session, official)
@@ -92,10 +81,9 @@ def announcements_reaching(session, official):
     commune or province above them (which reach their households too)."""
     from gateway.models import Announcement, announcement_areas
 
-    above = {a.id for root in scope_roots(official) for a in root.ancestors()}
     return select(Announcement).where(Announcement.id.in_(
         select(announcement_areas.c.announcement_id).where(
-            announcement_areas.c.area_id.in_(scope_select(official)) | announcement_areas.c.area_id.in_(sorted(above)))))
+            among(session, announcement_areas.c.area_id, covering_ids(session, official)))))
 
 
 def asset_area_ids(session, asset):
@@ -128,7 +116,23 @@ def scoped(session, official, query, *columns):
 
     The one rule every list, search, export, API answer and dashboard goes through."""
     column = columns[0] if len(columns) == 1 else func.coalesce(*columns)
-    return query.where(column.in_(scope_select(official)))
+    return query.where(in_scope(session, official, column))
+
+
+def in_scope(session, official, column):
+    """The condition `column` is one of the official's area ids."""
+    return among(session, column, area_scope(session, official))
+
+
+def among(session, column, ids):
+    """The condition `column` is one of `ids` (area ids, thousands for a province).
+
+    PostgreSQL gets them as one array parameter: the planner sees how many there are and picks a
+    hash join over 300 000 households instead of 4 000 index probes; other databases an IN list."""
+    ids = sorted(ids)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def api_error(status, message, **extra):

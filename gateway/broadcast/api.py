@@ -2,7 +2,7 @@
 from flask import Blueprint, Response, g, request
 
 from gateway.auth import (
-    announcements_reaching, api_error, covering_ids, may_act_on, may_see_asset, scope_roots, scope_select, token_required,
+    announcements_reaching, api_error, area_scope, covering_ids, may_act_on, may_see_asset, scope_roots, token_required,
 )
 from gateway.broadcast import coverage, service
 from gateway.db import get_db
@@ -87,7 +87,7 @@ def get_announcement(announcement_id):
     a = _visible(db, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
-    return announcement_json(a) | {"progress": coverage.progress(db, a, within=scope_select(g.official))}
+    return announcement_json(a) | {"progress": coverage.progress(db, a, within=area_scope(db, g.official))}
 
 
 @bp.post("/<int:announcement_id>/cancel")
@@ -116,7 +116,7 @@ def get_coverage(announcement_id):
     a = _visible(db, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
-    scope = scope_select(g.official)
+    scope = area_scope(db, g.official)
     rows = coverage.by_area_and_audience(db, a, within=scope)
     if request.args.get("format") == "csv":
         return Response(coverage.to_csv(rows), mimetype="text/csv",

@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import case, func, or_, select
 
+from gateway.auth import among
 from gateway.broadcast.targeting import all_areas, neighbourhood_of
 from gateway.models import Delivery, Resident
 
@@ -23,7 +24,7 @@ def progress(session, announcement, within=None):
     total = 0
     query = select(Delivery.channel, Delivery.status, func.count()).where(Delivery.announcement_id == announcement.id)
     if within is not None:
-        query = query.where(Delivery.area_id.in_(within))
+        query = query.where(among(session, Delivery.area_id, within))
     rows = session.execute(query.group_by(Delivery.channel, Delivery.status))
     for channel, status, n in rows:
         out[channel][status] = n
@@ -34,7 +35,7 @@ def progress(session, announcement, within=None):
 def household_counts(session, announcement, within=None):
     """[(area_id, flags, state, households)]: households per area, flags and state (reached /
     confirmed / failed / in_progress), counted in SQL (a province-wide broadcast has 300 000);
-    `within`: only households of these area ids (an official's scope, `gateway.auth.scope_select`)."""
+    `within`: only households of these area ids (an official's scope, `gateway.auth.area_scope`)."""
     confirmed = or_(Delivery.confirmed_at.is_not(None), Delivery.status == "confirmed")
     per_household = (
         select(Delivery.resident_id.label("resident_id"), func.min(Delivery.area_id).label("area_id"),
@@ -44,7 +45,7 @@ def household_counts(session, announcement, within=None):
         .where(Delivery.announcement_id == announcement.id, Delivery.resident_id.is_not(None))
         .group_by(Delivery.resident_id))
     if within is not None:
-        per_household = per_household.where(Delivery.area_id.in_(within))
+        per_household = per_household.where(among(session, Delivery.area_id, within))
     per_household = per_household.subquery()
     rows = session.execute(
         select(per_household.c.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone,
@@ -62,7 +63,8 @@ def household_counts(session, announcement, within=None):
 
 def by_area_and_audience(session, announcement, within=None):
     """Rows per neighbourhood and audience, plus a total row per audience (area "*"); `within`:
-    only households of these area ids (an official's scope), totals included."""
+    only households of these area ids (an official's scope), totals included. Households of
+    several communes (a province-wide view) are rolled up per commune."""
     areas = all_areas(session)
     states = household_counts(session, announcement, within)
     hoods = {area_id: neighbourhood_of(areas, area_id) for area_id in {s[0] for s in states}}
@@ -73,9 +75,9 @@ def by_area_and_audience(session, announcement, within=None):
     for area_id, flags, state, n in states:
         hood = hoods[area_id]
         label = "?" if hood is None else hood.name
-        if hood is not None and len(communes) > 1 and _commune_of(areas, hood) not in (None, hood.id):
-            # Across communes "Khu phố 1" is many places: name the commune too.
-            label = f"{areas[_commune_of(areas, hood)].name} – {hood.name}"
+        if hood is not None and len(communes) > 1 and _commune_of(areas, hood) is not None:
+            # A province: one row per commune (a thousand villages would be no overview).
+            label = areas[_commune_of(areas, hood)].name
         for name in (label, "*"):
             for audience, flag in AUDIENCE_COLUMNS:
                 if flag is None or flags[flag]:
@@ -104,7 +106,7 @@ def failure_reasons(session, announcement, within=None):
     query = select(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error, func.count()).where(
         Delivery.announcement_id == announcement.id, Delivery.status.in_(FAILED))
     if within is not None:
-        query = query.where(Delivery.area_id.in_(within))
+        query = query.where(among(session, Delivery.area_id, within))
     rows = session.execute(
         query.group_by(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error)
         .order_by(func.count().desc())

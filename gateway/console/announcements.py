@@ -172,9 +172,9 @@ def may_cancel(db, official, announcement):
 def progress_json(db, announcement):
     from gateway.broadcast import coverage
 
-    from gateway.auth import scope_select
+    from gateway.auth import area_scope
 
-    progress = coverage.progress(db, announcement, within=scope_select(g.official))
+    progress = coverage.progress(db, announcement, within=area_scope(db, g.official))
     channels = {}
     for channel, counts in progress.items():
         if channel == "total":

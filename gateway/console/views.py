@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from gateway import queue
-from gateway.auth import scope_select, scoped
+from gateway.auth import area_scope, scoped
 from gateway.console.base import (
     ALL_ROLES, bp, local_time, login_required, login_user, session_minutes, t,
 )
@@ -137,7 +137,7 @@ def dashboard():
     chosen = chosen or (announcements[0] if announcements else None)
     bars, failures = [], []
     if chosen is not None:
-        scope = scope_select(official)
+        scope = area_scope(db, official)
         bars = [row for row in coverage.by_area_and_audience(db, chosen, within=scope)
                 if row["audience"] == "all" and row["area"] != "*"]
         failures = coverage.failure_reasons(db, chosen, within=scope)
