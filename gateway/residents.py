@@ -222,16 +222,19 @@ def parse_row(session, row, columns, header, default_area, today, within=None):
     values = {}
     if cell("name") is not None:
         values["name"] = re.sub(r"\s+", " ", cell("name"))
-    area = default_area
+    area, old_name = default_area, None
     if cell("area"):
         match = match_area(session, cell("area"), within=within, levels=("neighbourhood",))
         if match.area is None:
             raise ValueError(_unknown_area(cell("area"), match.candidates))
-        area = match.area
+        area, old_name = match.area, match.alias
     if cell("team"):
         if area is None:
             raise ValueError(f"Có tổ '{cell('team')}' nhưng chưa có khu phố/thôn.")
-        match = match_area(session, cell("team"), within=area, levels=("team",))
+        # An old village's list: its "Tổ 1" is the team that came with it in the merge.
+        match = old_name and match_area(session, f"{old_name} {cell('team')}", within=area, levels=("team",))
+        if not match or match.area is None:
+            match = match_area(session, cell("team"), within=area, levels=("team",))
         if match.area is None:
             raise ValueError(_unknown_area(cell("team"), match.candidates, within=area))
         area = match.area
@@ -362,19 +365,29 @@ def export_rows(session, area_ids=None):
 
 def export_csv(session, area_ids=None):
     """Residents as CSV bytes in UTF-8 with a BOM, so Excel shows Vietnamese correctly."""
-    buf = io.StringIO()
-    csv.writer(buf).writerows(export_rows(session, area_ids))
-    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+    return rows_csv(export_rows(session, area_ids))
 
 
 def export_xlsx(session, area_ids=None):
     """Residents as XLSX bytes."""
+    return rows_xlsx(export_rows(session, area_ids), title="Hộ dân")
+
+
+def rows_csv(rows):
+    """Rows of cells as CSV bytes in UTF-8 with a BOM (every export writes CSV this way)."""
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+
+
+def rows_xlsx(rows, *, title):
+    """Rows of cells as XLSX bytes, one sheet named `title` (every export writes XLSX this way)."""
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "Hộ dân"
-    for row in export_rows(session, area_ids):
+    ws.title = title
+    for row in rows:
         ws.append(row)
     buf = io.BytesIO()
     wb.save(buf)

@@ -3,8 +3,9 @@ import datetime as dt
 import logging
 
 from rq import Retry
-from sqlalchemy import select, update
+from sqlalchemy import update
 
+from gateway.areas import current, find_by_code
 from gateway.auth import may_act_on, may_see_asset
 from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, utcnow
 from gateway.queue import enqueue_on_commit
@@ -49,9 +50,11 @@ def resolve_areas(session, refs):
         if isinstance(ref, bool) or not isinstance(ref, (int, str)) or not str(ref).strip():
             raise AnnouncementError(f"area {ref!r} is not an area id or code")
         if isinstance(ref, int) or str(ref).strip().isdigit():
-            found = [a for a in [session.get(Area, int(ref))] if a is not None]
+            found = [a for a in [current(session.get(Area, int(ref)))] if a is not None]
+            if found and not found[0].active:
+                raise AnnouncementError(f"area {ref} is retired")
         else:
-            found = list(session.scalars(select(Area).where(Area.code == str(ref).strip().upper())))
+            found = find_by_code(session, str(ref))  # its code, or an old one after a merge or rename
         if len(found) != 1:
             raise AnnouncementError(f"area '{ref}' is unknown" if not found else
                                     f"area code '{ref}' is ambiguous; use its id")

@@ -22,7 +22,7 @@ PAGE = 30
 def area_choices(db, official, levels=None):
     """[(area, depth)] in tree order, only the areas the official may act on (of `levels`, when given:
     a filter at province size lists communes and villages, not every team)."""
-    query = scoped(db, official, select(Area).order_by(Area.id), Area.id)
+    query = scoped(db, official, select(Area).where(Area.retired_at.is_(None)).order_by(Area.id), Area.id)
     if levels:
         query = query.where(Area.level.in_(levels))
     areas = list(db.scalars(query))
