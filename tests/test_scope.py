@@ -59,7 +59,7 @@ def province(app):
 
         ids = {"resident:A1": resident_in(a1), "resident:A2": resident_in(a2), "resident:B": resident_in(b.children[0]),
                "report:A1": report_in(a1), "report:A2": report_in(a2), "report:B": report_in(b.children[0])}
-        ids = {k: v.id for k, v in ids.items()}
+        ids = {k: v.id for k, v in ids.items()} | {"area:A1": a1.id, "area:B": b.children[0].id}
         phones = {k: national(db.get(Resident, ids[k]).phone) for k in ("resident:A1", "resident:A2", "resident:B")}
         for key in ("A1", "A2", "B"):
             report = db.get(Report, ids[f"report:{key}"])
@@ -78,12 +78,14 @@ PAGES = {
     "report:A1": "/console/reports/{id}", "report:A2": "/console/reports/{id}", "report:B": "/console/reports/{id}",
     "announcement:A": "/console/announcements/{id}", "announcement:B": "/console/announcements/{id}",
     "recording:A1": "/console/audio/{id}.mp3", "recording:A2": "/console/audio/{id}.mp3", "recording:B": "/console/audio/{id}.mp3",
+    "area:A1": "/console/areas/{id}", "area:B": "/console/areas/{id}",
 }
 SEES = {
     "tinh": {"resident:A1", "resident:A2", "resident:B", "report:A1", "report:A2", "report:B", "announcement:A",
-             "announcement:B", "recording:A1", "recording:A2", "recording:B"},
-    "xa001": {"resident:A1", "resident:A2", "report:A1", "report:A2", "announcement:A", "recording:A1", "recording:A2"},
-    "xa002": {"resident:B", "report:B", "announcement:B", "recording:B"},
+             "announcement:B", "recording:A1", "recording:A2", "recording:B", "area:A1", "area:B"},
+    "xa001": {"resident:A1", "resident:A2", "report:A1", "report:A2", "announcement:A", "recording:A1", "recording:A2",
+              "area:A1"},
+    "xa002": {"resident:B", "report:B", "announcement:B", "recording:B", "area:B"},
     # A leader sees their village, and what the commune announced to it.
     "leader_a": {"resident:A1", "report:A1", "announcement:A", "recording:A1"},
     # An operator downloads loudspeaker audio only: no households, reports or residents' voices.
@@ -99,6 +101,8 @@ def test_console_pages_follow_the_scope(app, province, who, resource):
     status = client.get(PAGES[resource].format(id=province["ids"][resource])).status_code
     if resource in SEES[who]:
         assert status == 200
+    elif resource.startswith("area:") and who in ("leader_a", "loa_a"):
+        assert status == 403  # managing areas: admins only
     else:
         assert status in ((403, 404) if who == "loa_a" else (404,))
 
@@ -145,6 +149,21 @@ def test_lists_and_exports_follow_the_scope(app, province, who):
     for key, phone in province["phones"].items():
         # Residents are listed by name with their phone; page one holds them all at this size.
         assert (phone in html) == (key in SEES[who]), (who, key)
+
+
+def test_area_pages_and_export_are_the_admins_own_tree(app, province):
+    client = app.test_client()
+    login(client, "xa001", PASSWORD)
+    top = client.get("/console/areas").get_data(as_text=True)
+    assert "X001" in top and "X002" not in top and "LAMGIANG" not in top
+    export = client.get("/console/areas/export?format=csv").get_data(as_text=True)
+    assert "X001" in export and "X002" not in export
+    found = client.get("/console/areas?q=X00").get_data(as_text=True)
+    assert "X001" in found and "X002" not in found
+    province_client = app.test_client()
+    login(province_client, "tinh", PASSWORD)
+    everything = province_client.get("/console/areas/export?format=csv").get_data(as_text=True)
+    assert "X001" in everything and "X002" in everything
 
 
 def test_voice_reports_are_never_public_and_providers_get_a_short_lived_url(app, province):
