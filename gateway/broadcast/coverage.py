@@ -1,20 +1,23 @@
 """Coverage: per area and audience, how many households were targeted, reached (SMS
-delivered or call answered), confirmed, and failed with which reasons."""
+delivered or call answered), confirmed, and failed with which reasons.
+
+Every targeted household counts, with its delivery rows or without: one with none yet (its
+chunk not fanned out, or its job lost) is "not_sent", so a stalled broadcast cannot look done."""
 import csv
 import io
 from collections import Counter, defaultdict
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 
 from gateway.auth import among
-from gateway.broadcast.targeting import all_areas, neighbourhood_of
+from gateway.broadcast.targeting import all_areas, neighbourhood_of, recipients_query
 from gateway.models import Delivery, Resident
 
 REACHED = {"delivered", "answered", "confirmed"}
 # Skipped: opted out after the fan-out, or the announcement expired before it could go.
 FAILED = {"failed", "undelivered", "no_answer", "busy", "cancelled", "skipped"}
 AUDIENCE_COLUMNS = (("all", None), ("elderly", "is_elderly"), ("poor", "is_poor"), ("no_smartphone", "no_smartphone"))
-CSV_COLUMNS = ("area", "audience", "targeted", "reached", "confirmed", "failed", "in_progress")
+CSV_COLUMNS = ("area", "audience", "targeted", "reached", "confirmed", "failed", "in_progress", "not_sent")
 
 
 def progress(session, announcement, within=None):
@@ -58,7 +61,27 @@ def household_counts(session, announcement, within=None):
         state = "confirmed" if is_confirmed else "reached" if reached else "failed" if failed else "in_progress"
         flags = {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone)}
         out.append((area_id, flags, state, n))
-    return out
+    return out + _not_sent_counts(session, announcement, within)
+
+
+def _not_sent_counts(session, announcement, within=None):
+    """[(area_id, flags, "not_sent", households)]: targeted households with no delivery row yet (their
+    chunk not fanned out, or its job lost), counted in SQL, by the fan-out's own recipient query."""
+    wanted = set(announcement.channels or [])
+    if not {"sms", "voice"} & wanted:
+        return []
+    query = recipients_query(session, announcement).order_by(None).where(~exists().where(
+        Delivery.announcement_id == announcement.id, Delivery.resident_id == Resident.id))
+    if "sms" not in wanted:
+        # Calls only: the households a call is for (gateway.broadcast.targeting.channels_for).
+        query = query.where(or_(Resident.prefers_voice.is_(True), Resident.is_elderly.is_(True),
+                                Resident.no_smartphone.is_(True)))
+    if within is not None:
+        query = query.where(among(session, Resident.area_id, within))
+    columns = (Resident.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
+    rows = session.execute(query.with_only_columns(*columns, func.count()).group_by(*columns))
+    return [(area_id, {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone)},
+             "not_sent", n) for area_id, elderly, poor, no_smartphone, n in rows]
 
 
 def by_area_and_audience(session, announcement, within=None):
@@ -89,7 +112,8 @@ def by_area_and_audience(session, announcement, within=None):
     rows = []
     for (area, audience), c in sorted(counts.items(), key=lambda kv: (kv[0][0] == "*", kv[0][0], kv[0][1])):
         rows.append({"area": area, "audience": audience, "targeted": c["targeted"], "reached": c["reached"],
-                     "confirmed": c["confirmed"], "failed": c["failed"], "in_progress": c["in_progress"]})
+                     "confirmed": c["confirmed"], "failed": c["failed"], "in_progress": c["in_progress"],
+                     "not_sent": c["not_sent"]})
     return rows
 
 
