@@ -2,7 +2,7 @@
 residents listed by name at province size.
 
 Revision ID: pro1
-Revises: are1
+Revises: rel1
 Create Date: 2026-12-01 17:40:17.498418
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'pro1'
-down_revision = 'are1'
+down_revision = 'rel1'
 branch_labels = None
 depends_on = None
 
