@@ -68,11 +68,20 @@ def render(spec, directory):
         fields = {f.name for f in dataclasses.fields(Rendition)}
         return Rendition(**{k: v for k, v in stored.items() if k in fields}, cached=True)
 
-    parts = _Parts(spec)
+    parts = _Parts(spec, spec.rendition_options("loudspeaker"))
     mix = parts.assemble()
+    phone_options = spec.rendition_options("phone")
+    phone_parts = parts
+    if spec.synthesizes() and phone_options != parts.options:
+        phone_parts = _Parts(spec, phone_options)  # the phone line has its own voice or speed
+        phone_mix = phone_parts.assemble()
+    else:
+        phone_mix = mix
     mp3_rel, phone_rel, _ = cache.relative_paths(digest)
     mp3 = _export(mix, RATE, os.path.join(directory, mp3_rel), codec.MP3_ARGS, spec.layout)
-    phone = _export(_telephone(mix), PHONE_RATE, os.path.join(directory, phone_rel), codec.PHONE_ARGS, spec.layout)
+    phone = _export(_telephone(phone_mix), PHONE_RATE, os.path.join(directory, phone_rel), codec.PHONE_ARGS,
+                    spec.layout)
+    fallback = parts if parts.fallback_used else phone_parts
     rendition = Rendition(
         content_hash=digest, mp3_path=mp3_rel, phone_path=phone_rel,
         duration_ms=int(round(mp3["duration"] * 1000)),
@@ -80,8 +89,9 @@ def render(spec, directory):
         phone_loudness_lufs=phone["lufs"], phone_true_peak_dbtp=phone["dbtp"],
         mp3_bytes=mp3["bytes"], phone_bytes=phone["bytes"],
         engine=parts.engine_name, voice=parts.voice,
-        fallback_used=parts.fallback_used, fallback_reason=parts.fallback_reason,
-        synthesis_seconds=round(parts.synthesis_seconds, 4),
+        fallback_used=fallback.fallback_used, fallback_reason=fallback.fallback_reason,
+        synthesis_seconds=round(parts.synthesis_seconds + (phone_parts.synthesis_seconds if phone_parts is not parts
+                                                           else 0), 4),
     )
     if not rendition.fallback_used:
         # A fallback is not what was asked for: the next render of this spec tries the engine again.
@@ -138,8 +148,9 @@ def join(parts, directory, *, layout=PLAIN, pause_ms=1500):
 class _Parts:
     """The spoken parts of one rendition, synthesized or decoded once each."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, options):
         self.spec = spec
+        self.options = options
         self.engine = None
         self.engine_name = None
         self.voice = None
@@ -151,7 +162,7 @@ class _Parts:
         from audio.engines import get_engine
 
         if self.engine is None:
-            self.engine = get_engine(self.spec.engine, **self.spec.engine_options)
+            self.engine = get_engine(self.spec.engine, **self.options)
         started = time.perf_counter()
         speech = self.engine.synthesize(verbalize(text))
         self.synthesis_seconds += time.perf_counter() - started

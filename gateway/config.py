@@ -5,6 +5,7 @@ Every setting is an environment variable of the same name; `create_app(config)` 
 """
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -181,13 +182,25 @@ def markdown_table():
     return "\n".join(rows)
 
 
+SETTING_ROW = re.compile(r"^\| `[A-Z][A-Z0-9_]*` \|.*\|\s*$", re.M)
+
+
+def setting_rows(text):
+    """The settings rows (`| `NAME` | … |`) anywhere in `text`, as (name, line)."""
+    return [(m.group(0).split("`")[1], m.group(0).rstrip()) for m in SETTING_ROW.finditer(text)]
+
+
 def update_readme(path):
-    """Rewrite the configuration table in README.md from SETTINGS (`python -m gateway.config`)."""
+    """Rewrite the configuration table in README.md from SETTINGS (`python -m gateway.config`),
+    dropping settings rows left anywhere else (a table pasted twice, a removed setting)."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
     start = text.index("| variable | default | what it does |")
     end = text.find("\n\n", start)
-    text = text[:start] + markdown_table() + (text[end:] if end != -1 else "\n")
+    before, after = text[:start], (text[end:] if end != -1 else "\n")
+    stray = re.compile(SETTING_ROW.pattern + r"\n?", re.M)
+    after = re.sub(r"\n{3,}", "\n\n", stray.sub("", after))
+    text = stray.sub("", before) + markdown_table() + after
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
 

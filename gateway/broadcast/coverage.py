@@ -44,7 +44,8 @@ def household_counts(session, announcement, within=None):
         select(Delivery.resident_id.label("resident_id"), func.min(Delivery.area_id).label("area_id"),
                func.max(case((confirmed, 1), else_=0)).label("confirmed"),
                func.max(case((Delivery.status.in_(REACHED), 1), else_=0)).label("reached"),
-               func.min(case((Delivery.status.in_(FAILED), 1), else_=0)).label("failed"))
+               func.min(case((Delivery.status.in_(FAILED), 1), else_=0)).label("failed"),
+               func.max(case((Delivery.status == "sent", 1), else_=0)).label("handed"))
         .where(Delivery.announcement_id == announcement.id, Delivery.resident_id.is_not(None))
         .group_by(Delivery.resident_id))
     if within is not None:
@@ -52,14 +53,17 @@ def household_counts(session, announcement, within=None):
     per_household = per_household.subquery()
     rows = session.execute(
         select(per_household.c.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone,
-               per_household.c.confirmed, per_household.c.reached, per_household.c.failed, func.count())
+               per_household.c.confirmed, per_household.c.reached, per_household.c.failed, per_household.c.handed,
+               func.count())
         .join(Resident, Resident.id == per_household.c.resident_id)
         .group_by(per_household.c.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone,
-                  per_household.c.confirmed, per_household.c.reached, per_household.c.failed))
+                  per_household.c.confirmed, per_household.c.reached, per_household.c.failed, per_household.c.handed))
     out = []
-    for area_id, elderly, poor, no_smartphone, is_confirmed, reached, failed, n in rows:
+    for area_id, elderly, poor, no_smartphone, is_confirmed, reached, failed, handed, n in rows:
         state = "confirmed" if is_confirmed else "reached" if reached else "failed" if failed else "in_progress"
-        flags = {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone)}
+        # Handed to the provider ("sent") and no word yet that it arrived: shown as such on the dashboard.
+        flags = {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone),
+                 "sent_unreported": bool(handed) and state == "in_progress"}
         out.append((area_id, flags, state, n))
     return out + _not_sent_counts(session, announcement, within)
 
@@ -84,10 +88,11 @@ def _not_sent_counts(session, announcement, within=None):
              "not_sent", n) for area_id, elderly, poor, no_smartphone, n in rows]
 
 
-def by_area_and_audience(session, announcement, within=None):
+def by_area_and_audience(session, announcement, within=None, with_sent=False):
     """Rows per neighbourhood and audience, plus a total row per audience (area "*"); `within`:
     only households of these area ids (an official's scope), totals included. Households of
-    several communes (a province-wide view) are rolled up per commune."""
+    several communes (a province-wide view) are rolled up per commune. `with_sent`: each row also
+    has "sent", households whose message the provider took with no word yet that it arrived."""
     areas = all_areas(session)
     states = household_counts(session, announcement, within)
     hoods = {area_id: neighbourhood_of(areas, area_id) for area_id in {s[0] for s in states}}
@@ -107,13 +112,15 @@ def by_area_and_audience(session, announcement, within=None):
                     c = counts[(name, audience)]
                     c["targeted"] += n
                     c[state] += n
+                    if flags.get("sent_unreported"):
+                        c["sent"] += n
                     if state == "confirmed":
                         c["reached"] += n  # confirming means it was heard
     rows = []
     for (area, audience), c in sorted(counts.items(), key=lambda kv: (kv[0][0] == "*", kv[0][0], kv[0][1])):
         rows.append({"area": area, "audience": audience, "targeted": c["targeted"], "reached": c["reached"],
                      "confirmed": c["confirmed"], "failed": c["failed"], "in_progress": c["in_progress"],
-                     "not_sent": c["not_sent"]})
+                     "not_sent": c["not_sent"]} | ({"sent": c["sent"]} if with_sent else {}))
     return rows
 
 
@@ -142,7 +149,7 @@ def failure_reasons(session, announcement, within=None):
 def to_csv(rows):
     """Coverage rows as CSV text (UTF-8 with BOM, for Excel)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return "\ufeff" + buf.getvalue()

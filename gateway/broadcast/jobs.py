@@ -122,9 +122,10 @@ def _prepare_content(db, ann):
 
         request_announcement_audio(db, ann)
     if "sms" in (ann.channels or []) and not ann.sms_text:
-        from gateway.sms.digest import announcement_sms
+        from gateway.sms.digest import default_sms
 
-        ann.sms_text = announcement_sms(ann, hotline=_hotline(ann.areas[0] if ann.areas else None))
+        # the console stores the official's choice first
+        ann.sms_text = default_sms(ann, hotline=_hotline(ann.areas[0] if ann.areas else None))
         db.commit()
 
 
@@ -220,11 +221,14 @@ class _SmsBodies:
         return self.by_area[area_id]
 
     def _text(self, hotline):
-        from gateway.sms.digest import announcement_sms
+        from gateway.sms.digest import _suffix
 
-        # Written afresh from the title and body: the stored sms_text already ends with a hotline.
-        draft = Announcement(title=self.ann.title, body=self.ann.body, priority=self.ann.priority)
-        return announcement_sms(draft, hotline=hotline)
+        # The stored text (chosen by the official, or the default) ends with the first area's
+        # hotline: that ending is swapped for this commune's, the words stay as they were chosen.
+        text, old, new = self.ann.sms_text or "", _suffix(self.default_hotline), _suffix(hotline)
+        if old and text.endswith(old):
+            return text[: -len(old)] + new
+        return text + new
 
 
 def _hotline(area):

@@ -206,7 +206,21 @@ def _step(call, action):
         _save(call)
         return {"call": call.sid, "ended": True, "events": [], "error": t("sim.error", error=str(exc))}, 502
     _save(call)
-    return {"call": call.sid, "ended": call.ended, "waiting": (call.waiting or {}).get("verb"), "events": events}
+    return {"call": call.sid, "ended": call.ended, "waiting": (call.waiting or {}).get("verb"),
+            "events": _with_words(events)}
+
+
+def _with_words(events):
+    """Played audio carries the words it speaks (the asset's text), so the screen shows them, not a hash."""
+    from gateway.models import AudioAsset
+
+    for event in events:
+        match = re.search(r"/audio/([0-9a-f]{64})\.\w+$", event.get("url") or "") if event["type"] == "play" else None
+        if match:
+            asset = get_db().scalar(select(AudioAsset).where(AudioAsset.content_hash == match.group(1)))
+            if asset is not None:
+                event["text"] = asset.text or asset.original_name or ""
+    return events
 
 
 @bp.post("/simulator/call")

@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash
 from gateway import queue
 from gateway.auth import area_scope, scoped
 from gateway.console.base import (
-    ALL_ROLES, bp, local_time, login_required, login_user, session_minutes, t,
+    ALL_ROLES, bp, label, local_time, login_required, login_user, session_minutes, t,
 )
 from gateway.console.i18n import LANGUAGES
 from gateway.db import get_db
@@ -109,8 +109,8 @@ def worker_health(app):
         return ("ok" if thread is not None and thread.is_alive() else "idle"), []
     rows = []
     for worker in Worker.all(connection=queue.get_connection(app)):
-        rows.append({"name": worker.name, "state": worker.get_state(),
-                     "queues": ", ".join(worker.queue_names()),
+        rows.append({"name": worker.name, "state": label("dash.worker_state", worker.get_state()),
+                     "queues": ", ".join(label("queue", q) for q in worker.queue_names()),
                      "seen": local_time(_aware(worker.last_heartbeat), "%H:%M:%S")})
     return None, rows
 
@@ -126,6 +126,7 @@ def _aware(moment):
 @login_required()
 def dashboard():
     from gateway.broadcast import coverage
+    from gateway.console import status
 
     db = get_db()
     official = g.official
@@ -138,16 +139,20 @@ def dashboard():
     bars, failures = [], []
     if chosen is not None:
         scope = area_scope(db, official)
-        bars = [row for row in coverage.by_area_and_audience(db, chosen, within=scope)
+        bars = [row for row in coverage.by_area_and_audience(db, chosen, within=scope, with_sent=True)
                 if row["audience"] == "all" and row["area"] != "*"]
         failures = coverage.failure_reasons(db, chosen, within=scope)
     report_query = scoped(db, official, select(func.count()).select_from(Report)
                           .where(Report.status.in_(("new", "acknowledged", "in_progress"))),
                           Report.area_id, Report.commune_id)
-    embedded, workers = worker_health(current_app)
+    admin = official.role in ("province", "admin")  # only admins see the machinery, and then in words
+    embedded, workers = worker_health(current_app) if admin else (None, [])
     return render_template("console/dashboard.html", announcements=announcements, chosen=chosen, bars=bars,
-                           failures=failures, queues=queue.stats(), embedded=embedded, workers=workers,
-                           open_reports=db.scalar(report_query))
+                           failures=failures, queues=queue.stats() if admin else None, embedded=embedded,
+                           workers=workers, open_reports=db.scalar(report_query), admin=admin,
+                           states=status.describe(db, announcements),
+                           reports_delivery=status.sms_reports_delivery(current_app.config),
+                           sms_provider=current_app.config["SMS_PROVIDER"])
 
 
 @bp.get("/downloads")

@@ -20,7 +20,7 @@ from gateway.ivr import calls, prompts
 from gateway.ivr.providers.twilio import CALL_STATUSES
 from gateway.media.assets import asset_url, request_announcement_audio
 from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
-from gateway.phone import PhoneError, normalize
+from gateway.phone import PhoneError, hotline, normalize
 from gateway.recordings import queue_voice_report
 from gateway.reports import next_number, open_report
 from gateway.twilio_auth import twilio_signed, url_for_provider
@@ -90,7 +90,7 @@ def _area(db):
 def _commune_for(db, called):
     """The commune whose hotline is `called`, else the first commune."""
     try:
-        number = normalize(called)
+        number = hotline(called)
     except PhoneError:
         number = None
     communes = select(Area).where(Area.level == "commune").order_by(Area.id)
