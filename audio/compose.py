@@ -3,7 +3,8 @@
 `render(spec, directory)` makes the two files every channel plays:
 - `<hash>.mp3`: 44.1 kHz mono MP3 for loudspeakers and downloads;
 - `<hash>.phone.wav`: 8 kHz mono G.711 µ-law WAV for `<Play>` in calls (band-limited to the
-  telephone's 300–3400 Hz first, and normalized on its own).
+  telephone's 300–3400 Hz first, and normalized on its own), with the message read once: a
+  caller presses a key to hear it again, and a long call loses elderly listeners.
 Both are normalized to the layout's loudness (default −16 LUFS integrated, true peak at most
 −1.5 dBTP) and measured again after export; the measurements are in the returned Rendition.
 A rendition already in `directory` (same content hash) is returned without synthesizing.
@@ -74,9 +75,11 @@ def render(spec, directory):
     phone_parts = parts
     if spec.synthesizes() and phone_options != parts.options:
         phone_parts = _Parts(spec, phone_options)  # the phone line has its own voice or speed
-        phone_mix = phone_parts.assemble()
-    else:
+    # A caller can press a key to hear it again: the phone rendition reads the message once.
+    if phone_parts is parts and spec.layout.repeat <= 1:
         phone_mix = mix
+    else:
+        phone_mix = phone_parts.assemble(repeat=1)
     mp3_rel, phone_rel, _ = cache.relative_paths(digest)
     mp3 = _export(mix, RATE, os.path.join(directory, mp3_rel), codec.MP3_ARGS, spec.layout)
     phone = _export(_telephone(phone_mix), PHONE_RATE, os.path.join(directory, phone_rel), codec.PHONE_ARGS,
@@ -157,8 +160,15 @@ class _Parts:
         self.fallback_used = False
         self.fallback_reason = None
         self.synthesis_seconds = 0.0
+        self.spoken = {}
 
     def speak(self, text):
+        if text in self.spoken:  # the phone's single reading reuses what the loudspeaker's took
+            return self.spoken[text]
+        self.spoken[text] = self._synthesize(text)
+        return self.spoken[text]
+
+    def _synthesize(self, text):
         from audio.engines import get_engine
 
         if self.engine is None:
@@ -173,9 +183,10 @@ class _Parts:
             self.fallback_reason = speech.fallback_reason
         return _segment(codec.decode(speech.audio, rate=RATE).samples)
 
-    def assemble(self):
-        """The whole mix as float samples at RATE."""
+    def assemble(self, repeat=None):
+        """The whole mix as float samples at RATE (the message `repeat` times, by default the layout's)."""
         layout = self.spec.layout
+        repeat = layout.repeat if repeat is None else repeat
         intro = _level(_trim(self.speak(layout.intro)), PART_LUFS) if layout.intro.strip() else None
         recording = self.spec.recording_bytes()
         if recording is not None:
@@ -193,7 +204,7 @@ class _Parts:
         if intro is not None:
             out += intro + AudioSegment.silent(duration=800, frame_rate=RATE)
         out += message
-        for _ in range(layout.repeat - 1):
+        for _ in range(repeat - 1):
             out += AudioSegment.silent(duration=layout.pause_ms, frame_rate=RATE) + message
         out += AudioSegment.silent(duration=500, frame_rate=RATE)
         return _samples(out)

@@ -71,6 +71,11 @@ SETTINGS = (
     Setting("DUTY_OFFICER_PHONE", "", "Who key 0 on the hotline reaches when no area sets `duty_officer_phone`."),
     Setting("VOICE_MAX_CONCURRENT", "5", "Outbound calls ringing or in progress at once; more wait a little."),
     Setting("VOICE_RETRY_MINUTES", "10,30", "Minutes before retrying a call that was not answered, busy or failed: `10,30` makes three attempts in all."),
+    Setting("TWILIO_API_BASE_URL", "", "A Twilio-compatible REST API (a commune's own Somleng, e.g. `https://somleng.example.vn`); empty: Twilio's."),
+    Setting("STRINGEE_API_KEY_SID", "", "Stringee API key SID (`VOICE_PROVIDER=stringee`): signs the REST JWT for outbound calls."),
+    Setting("STRINGEE_API_KEY_SECRET", "", "Stringee API key secret.", True),
+    Setting("STRINGEE_SIGNING_SECRET", "", "Stringee project's signing secret: checks `X-STRINGEE-SIGNATURE` on /ivr/stringee/*. Generated in development so the phone simulator can sign.", True),
+    Setting("STRINGEE_NUMBER", "", "The Stringee number (1800/1900, landline or mobile) calls come from, e.g. `842473001234`."),
     Setting("CALLBACK_UNKNOWN_PER_HOUR", "20", "Missed-call callbacks to numbers not on the household list, per hour across the gateway."),
     # Broadcasts (gateway/broadcast): fan-out, send rate, escalation.
     Setting("BROADCAST_CHUNK_SIZE", "500", "Households per fan-out job of a broadcast (one bulk insert, one send job per channel)."),
@@ -110,7 +115,7 @@ def fill_development_defaults(config, instance_path):
         return  # production names its own database and secrets (check_production)
     if not config.get("DATABASE_URL"):
         config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "gateway.sqlite")
-    missing = [k for k in ("SECRET_KEY", "TWILIO_AUTH_TOKEN") if not config.get(k)]
+    missing = [k for k in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "STRINGEE_SIGNING_SECRET") if not config.get(k)]
     if missing:
         # Persisted so the phone simulator's signatures survive a restart.
         path = os.path.join(instance_path, "dev-secrets.json")

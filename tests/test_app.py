@@ -143,6 +143,7 @@ def test_readme_documents_every_setting_once_and_nothing_stale():
     readme = open(README, encoding="utf-8").read()
     assert markdown_table() in readme, "regenerate the README table: python -m gateway.config"
     names = [name for name, _ in setting_rows(readme)]
+    assert len({s.name for s in SETTINGS}) == len(SETTINGS), "a setting is declared twice in gateway/config.py"
     assert sorted(names) == sorted(s.name for s in SETTINGS), "duplicated or stale settings rows in README.md"
 
 

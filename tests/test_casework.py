@@ -10,6 +10,7 @@ from sqlalchemy import select
 from gateway.casework import StatusError, change_status, report_received
 from gateway.mirror.jobs import post as post_job
 from gateway.mirror.messages import report_text
+from gateway.mirror.outbound import POST_JOB
 from gateway.phone import mask_text
 from gateway.models import Area, Delivery, GroupPost, Official, OutboxMessage, Report
 from gateway.queue import drain, stats
@@ -62,7 +63,7 @@ def test_duplicated_job_posts_once(app, db, demo):
     with app.app_context():
         from gateway.queue import enqueue
 
-        enqueue("gateway.mirror.jobs.post", post_id, queue="high")  # a duplicate of the queued job
+        enqueue(POST_JOB, post_id, queue="high")  # a duplicate of the queued job
     drain(app)
     assert len(group_messages(db)) == 1
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from gateway.casework import change_status
 from gateway.console import i18n
 from gateway.models import (
     Announcement, Area, AudioAsset, Delivery, Official, OutboxMessage, Report, Resident, utcnow,
@@ -65,6 +66,7 @@ def test_inactive_official_cannot_log_in(client, db, demo):
     token = csrf(client)
     resp = client.post("/console/login", data={"login": "tanloi", "password": "demo1234", "csrf_token": token})
     assert resp.status_code == 401
+    assert client.get("/console/").status_code == 302  # not logged in
 
 
 def test_repeated_failures_lock_the_login(client, demo):
@@ -207,6 +209,9 @@ def test_report_filters(client, db, demo):
     assert numbers("?category=environment") == {a.number}
     assert numbers(f"?area={area(db, 'KP2').id}") == {b.number}
     assert numbers("?status=resolved") == set()
+    change_status(db, b, "resolved")
+    db.commit()
+    assert numbers("?status=resolved") == {b.number}
 
 
 # Reports ----------------------------------------------------------------------------------

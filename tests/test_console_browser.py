@@ -225,7 +225,7 @@ def test_report_through_the_simulator_is_acknowledged_in_the_inbox(page, server)
 
 
 def test_voice_report_by_calling_the_hotline_in_the_simulator(page, server):
-    """Dial, press 2 (report) and 1 (security), leave a recording from a file, hang up."""
+    """Dial, press 2 (report) and 1 (security), leave a recording from a file, press 1 to send it."""
     keyboard_login(page, "admin")
     page.goto("/console/simulator")
     phone = page.input_value("#sim-number")
@@ -241,6 +241,8 @@ def test_voice_report_by_calling_the_hotline_in_the_simulator(page, server):
     page.locator("#record-panel").wait_for(state="visible")
     page.set_input_files("#sim-record-file", SAMPLE)
     page.click("#sim-record-send")
+    waiting.nth(3).wait_for()  # "bấm 1 để gửi, bấm 2 để ghi lại"
+    page.click(".keypad .key[data-key='1']")
     page.locator("#call-screen p.ended").wait_for()
     shot(page, "09-simulator-voice-report.png")
     with server.app_context():

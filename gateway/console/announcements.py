@@ -412,6 +412,7 @@ def _number(value):
 
 
 def asset_json(asset):
+    from gateway.ivr.calls import phone_warning
     from gateway.media.assets import asset_url
 
     ready = asset.status == "ready"
@@ -419,6 +420,7 @@ def asset_json(asset):
     return {"id": asset.id, "status": asset.status, "kind": asset.kind,
             "url": asset_url(asset, "mp3", external=False) if ready else None,
             "name": asset.original_name, "seconds": round((asset.duration_ms or 0) / 1000, 1),
+            "phone_warning": phone_warning(asset),
             "message": t("ann.audio_ready") if ready else t("ann.audio_failed_plain")
             if asset.status == "failed" else t("ann.audio_rendering")}
 

@@ -128,6 +128,9 @@
     var player = document.getElementById("audio-player");
     var poll = function (asset, onReady) {
       status.textContent = asset.message || msg.rendering;
+      var warning = document.getElementById("phone-warning");
+      warning.textContent = asset.phone_warning || "";
+      warning.hidden = !asset.phone_warning;
       if (asset.status === "ready") {
         player.src = asset.url; player.hidden = false;
         if (onReady) { onReady(asset); }
