@@ -608,3 +608,19 @@ def test_sms_recipient_count_is_the_broadcasts_own(any_app):
                 got = sms_recipients(db, areas, {"channels": channels, "audiences": audiences})
                 assert got == expected, (channels, audiences)
         assert db.scalar(select(func.count()).select_from(Announcement)) == 0  # no draft was saved
+
+
+def test_dashboard_answers_while_the_queue_is_unreachable(app, client, demo):
+    import socket
+
+    import redis as redis_lib
+
+    login(client)
+    with socket.socket() as s:  # a port nobody listens on: Redis is "down" after logging in
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.extensions["gateway.redis"] = redis_lib.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    response = client.get("/console/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert i18n.VI["dash.queue_down"] in html and "Bộ phận xử lý" not in html

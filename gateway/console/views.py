@@ -146,9 +146,15 @@ def dashboard():
                           .where(Report.status.in_(("new", "acknowledged", "in_progress"))),
                           Report.area_id, Report.commune_id)
     admin = official.role in ("province", "admin")  # only admins see the machinery, and then in words
-    embedded, workers = worker_health(current_app) if admin else (None, [])
+    embedded, workers, queues, queue_down = None, [], None, False
+    if admin:
+        try:
+            embedded, workers = worker_health(current_app)
+            queues = queue.stats()
+        except queue.REDIS_DOWN:  # the page still answers; the work waits in the database
+            queue_down = True
     return render_template("console/dashboard.html", announcements=announcements, chosen=chosen, bars=bars,
-                           failures=failures, queues=queue.stats() if admin else None, embedded=embedded,
+                           failures=failures, queues=queues, queue_down=queue_down, embedded=embedded,
                            workers=workers, open_reports=db.scalar(report_query), admin=admin,
                            states=status.describe(db, announcements),
                            reports_delivery=status.sms_reports_delivery(current_app.config),
