@@ -1,7 +1,7 @@
 """Senders: a commune's phones, SIMs and SMSCs, and the sender each SMS delivery went through
 
 Revision ID: kan1
-Revises: rel1
+Revises: pro1
 Create Date: 2026-12-01 17:40:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'kan1'
-down_revision = 'rel1'
+down_revision = 'pro1'
 branch_labels = None
 depends_on = None
 
