@@ -4,16 +4,27 @@ import os
 import click
 from flask.cli import AppGroup
 from flask import current_app, g
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import String, create_engine, event, inspect, text
 from sqlalchemy.orm import sessionmaker
+
+from gateway.text import storable
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
 
 def make_engine(url):
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
+
+    Errors never log parameters (they hold phone numbers and residents' words), and every string
+    parameter is made storable (see `storable_rows`), so both databases take the same input."""
+    engine = _make_engine(url)
+    event.listen(engine, "before_cursor_execute", _storable_parameters, retval=True)
+    return engine
+
+
+def _make_engine(url):
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -24,7 +35,45 @@ def make_engine(url):
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _storable_parameters(_conn, _cursor, statement, parameters, _context, executemany):
+    # PostgreSQL refuses NUL in text and both drivers refuse lone surrogates, in a WHERE as in an
+    # INSERT: a query for a message id holding NUL must find nothing, not fail.
+    if executemany:
+        return statement, [_storable_values(p) for p in parameters]
+    return statement, _storable_values(parameters)
+
+
+def _storable_values(parameters):
+    if isinstance(parameters, dict):
+        return {k: storable(v)[0] for k, v in parameters.items()}
+    if isinstance(parameters, (list, tuple)):
+        return type(parameters)(storable(v)[0] for v in parameters)
+    return parameters
+
+
+def storable_rows(session, _context=None, _instances=None):
+    """Before a flush: NUL and lone surrogates in string columns become U+FFFD and strings are cut to
+    their column's length, flagging the row's `sanitized` column where it has one (the same on
+    SQLite, which would keep them, and PostgreSQL, which would refuse them)."""
+    for obj in list(session.new) + list(session.dirty):
+        state = inspect(obj)
+        changed = False
+        for attr in state.mapper.column_attrs:
+            value = getattr(obj, attr.key, None) if attr.key in state.dict else None
+            if not isinstance(value, str) or (state.persistent and not state.attrs[attr.key].history.added):
+                continue
+            clean, replaced = storable(value)
+            length = getattr(attr.columns[0].type, "length", None) if isinstance(attr.columns[0].type, String) else None
+            if length and len(clean) > length:
+                clean, replaced = clean[:length], True
+            if replaced:
+                setattr(obj, attr.key, clean)
+                changed = True
+        if changed and "sanitized" in state.mapper.column_attrs:
+            obj.sanitized = True
 
 
 def get_db():
@@ -98,6 +147,8 @@ def init_app(app):
         os.makedirs(os.path.dirname(url[len("sqlite:///"):]) or ".", exist_ok=True)
     engine = make_engine(url)
     app.extensions["gateway.engine"] = engine
-    app.extensions["gateway.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    maker = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(maker, "before_flush", storable_rows)
+    app.extensions["gateway.sessionmaker"] = maker
     app.teardown_appcontext(close_db)
     app.cli.add_command(db_cli)

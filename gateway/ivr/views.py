@@ -20,6 +20,7 @@ from gateway.ivr import calls, prompts
 from gateway.ivr.providers.twilio import CALL_STATUSES
 from gateway.media.assets import asset_url, request_announcement_audio
 from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
+from gateway.parse import whole
 from gateway.phone import PhoneError, normalize
 from gateway.recordings import queue_voice_report
 from gateway.reports import next_number, open_report
@@ -51,10 +52,7 @@ def _ack():
 
 
 def _int_arg(name):
-    try:
-        return int(request.args.get(name, ""))
-    except ValueError:
-        return None
+    return whole(request.args.get(name))
 
 
 def _tries():
