@@ -55,3 +55,5 @@ def _init_logging(app):
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("gateway").setLevel(level)
+    # twilio-python logs every API request's parameters (phone numbers) at INFO.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

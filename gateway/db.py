@@ -38,10 +38,11 @@ def _make_engine(url):
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
-def _storable_parameters(_conn, _cursor, statement, parameters, _context, executemany):
+def _storable_parameters(_conn, _cursor, statement, parameters, _context, _executemany):
     # PostgreSQL refuses NUL in text and both drivers refuse lone surrogates, in a WHERE as in an
     # INSERT: a query for a message id holding NUL must find nothing, not fail.
-    if executemany:
+    # By shape, not by `executemany`: SQLAlchemy's batched INSERT passes one mapping with it set.
+    if isinstance(parameters, list) and parameters and isinstance(parameters[0], (dict, list, tuple)):
         return statement, [_storable_values(p) for p in parameters]
     return statement, _storable_values(parameters)
 

@@ -121,7 +121,7 @@ def read_table(filename, data):
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [[nfc(c) for c in row] for row in csv.reader(io.StringIO(text), dialect)]
+    return [[unsafe_cell(nfc(c)) for c in row] for row in csv.reader(io.StringIO(text), dialect)]
 
 
 def _read_xlsx(data):
@@ -146,7 +146,7 @@ def _cell_text(value):
         value = int(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
-    return nfc(str(value)).strip()
+    return unsafe_cell(nfc(str(value)).strip())
 
 
 def _header_key(text):
@@ -357,20 +357,48 @@ def export_rows(session):
 
 def export_csv(session):
     """Residents as CSV bytes in UTF-8 with a BOM, so Excel shows Vietnamese correctly."""
-    buf = io.StringIO()
-    csv.writer(buf).writerows(export_rows(session))
-    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+    return write_csv(export_rows(session)).encode("utf-8")
 
 
 def export_xlsx(session):
     """Residents as XLSX bytes."""
+    return write_xlsx(export_rows(session), "Hộ dân")
+
+
+# The writers every export shares: cells that a spreadsheet would run as a formula are not. --
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A cell as text a spreadsheet shows and never runs: a leading = + - @ tab or CR gets a `'` (OWASP)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def unsafe_cell(text):
+    """The value `safe_cell` neutralized, as read back from our own export."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
+def write_csv(rows):
+    """Rows as CSV text starting with a BOM (Excel then reads UTF-8), every cell through `safe_cell`."""
+    buf = io.StringIO()
+    csv.writer(buf).writerows([safe_cell(v) for v in row] for row in rows)
+    return "\ufeff" + buf.getvalue()
+
+
+def write_xlsx(rows, title):
+    """Rows as XLSX bytes: every cell a string (never a formula), through `safe_cell`."""
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "Hộ dân"
-    for row in export_rows(session):
-        ws.append(row)
+    ws.title = title[:31]
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row, start=1):
+            cell = ws.cell(row=r, column=c, value=safe_cell(value))
+            cell.data_type = "s"  # openpyxl would otherwise store a text starting with "=" as a formula
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

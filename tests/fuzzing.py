@@ -39,6 +39,13 @@ AWKWARD = [
     "hangup", "message.text.received", "json", "xml", "txt", "open", "closed", "security", "KP1", "Khu phố 1",
     "Tổ 3", "\u202e", "\ufeff", "ﬁ", "e\u0301", "😀", "%00", "../../etc/passwd", "https://example.com/" + "r" * 600,
 ]
+# Values that reach deeper: ids and numbers that exist after `set_up`, codes, a linked group member.
+PLAUSIBLE = [
+    "1", "2", "3", "kp1-group", "tanlap-main", "77", "42", "admin", "#1 Đã xử lý xong", "#2", "KP1", "KP2", "T1",
+    "environment", "other", "open", "new", "resolved", "acknowledged", "sms:received", "sms:delivered",
+    "message.text.received", "10.76", "106.66", "completed", "answered", "human", "json", "+84912345678",
+    "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0", "RE0123", "CA0123", "lx-1-0123456789",
+]
 # Field and argument names the gateway reads, from every provider: a fuzzed request uses these.
 NAMES = [
     "From", "To", "Body", "MessageSid", "SmsSid", "AccountSid", "NumMedia", "MessageStatus", "SmsStatus",
@@ -49,6 +56,14 @@ NAMES = [
     "service_code", "start_date", "end_date", "api_key", "lat", "long", "address_string", "address_id",
     "description", "next", "phone", "after", "login", "password", "q",
 ]
+# Fields a route reads, added to most of its fuzzed requests so they get past the first check.
+HINTS = {
+    "/open311/v2/requests.<fmt>": ("service_code", "description", "address_id", "lat", "long", "jurisdiction_id"),
+    "/ivr/": ("area", "CallSid", "From", "To", "Digits", "RecordingUrl", "RecordingStatus", "category", "delivery"),
+    "/sms/status": ("MessageSid", "MessageStatus", "ErrorCode"),
+    "/sms/esms/status": ("SMSID", "RequestId", "SendStatus", "SendSuccess", "SendFailed"),
+    "/api/reports": ("area", "status", "category", "limit", "offset"),
+}
 # JSON shapes of the providers' events, with holes the fuzzer fills.
 JSON_SHAPES = ("telegram", "zalo", "webhook", "android", "api", "any")
 
@@ -191,13 +206,21 @@ def set_up(app):
     from gateway.auth import issue_token
     from gateway.db import get_db
     from gateway.demo import load_demo
-    from gateway.models import Official
+    from gateway.models import Area, GroupPost, Official
+    from gateway.reports import open_report
 
     with app.app_context():
         db = get_db()
-        load_demo(db, households=20)
+        commune = load_demo(db, households=20)
         admin = db.scalar(select(Official).where(Official.role == "admin"))
+        admin.telegram_user_id = admin.zalo_user_id = "42"
         token = issue_token(db, admin)
+        area = db.scalar(select(Area).where(Area.code == "KP1"))
+        for n in range(3):
+            report = open_report(db, commune=commune, channel="sms", text=f"Phản ánh {n}", area=area,
+                                 phone="+84912345678")
+            db.add(GroupPost(idempotency_key=f"fuzz:{n}", area_id=area.id, report_id=report.id, target="telegram",
+                             chat_id="kp1-group", text="#", message_id=str(77 + n), status="posted"))
         db.commit()
     return token
 
@@ -229,8 +252,10 @@ JSON_ODDITIES = [None, True, False, 0, -1, 2**64, 10**30, 1.5, [], {}, [1, 2], "
 
 
 def random_value(rng):
-    """An awkward value, a random string, a JSON oddity, or a number."""
+    """An awkward or plausible value, a random string, or a number."""
     roll = rng.random()
+    if roll < 0.3:
+        return rng.choice(PLAUSIBLE)
     if roll < 0.55:
         return rng.choice(AWKWARD)
     if roll < 0.75:
@@ -250,6 +275,9 @@ def random_case(rng, rule, method, *, sms_from=None):
     if "fmt" in values and rng.random() < 0.7:
         values["fmt"] = rng.choice(["json", "xml"])
     names = rng.sample(NAMES, rng.randint(0, 8))
+    for prefix, hinted in HINTS.items():
+        if rule.rule.startswith(prefix) and rng.random() < 0.7:
+            names += [n for n in hinted if rng.random() < 0.7]
     pairs = [(n, random_value(rng)) for n in names]
     case = Case(rule=rule.rule, method=method, path_values=values, signed=rng.random() < 0.8)
     if rng.random() < 0.1:

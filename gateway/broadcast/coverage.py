@@ -1,7 +1,5 @@
 """Coverage: per area and audience, how many households were targeted, reached (SMS
 delivered or call answered), confirmed, and failed with which reasons."""
-import csv
-import io
 from collections import Counter, defaultdict
 
 from sqlalchemy import func, select
@@ -93,9 +91,7 @@ def failure_reasons(session, announcement):
 
 
 def to_csv(rows):
-    """Coverage rows as CSV text (UTF-8 with BOM, for Excel)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return "\ufeff" + buf.getvalue()
+    """Coverage rows as CSV text (UTF-8 with BOM, for Excel), through the exports' shared writer."""
+    from gateway.residents import write_csv
+
+    return write_csv([list(CSV_COLUMNS)] + [[row.get(c, "") for c in CSV_COLUMNS] for row in rows])
