@@ -19,7 +19,16 @@ def make_engine(url):
     parameter is made storable (see `storable_rows`), so both databases take the same input."""
     engine = _make_engine(url)
     event.listen(engine, "before_cursor_execute", _storable_parameters, retval=True)
+    event.listen(engine, "handle_error", _without_row_data)
     return engine
+
+
+def _without_row_data(context):
+    # PostgreSQL's DETAIL repeats the row or key ("Failing row contains (…, +8491…, <the message>)",
+    # "Key (phone)=(+8491…) already exists"): drop it from both exceptions before anyone logs them.
+    for exc in (context.original_exception, context.sqlalchemy_exception):
+        if exc is not None and exc.args and isinstance(exc.args[0], str) and "\nDETAIL:" in exc.args[0]:
+            exc.args = (exc.args[0].split("\nDETAIL:", 1)[0],) + exc.args[1:]
 
 
 def _make_engine(url):
