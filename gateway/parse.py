@@ -45,20 +45,31 @@ def id_or_404(text, what="id"):
     return number
 
 
+def iso_moment(text, *, zone=None):
+    """An ISO 8601 date-time between the years 1900 and 9000 ("Z" allowed); a naive one gets `zone`
+    (stays naive when `zone` is None). ValueError when it is not one."""
+    try:
+        moment = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+        if moment.tzinfo is None and zone is not None:
+            moment = moment.replace(tzinfo=zone)
+        if moment.tzinfo is not None:
+            moment.astimezone(dt.timezone.utc)  # 0001-01-01 in UTC+7 is before year 1: unstorable
+    except (ValueError, OverflowError):
+        raise ValueError(f"'{str(text)[:40]}' is not an ISO 8601 date-time") from None
+    if not 1900 <= moment.year <= 9000:
+        raise ValueError(f"'{str(text)[:40]}' is not between the years 1900 and 9000")
+    return moment
+
+
 def date_arg(args, name, *, zone=dt.timezone.utc):
     """The ISO 8601 date-time `name` of `args`, aware (naive means `zone`); None when absent; 400 when unreadable."""
     value = (args.get(name) or "").strip()
     if not value:
         return None
     try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=zone)
-        moment.astimezone(dt.timezone.utc)  # 0001-01-01 in UTC+7 is before year 1: unstorable
-    except (ValueError, OverflowError):
-        raise BadRequest(f"{name} must be an ISO 8601 date-time between the years 1 and 9999") from None
-    if not 1900 <= moment.year <= 9000:
-        raise BadRequest(f"{name} must be a date-time between the years 1900 and 9000")
-    return moment
+        return iso_moment(value, zone=zone)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an ISO 8601 date-time: {exc}") from None
 
 
 def coordinate(text, name, limit):
@@ -78,7 +89,7 @@ def json_value(raw):
     try:
         return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
-        raise BadRequest("the body is not JSON") from None
+        raise BadRequest("the body is not JSON: send a JSON object") from None
 
 
 def json_object(raw):

@@ -6,6 +6,7 @@ Uses the local Redis (a spare database number) and, for PostgreSQL, a throw-away
 TEST_PG_URL (default the local `test` database's server). Exits 1 when anything broke.
 """
 import argparse
+import fcntl
 import os
 import shutil
 import sys
@@ -20,17 +21,27 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from gateway import create_app  # noqa: E402
 from gateway.db import upgrade  # noqa: E402
-from tests.conftest import PG_ADMIN_URL, base_config  # noqa: E402
+from tests.conftest import PG_ADMIN_URL, REDIS_HOST, REDIS_PORT, base_config  # noqa: E402
 from tests.fuzzing import SECRETS, run  # noqa: E402
 
 
 def _redis_url():
+    """A Redis database number held by this run alone, with the lock files test runs use (tests/conftest.py)."""
     for db in range(15, 0, -1):
-        url = f"redis://127.0.0.1:6379/{db}"
-        conn = redis.Redis.from_url(url)
-        if conn.dbsize() == 0:
-            return url
-    sys.exit("no empty Redis database for the fuzz run")
+        lock = open(f"/tmp/gateway-tests-redis-{REDIS_PORT}-{db}.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _held.append(lock)  # released when the process ends
+        url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+        redis.Redis.from_url(url).flushdb()
+        return url
+    sys.exit("all Redis databases 1-15 are held by test runs")
+
+
+_held = []
 
 
 def fuzz(database, n, seed):

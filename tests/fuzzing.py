@@ -166,15 +166,20 @@ def _signature(case, url_path, body):
 
 
 def carries_sms(case):
-    """True when `case` is a correctly signed inbound SMS with something in it (it must be stored)."""
-    if not case.signed or (case.timestamp and not case.timestamp.isdigit()):
+    """True when `case` is a correctly signed, fresh inbound SMS with something in it: it must be stored.
+
+    Fresh: signed now, and with no message id or one no earlier request had (a repeated id is the
+    provider retrying, rightly stored once)."""
+    if not case.signed or case.timestamp is not None:
         return False
     if case.rule == "/sms/inbound" and case.method == "POST" and case.json_kind is None:
         form = MultiDict(case.form)
-        return bool(form.get("From") or form.get("Body"))
+        fresh = all(sid.startswith("SMfuzz") for sid in form.getlist("MessageSid")[:1] if sid)
+        return fresh and bool(form.get("From") or form.get("Body"))
     if case.rule == "/sms/android" and isinstance(case.json_body, dict):
         event, payload = case.json_body, case.json_body.get("payload")
-        return (event.get("event") == "sms:received" and isinstance(payload, dict)
+        fresh = event.get("id") in (None, "") or str(event.get("id")).startswith("SMfuzz")
+        return (fresh and event.get("event") == "sms:received" and isinstance(payload, dict)
                 and any(isinstance(payload.get(k), str) and payload.get(k)
                         for k in ("message", "sender", "phoneNumber")))
     return False

@@ -412,3 +412,16 @@ def test_open311_takes_real_coordinates(gw):
     [report] = rows(app, Report, Report.channel == "open311")
     assert (report.lat, report.lon) == (10.7769, 106.7009)
 
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 5000, b'{"title": NaN}',
+    json.dumps({"title": "Họp", "body": "Họp tổ", "areas": ["KP1"], "recording_id": 10**20}).encode(),
+    json.dumps({"title": "Họp", "body": "Họp tổ", "areas": ["²"]}).encode(),
+    json.dumps({"title": "Họp", "body": "Họp tổ", "areas": [10**20]}).encode(),
+    json.dumps({"title": "Họp", "body": "Họp tổ", "areas": ["KP1"], "send_at": "0001-01-01T00:00:00+07:00"}).encode(),
+])
+def test_announcement_api_refuses_unstorable_input_with_400(gw, body):
+    _, client, token = gw
+    resp = client.post("/api/announcements", data=body, content_type="application/json", headers=auth(token))
+    assert resp.status_code == 400 and resp.get_json()["error"]
