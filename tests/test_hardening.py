@@ -425,3 +425,36 @@ def test_announcement_api_refuses_unstorable_input_with_400(gw, body):
     _, client, token = gw
     resp = client.post("/api/announcements", data=body, content_type="application/json", headers=auth(token))
     assert resp.status_code == 400 and resp.get_json()["error"]
+
+
+@pytest.mark.parametrize("target, url, answer", [
+    ("telegram", "https://api.telegram.org/bot123:abc/sendMessage", []),
+    ("telegram", "https://api.telegram.org/bot123:abc/sendMessage", {"ok": True, "result": []}),
+    ("telegram", "https://api.telegram.org/bot123:abc/sendMessage", {"ok": False, "error_code": "abc",
+                                                                     "parameters": "x"}),
+    ("zalo", "https://bot-api.zaloplatforms.com/bot999:zzz/sendMessage", "ok"),
+    ("zalo", "https://bot-api.zaloplatforms.com/bot999:zzz/sendMessage", {"ok": True, "result": {"message_id": None}}),
+    ("zalo_oa", "https://openapi.zalo.me/v3.0/oa/group/message", {"error": 0, "data": [1]}),
+])
+def test_group_platform_answers_of_the_wrong_shape_are_transport_errors(target, url, answer):
+    import responses
+
+    from gateway.mirror import get_target
+    from gateway.transport import TransportError
+
+    config = {"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_WEBHOOK_SECRET": "s", "ZALO_BOT_TOKEN": "999:zzz",
+              "ZALO_WEBHOOK_SECRET": "s", "ZALO_OA_ACCESS_TOKEN": "oa"}
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, url, json=answer, status=200)
+        with pytest.raises(TransportError):
+            get_target(target, config).post("chat", "Phản ánh #1", reply_to="77")
+
+
+def test_a_webhook_receiver_answering_a_list_still_counts_as_posted():
+    import responses
+
+    from gateway.mirror import get_target
+
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, "https://hooks.example.org/kp1", json=[1, 2], status=200)
+        assert get_target("webhook", {"GROUP_WEBHOOK_SECRET": "s"}).post("https://hooks.example.org/kp1", "x")
