@@ -100,6 +100,15 @@ def json_object(raw):
     return value
 
 
+def json_fields(raw):
+    """A body's JSON object, or {} when it is not one (forms whose own checks then say, in Vietnamese, what is missing)."""
+    try:
+        value = json_value(raw)
+    except BadRequest:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def field(data, *names, kind=dict):
     """data[names[0]][names[1]]… when each step is present and the last is of `kind`, else an empty `kind`."""
     for name in names:

@@ -4,6 +4,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.models import REPORT_CATEGORIES, REPORT_STATUSES, Area, Counter, Report, ReportEvent, utcnow
+from gateway.parse import whole
 
 
 def next_number(session, commune_id, name="report"):
@@ -75,8 +76,8 @@ def visible_query(session, official, *, status=None, category=None, area_id=None
             raise ValueError(f"category must be one of {', '.join(REPORT_CATEGORIES)}")
         query = query.where(Report.category == category)
     if area_id not in (None, ""):
-        if not str(area_id).isdigit():
+        if whole(area_id) is None:
             raise ValueError("area must be an area id")
-        area = session.get(Area, int(area_id))
-        query = query.where(Report.area_id.in_(area.descendant_ids(session) if area else [int(area_id)]))
+        area = session.get(Area, whole(area_id))
+        query = query.where(Report.area_id.in_(area.descendant_ids(session) if area else [whole(area_id)]))
     return query

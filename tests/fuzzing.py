@@ -4,6 +4,7 @@
 Shared by tests/test_fuzz.py (hypothesis drives `Case`s) and scripts/fuzz.py (random drives them).
 Routes come from `app.url_map`, so a new route is fuzzed without anyone listing it here.
 """
+import dataclasses
 import itertools
 import json
 import random
@@ -111,10 +112,15 @@ def twilio_route(rule):
 
 
 def send(client, case, token=None):
-    """Sign and send `case` as its provider would; the response."""
+    """Sign and send `case` as its provider would (console pages: as the logged-in admin); the response."""
     path = path_of(_rule(client.application, case.rule), case.path_values)
     args = list(case.args)
     headers = {}
+    if case.signed and case.rule.startswith("/console") and case.rule != "/console/logout":
+        csrf = console_login(client)
+        headers["X-CSRF-Token"] = csrf
+        if case.method == "POST" and case.json_kind is None:
+            case = dataclasses.replace(case, form=list(case.form) + [("csrf_token", csrf)])
     if case.signed and case.rule == "/sms/esms/status":
         args.append(("token", SECRETS["ESMS_CALLBACK_TOKEN"]))
     query = urlencode(args)
@@ -133,6 +139,18 @@ def send(client, case, token=None):
     if case.signed and token and case.rule.startswith("/open311/") and case.method == "POST":
         body = (body + b"&" if body else b"") + urlencode({"api_key": token}).encode()
     return client.open(url_path, method=case.method, data=body, content_type=content_type, headers=headers)
+
+
+def console_login(client):
+    """Log `client` in to the console as the demo admin (once); the session's CSRF token."""
+    from tests.console_helpers import CSRF
+
+    html = client.get("/console/downloads").get_data(as_text=True)
+    if "/console/logout" not in html:
+        token = CSRF.search(client.get("/console/login").get_data(as_text=True)).group(1)
+        client.post("/console/login", data={"login": "admin", "password": "demo1234", "csrf_token": token})
+        html = client.get("/console/downloads").get_data(as_text=True)
+    return CSRF.search(html).group(1)
 
 
 def _rule(app, text):
