@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from tests.fuzzing import AWKWARD, PLAUSIBLE, SECRETS, check, message_id, random_case, routes, set_up
 
-EXAMPLES_PER_ROUTE = 10
+EXAMPLES_PER_ROUTE = 7
 SMS_EXAMPLES = 40
 FUZZ = settings(max_examples=EXAMPLES_PER_ROUTE, deadline=None, database=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
