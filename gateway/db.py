@@ -1,10 +1,11 @@
 """Database engine and sessions: one engine per app, one session per app context."""
+import hashlib
 import os
 
 import click
 from flask.cli import AppGroup
 from flask import current_app, g
-from sqlalchemy import String, create_engine, event, inspect, text
+from sqlalchemy import String, UniqueConstraint, create_engine, event, inspect, text
 from sqlalchemy.orm import sessionmaker
 
 from gateway.text import storable
@@ -67,7 +68,9 @@ def _storable_values(parameters):
 def storable_rows(session, _context=None, _instances=None):
     """Before a flush: NUL and lone surrogates in string columns become U+FFFD and strings are cut to
     their column's length, flagging the row's `sanitized` column where it has one (the same on
-    SQLite, which would keep them, and PostgreSQL, which would refuse them)."""
+    SQLite, which would keep them, and PostgreSQL, which would refuse them). A unique value (an
+    idempotency key, a provider's message id) is cut with a digest of the whole, so two long
+    values sharing a beginning stay two rows and the same long value is still one."""
     for obj in list(session.new) + list(session.dirty):
         state = inspect(obj)
         changed = False
@@ -78,12 +81,24 @@ def storable_rows(session, _context=None, _instances=None):
             clean, replaced = storable(value)
             length = getattr(attr.columns[0].type, "length", None) if isinstance(attr.columns[0].type, String) else None
             if length and len(clean) > length:
-                clean, replaced = clean[:length], True
+                clean, replaced = _shorten(clean, length, _unique(attr.columns[0])), True
             if replaced:
                 setattr(obj, attr.key, clean)
                 changed = True
         if changed and "sanitized" in state.mapper.column_attrs:
             obj.sanitized = True
+
+
+def _unique(column):
+    return column.unique or any(isinstance(c, UniqueConstraint) and column in c.columns.values()
+                                for c in column.table.constraints)
+
+
+def _shorten(text, length, unique):
+    if not unique or length < 24:
+        return text[:length]
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return text[:length - 17] + "~" + digest
 
 
 def get_db():

@@ -55,7 +55,7 @@ def test_an_sms_with_nul_or_an_overlong_id_is_stored_and_flagged(gw, field, valu
     if field == "Body":
         assert message.body == "Rác\ufffd ở KP1"
     if field == "MessageSid" and len(value) > 100:
-        assert message.provider_message_id == value[:100]
+        assert len(message.provider_message_id) == 100 and message.provider_message_id.startswith(value[:80])
 
 
 def test_a_clean_sms_is_not_flagged(gw):
@@ -458,3 +458,12 @@ def test_a_webhook_receiver_answering_a_list_still_counts_as_posted():
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, "https://hooks.example.org/kp1", json=[1, 2], status=200)
         assert get_target("webhook", {"GROUP_WEBHOOK_SECRET": "s"}).post("https://hooks.example.org/kp1", "x")
+
+
+def test_two_long_message_ids_sharing_a_beginning_are_two_messages_and_a_repeat_is_one(gw):
+    app, client, _ = gw
+    first, second = "SM" + "x" * 120 + "1", "SM" + "x" * 120 + "2"
+    for sid in (first, second, first):
+        assert twilio_post(client, "/sms/inbound", inbound_params("TIN", sid=sid)).status_code == 200
+    stored = rows(app, InboundMessage)
+    assert len(stored) == 2 and all(len(m.provider_message_id) == 100 for m in stored)
