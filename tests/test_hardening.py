@@ -467,3 +467,20 @@ def test_two_long_message_ids_sharing_a_beginning_are_two_messages_and_a_repeat_
         assert twilio_post(client, "/sms/inbound", inbound_params("TIN", sid=sid)).status_code == 200
     stored = rows(app, InboundMessage)
     assert len(stored) == 2 and all(len(m.provider_message_id) == 100 for m in stored)
+
+
+def test_provider_errors_carry_no_full_phone_number():
+    import responses
+
+    from gateway.sms.providers import SMS_PROVIDERS
+    from gateway.transport import TransportError
+
+    provider = SMS_PROVIDERS.get("twilio")({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t",
+                                            "TWILIO_FROM_NUMBER": "+15005550006"})
+    answer = {"code": 21211, "message": "The 'To' number +84912345678 is not a valid phone number.", "status": 400}
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Messages.json",
+                 json=answer, status=400)
+        with pytest.raises(TransportError) as caught:
+            provider.send("+84912345678", "Họp tổ lúc 8h")
+    assert "912345678" not in str(caught.value) and "678" in str(caught.value) and caught.value.permanent
