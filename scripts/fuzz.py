@@ -68,7 +68,8 @@ def fuzz(database, n, seed):
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
-    print(f"{database}: {counts['requests']} requests, {counts['http_500']} HTTP 500, {counts['lost_sms']} lost SMS")
+    print(f"{database}: {counts['requests']} requests ({counts['signed_sms']} signed inbound SMS), "
+          f"{counts['http_500']} HTTP 500, {counts['lost_sms']} lost SMS")
     for problem, case in counts["problems"].items():
         print(f"  {problem}\n    {case}")
     return counts

@@ -340,18 +340,37 @@ def random_case(rng, rule, method, *, sms_from=None):
     return case
 
 
+def sms_case(rng, case):
+    """`case` made a correctly signed, fresh inbound SMS whose text and sender are awkward values."""
+    body, sender = random_value(rng), rng.choice(["+84912345678", "0912.345.678", "01623456789", random_value(rng)])
+    case = dataclasses.replace(case, signed=True, timestamp=None)
+    if case.rule == "/sms/android":
+        case.json_kind = "android"
+        case.json_body = {"event": "sms:received", "id": message_id(), "payload": {"message": body, "sender": sender}}
+    else:
+        case.json_kind = None
+        case.form = [p for p in case.form if p[0] not in ("From", "Body", "MessageSid")]
+        case.form += [("From", sender), ("Body", body), ("MessageSid", message_id())]
+    return case
+
+
 def run(app, n, seed=0, progress=None):
     """Send `n` random requests spread over every route; {"requests", "http_500", "lost_sms", "problems"}."""
     rng = random.Random(seed)
     token = set_up(app)
     client = app.test_client()
     table = routes(app)
-    counts = {"requests": 0, "http_500": 0, "lost_sms": 0, "problems": {}}
+    counts = {"requests": 0, "signed_sms": 0, "http_500": 0, "lost_sms": 0, "problems": {}}
+    inbound = [(rule, method) for rule, method in table if rule.rule in ("/sms/inbound", "/sms/android")]
     for i in range(n):
-        rule, method = table[i % len(table)]
+        # Every tenth request is a signed inbound SMS with an awkward text or sender: each must be stored.
+        rule, method = rng.choice(inbound) if i % 10 == 9 else table[i % len(table)]
         case = random_case(rng, rule, method, sms_from=rng.choice(["+84912345678", "0987654321", None]))
+        if i % 10 == 9:
+            case = sms_case(rng, case)
         problem, _status = check(app, client, case, token)
         counts["requests"] += 1
+        counts["signed_sms"] += carries_sms(case)
         if problem:
             counts["http_500" if problem.startswith("HTTP 5") else "lost_sms"] += 1
             key = f"{method} {rule.rule}: {problem}"
