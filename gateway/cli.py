@@ -85,23 +85,6 @@ def residents_export(path, fmt):
         click.echo(f"Wrote {path}.")
 
 
-areas_cli = AppGroup("areas", help="Areas.")
-
-
-@areas_cli.command("list")
-def areas_list():
-    """Show the area tree with codes."""
-    db = get_db()
-
-    def show(area, depth):
-        click.echo(f"{'  ' * depth}{area.name} [{area.code}]")
-        for child in area.children:
-            show(child, depth + 1)
-
-    for root in db.scalars(select(Area).where(Area.parent_id.is_(None)).order_by(Area.id)):
-        show(root, 0)
-
-
 officials_cli = AppGroup("officials", help="Officials who log in.")
 
 
@@ -116,12 +99,12 @@ def officials_create(login, name, role, area_codes, password):
     db = get_db()
     if db.scalar(select(Official).where(Official.login == login)):
         raise click.ClickException(f"Official '{login}' already exists.")
-    areas = []
-    for code in area_codes:
-        area = db.scalar(select(Area).where(Area.code == code.upper()))
-        if area is None:
-            raise click.ClickException(f"Unknown area code '{code}' (see `areas list`).")
-        areas.append(area)
+    from gateway.areas.manage import AreaError, resolve
+
+    try:
+        areas = [resolve(db, code) for code in area_codes]  # "KP5", or "TANLAP/KP5" when several communes have one
+    except AreaError as exc:
+        raise click.ClickException(str(exc)) from None
     db.add(Official(login=login, name=name, role=role, areas=areas,
                     password_hash=generate_password_hash(password)))
     db.commit()
@@ -237,5 +220,7 @@ def _report(db, number, commune_code):
 
 
 def init_app(app):
+    from gateway.areas.cli import areas_cli
+
     for command in (demo_cli, residents_cli, areas_cli, officials_cli, reports_cli):
         app.cli.add_command(command)

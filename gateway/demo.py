@@ -54,7 +54,8 @@ def load_demo(session, *, households=320, password="demo1234", seed=1948):
                     group_target="outbox", group_chat_id=f"{code.lower()}-group", settings={})
         session.add(area)
         for t in range(1, rng.choice((2, 3, 3, 4)) + 1):
-            session.add(Area(level="team", kind="to", name=f"Tổ {t}", code=f"T{t}", parent=area, settings={}))
+            # Codes are unique within the commune: KP5 Tổ 2 is KP5T2.
+            session.add(Area(level="team", kind="to", name=f"Tổ {t}", code=f"{code}T{t}", parent=area, settings={}))
         neighbourhoods.append(area)
     session.flush()
     phones = set()

@@ -87,9 +87,24 @@ class Area(Timestamped, Base):
     duty_officer_phone: Mapped[str | None] = mapped_column(String(20))
     # Further settings (quiet hours, timezone, callback policy); children inherit.
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # A retired area drops out of pickers, targeting and lists; its old rows stay readable.
+    # A merged one is retired too and points at the area that took its households.
+    retired_at: Mapped[dt.datetime | None]
+    merged_at: Mapped[dt.datetime | None]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
 
-    parent: Mapped["Area | None"] = relationship(remote_side=[id], back_populates="children")
-    children: Mapped[list["Area"]] = relationship(back_populates="parent", order_by="Area.id")
+    parent: Mapped["Area | None"] = relationship(remote_side=[id], back_populates="children",
+                                                 foreign_keys=[parent_id])
+    children: Mapped[list["Area"]] = relationship(back_populates="parent", order_by="Area.id",
+                                                  foreign_keys=[parent_id])
+    merged_into: Mapped["Area | None"] = relationship(remote_side=[id], foreign_keys=[merged_into_id])
+    aliases: Mapped[list["AreaAlias"]] = relationship(back_populates="area", order_by="AreaAlias.id",
+                                                      cascade="all, delete-orphan")
+
+    @property
+    def active(self):
+        """False once the area is retired or merged into another."""
+        return self.retired_at is None
 
     @property
     def label(self):
@@ -132,6 +147,26 @@ class Area(Timestamped, Base):
             frontier = list(session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
             ids.extend(frontier)
         return ids
+
+
+class AreaAlias(Base):
+    """An old name or code an area is still known by (after a merge or a rename)."""
+
+    __tablename__ = "area_aliases"
+    __table_args__ = (UniqueConstraint("area_id", "key", name="uq_area_aliases_area_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    # As people wrote it ("Khu phố 6", "KP6"), and its matching key (gateway.areas.area_key).
+    name: Mapped[str] = mapped_column(String(120))
+    key: Mapped[str] = mapped_column(String(120), index=True)
+    # "name" (said on the hotline: "Khu phố 5, gồm cả Khu phố 6 cũ") or "code" (texted: DK KP6).
+    kind: Mapped[str] = mapped_column(String(10), default="name")
+    # merge, rename, import
+    source: Mapped[str] = mapped_column(String(20), default="rename")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    area: Mapped[Area] = relationship(back_populates="aliases")
 
 
 class Resident(Timestamped, Base):

@@ -45,7 +45,7 @@ def list_reports():
     db = get_db()
     try:
         query = visible_query(db, g.official, status=request.args.get("status"),
-                              category=request.args.get("category"), area_id=int_arg(request.args, "area"))
+                              category=request.args.get("category"), area_id=request.args.get("area"))
     except ValueError as exc:
         return api_error(400, str(exc))
     limit = min(max(int_arg(request.args, "limit", 50), 1), 500)

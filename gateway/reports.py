@@ -57,6 +57,22 @@ def visible_to(session, official, report_id):
     return report
 
 
+def _filter_area(session, ref):
+    """The area an `area` filter names: an id (a merged area's leads to the one that took it over)
+    or a code, old codes and names included; None for an unknown id."""
+    from gateway.areas import current, find_by_code
+
+    if whole(ref) is not None:
+        return current(session.get(Area, whole(ref)))
+    if str(ref).strip().isdigit():  # "²", or past INTEGER: no id, and no code is all digits
+        raise ValueError(f"area '{str(ref)[:40]}' is not an area id or a code")
+    found = find_by_code(session, str(ref))
+    if len(found) != 1:
+        raise ValueError(f"area '{ref}' is not an area id or a code" if not found else
+                         f"area code '{ref}' is ambiguous; use its id")
+    return found[0]
+
+
 def visible_query(session, official, *, status=None, category=None, area_id=None):
     """A select of the reports `official` may see, filtered; an area includes its teams.
 
@@ -76,8 +92,6 @@ def visible_query(session, official, *, status=None, category=None, area_id=None
             raise ValueError(f"category must be one of {', '.join(REPORT_CATEGORIES)}")
         query = query.where(Report.category == category)
     if area_id not in (None, ""):
-        if whole(area_id) is None:
-            raise ValueError("area must be an area id")
-        area = session.get(Area, whole(area_id))
+        area = _filter_area(session, area_id)
         query = query.where(Report.area_id.in_(area.descendant_ids(session) if area else [whole(area_id)]))
     return query

@@ -222,16 +222,19 @@ def parse_row(session, row, columns, header, default_area, today):
     values = {}
     if cell("name") is not None:
         values["name"] = re.sub(r"\s+", " ", cell("name"))
-    area = default_area
+    area, old_name = default_area, None
     if cell("area"):
         match = match_area(session, cell("area"), levels=("neighbourhood",))
         if match.area is None:
             raise ValueError(_unknown_area(cell("area"), match.candidates))
-        area = match.area
+        area, old_name = match.area, match.alias
     if cell("team"):
         if area is None:
             raise ValueError(f"Có tổ '{cell('team')}' nhưng chưa có khu phố/thôn.")
-        match = match_area(session, cell("team"), within=area, levels=("team",))
+        # An old village's list: its "Tổ 1" is the team that came with it in the merge.
+        match = old_name and match_area(session, f"{old_name} {cell('team')}", within=area, levels=("team",))
+        if not match or match.area is None:
+            match = match_area(session, cell("team"), within=area, levels=("team",))
         if match.area is None:
             raise ValueError(_unknown_area(cell("team"), match.candidates, within=area))
         area = match.area
@@ -357,12 +360,12 @@ def export_rows(session):
 
 def export_csv(session):
     """Residents as CSV bytes in UTF-8 with a BOM, so Excel shows Vietnamese correctly."""
-    return write_csv(export_rows(session)).encode("utf-8")
+    return rows_csv(export_rows(session))
 
 
 def export_xlsx(session):
     """Residents as XLSX bytes."""
-    return write_xlsx(export_rows(session), "Hộ dân")
+    return rows_xlsx(export_rows(session), title="Hộ dân")
 
 
 # The writers every export shares: cells that a spreadsheet would run as a formula are not. --
@@ -381,15 +384,16 @@ def unsafe_cell(text):
     return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
-def write_csv(rows):
-    """Rows as CSV text starting with a BOM (Excel then reads UTF-8), every cell through `safe_cell`."""
+def rows_csv(rows):
+    """Rows of cells as CSV bytes in UTF-8 with a BOM (every export writes CSV this way), each through `safe_cell`."""
     buf = io.StringIO()
     csv.writer(buf).writerows([safe_cell(v) for v in row] for row in rows)
-    return "\ufeff" + buf.getvalue()
+    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
 
 
-def write_xlsx(rows, title):
-    """Rows as XLSX bytes: every cell a string (never a formula), through `safe_cell`."""
+def rows_xlsx(rows, *, title):
+    """Rows of cells as XLSX bytes, one sheet named `title` (every export writes XLSX this way): every
+    cell a string through `safe_cell`, never a formula."""
     from openpyxl import Workbook
 
     wb = Workbook()

@@ -41,7 +41,7 @@ def test_leader_creates_for_their_areas_and_children(client, tokens, db):
     assert r.status_code == 201, r.json
     got = r.json
     assert got["status"] == "scheduled" and got["priority"] == "urgent" and got["category"] == "meeting"
-    assert [a["code"] for a in got["areas"]] == ["KP1", "T1"]
+    assert [a["code"] for a in got["areas"]] == ["KP1", "KP1T1"]
     assert got["audiences"] == ["elderly", "poor"] and got["created_by"] == "truongkp1"
     assert dt.datetime.fromisoformat(got["send_at"]) == send_at
     assert dt.datetime.fromisoformat(got["expires_at"]) == send_at + dt.timedelta(days=7)

@@ -118,7 +118,9 @@ def test_keyboard_log_in_and_every_page_labelled(page, server):
     shot(page, "01-dashboard.png")
     assert page.locator("h1").inner_text() == "Tổng quan"
     for path in ("/console/", "/console/announcements/new", "/console/reports", "/console/residents",
-                 "/console/residents/new", "/console/residents/import", "/console/downloads", "/console/simulator"):
+                 "/console/residents/new", "/console/residents/import", "/console/areas", "/console/areas/new",
+                 "/console/areas/import", "/console/areas/2", "/console/areas/1/settings", "/console/downloads",
+                 "/console/simulator"):
         page.goto(path)
         assert unlabelled(page) == [], path
     page.select_option("#lang-select", "en")

@@ -42,7 +42,7 @@ def test_demo_town_has_14_neighbourhoods_households_and_officials(app):
 
 def test_area_listing(app, demo):
     out = app.test_cli_runner().invoke(args=["areas", "list"]).output
-    assert "Thị trấn Tân Lập [TANLAP]" in out and "  Thôn Tân Lợi [TANLOI]" in out and "    Tổ 1 [T1]" in out
+    assert "Thị trấn Tân Lập [TANLAP]" in out and "  Thôn Tân Lợi [TANLOI]" in out and "    Tổ 1 [TANLOIT1]" in out
 
 
 def test_officials_create(app, demo):
@@ -53,4 +53,4 @@ def test_officials_create(app, demo):
     dup = runner.invoke(args=["officials", "create", "kp5"], input="x\nx\n")
     assert dup.exit_code != 0 and "already exists" in dup.output
     unknown = runner.invoke(args=["officials", "create", "kp99", "--area", "KP99"], input="x\nx\n")
-    assert unknown.exit_code != 0 and "Unknown area code" in unknown.output
+    assert unknown.exit_code != 0 and "Không có khu vực mã 'KP99'" in unknown.output

@@ -1,5 +1,6 @@
 """Issue 14: nothing lost on PostgreSQL, no personal data in logs, exports safe in Excel, no 500
 on bad input, and production hardening. Every database case runs on SQLite and PostgreSQL."""
+import csv
 import io
 import json
 import logging
@@ -166,20 +167,20 @@ FORMULAS = ['=HYPERLINK("http://evil.example","Bấm")', "+1+2", "-3+4", "@SUM(A
 def test_export_writers_neutralize_formulas_and_read_them_back():
     from openpyxl import load_workbook
 
-    from gateway.residents import read_table, write_csv, write_xlsx
+    from gateway.residents import read_table, rows_csv, rows_xlsx
 
     table = [["Họ tên", "Số điện thoại"]] + [[value, "+84912345678"] for value in FORMULAS]
-    csv_rows = [r for r in __import__("csv").reader(io.StringIO(write_csv(table).lstrip("\ufeff")))]
+    csv_rows = list(csv.reader(io.StringIO(rows_csv(table).decode("utf-8").lstrip("\ufeff"))))
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in csv_rows for cell in row)
     assert csv_rows[1] == ["'" + FORMULAS[0], "'+84912345678"]
-    xlsx = write_xlsx(table, "Hộ dân")
+    xlsx = rows_xlsx(table, title="Hộ dân")
     sheet = load_workbook(io.BytesIO(xlsx)).active
     cells = [c for row in sheet.iter_rows() for c in row]
     assert all(c.data_type == "s" for c in cells)
     assert all(not str(c.value).startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
     # Back as they were (a CR opening a cell is read back as a line feed by the CSV reader, as before).
     table = [row for row in table if not row[0].startswith("\r")]
-    for data, name in ((write_csv(table).encode("utf-8"), "x.csv"), (write_xlsx(table, "x"), "x.xlsx")):
+    for data, name in ((rows_csv(table), "x.csv"), (rows_xlsx(table, title="x"), "x.xlsx")):
         assert read_table(name, data) == table
 
 
@@ -484,3 +485,16 @@ def test_provider_errors_carry_no_full_phone_number():
         with pytest.raises(TransportError) as caught:
             provider.send("+84912345678", "Họp tổ lúc 8h")
     assert "912345678" not in str(caught.value) and "678" in str(caught.value) and caught.value.permanent
+
+
+def test_the_area_export_shares_the_safe_writers(app, db, demo):
+    from openpyxl import load_workbook
+
+    from gateway.areas.tables import export_csv, export_xlsx
+    from gateway.models import Area
+
+    db.scalar(select(Area).where(Area.code == "KP1")).name = "=1+1"
+    db.commit()
+    assert b",'=1+1," in export_csv(db) and b",=1+1" not in export_csv(db)
+    cells = [c for row in load_workbook(io.BytesIO(export_xlsx(db))).active.iter_rows() for c in row]
+    assert "'=1+1" in [c.value for c in cells] and all(c.data_type == "s" for c in cells if c.value is not None)

@@ -38,8 +38,17 @@ def app(make_app, tmp_path, sqlite_template, redis_url, audio_dir):
     return app
 
 
+def _since_local_midnight(now):
+    """How long ago today began in Vietnam (UTC+7, no daylight saving)."""
+    local = now + dt.timedelta(hours=7)
+    return local - local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _announce(db, title, body, areas, *, channels=("loudspeaker", "sms"), ago=dt.timedelta(hours=1), **kw):
     now = utcnow()
+    # "Sent `ago` before now", squeezed (order kept) into today's local day when the test runs just
+    # after midnight in Vietnam, so every announcement here belongs to today's bulletin.
+    ago = ago * min(1.0, _since_local_midnight(now) / dt.timedelta(minutes=61))
     a = Announcement(title=title, body=body, areas=areas, channels=list(channels), status="sent",
                      send_at=now - ago, expires_at=now + dt.timedelta(days=2), **kw)
     db.add(a)
@@ -214,7 +223,7 @@ def test_cli_makes_lists_and_revokes_links(runner, app, demo):
     assert runner.invoke(args=["loudspeaker", "revoke", str(link_id)]).exit_code == 0
     assert "revoked" in runner.invoke(args=["loudspeaker", "links"]).output
     bad = runner.invoke(args=["loudspeaker", "link", "--area", "NOPE", "--label", "x"])
-    assert bad.exit_code != 0 and "no area with code 'NOPE'" in bad.output
+    assert bad.exit_code != 0 and "Không có khu vực mã 'NOPE'" in bad.output
     empty = runner.invoke(args=["loudspeaker", "link", "--area", "KP1", "--label", " "])
     assert empty.exit_code != 0
 

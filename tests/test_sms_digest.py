@@ -12,6 +12,7 @@ from gateway.sms.replies import MAY_SPAN, REPLIES, area_list, hotline_text, rend
 
 LONG = {
     "area": "Tổ dân phố Nguyễn Văn Linh mở rộng", "text": "khu phố Nguyễn Thị Minh Khai 12",
+    "old": "Tổ dân phố Trần Hưng Đạo cũ số 12",
     "suggestions": "KP1 (Khu pho 1), KP2 (Khu pho 2), TANLOI (Thon Tan Loi)", "n": 14,
     "candidates": "KP1 To 1, KP2 To 1, KP3 To 1, KP4 To 1, KP5 To 1, KP6 To 1, ...", "first": "KP1 To 1",
     "number": 123456, "hotline": "0263 3822 123", "example": "KP1", "limit": 1600,

@@ -92,6 +92,6 @@ def failure_reasons(session, announcement):
 
 def to_csv(rows):
     """Coverage rows as CSV text (UTF-8 with BOM, for Excel), through the exports' shared writer."""
-    from gateway.residents import write_csv
+    from gateway.residents import rows_csv
 
-    return write_csv([list(CSV_COLUMNS)] + [[row.get(c, "") for c in CSV_COLUMNS] for row in rows])
+    return rows_csv([list(CSV_COLUMNS)] + [[row.get(c, "") for c in CSV_COLUMNS] for row in rows]).decode("utf-8")

@@ -3,8 +3,9 @@ import datetime as dt
 import logging
 
 from rq import Retry
-from sqlalchemy import select, update
+from sqlalchemy import update
 
+from gateway.areas import current, find_by_code
 from gateway.auth import may_act_on
 from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, utcnow
 from gateway.parse import iso_moment, whole
@@ -51,9 +52,11 @@ def resolve_areas(session, refs):
             raise AnnouncementError(f"area {ref!r} is not an area id or code")
         if isinstance(ref, int) or str(ref).strip().isdigit():
             number = whole(ref)  # None for "²" or a number past INTEGER: no such area
-            found = [a for a in [session.get(Area, number) if number is not None else None] if a is not None]
+            found = [a for a in [current(session.get(Area, number)) if number is not None else None] if a is not None]
+            if found and not found[0].active:
+                raise AnnouncementError(f"area {ref} is retired")
         else:
-            found = list(session.scalars(select(Area).where(Area.code == str(ref).strip().upper())))
+            found = find_by_code(session, str(ref))  # its code, or an old one after a merge or rename
         if len(found) != 1:
             raise AnnouncementError(f"area '{ref}' is unknown" if not found else
                                     f"area code '{ref}' is ambiguous; use its id")

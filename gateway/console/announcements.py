@@ -23,7 +23,7 @@ PAGE = 30
 def area_choices(db, official):
     """[(area, depth)] in tree order, only the areas the official may act on."""
     scope = area_scope(db, official)
-    areas = list(db.scalars(select(Area).order_by(Area.id)))
+    areas = list(db.scalars(select(Area).where(Area.retired_at.is_(None)).order_by(Area.id)))
     children = {}
     for a in areas:
         children.setdefault(a.parent_id, []).append(a)

@@ -5,6 +5,8 @@ tests (`strict`) and shows the key itself in production, so a gap is seen, never
 """
 import logging
 
+from gateway.console import i18n_areas
+
 log = logging.getLogger(__name__)
 LANGUAGES = ("vi", "en")
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
@@ -315,6 +317,7 @@ VI = {
     "sim.incoming": "Tin đến",
     "sim.outgoing": "Tin đi",
     "sim.reply": "Trả lời tức thì",
+    **i18n_areas.VI,  # the area pages
 }
 
 EN = {
@@ -623,6 +626,7 @@ EN = {
     "sim.incoming": "Received",
     "sim.outgoing": "Sent",
     "sim.reply": "Instant reply",
+    **i18n_areas.EN,  # the area pages
 }
 
 CATALOGUES = {"vi": VI, "en": EN}

@@ -1,12 +1,10 @@
 """Residents: list and search, edit (phones normalized), opt out and rejoin, import with the
 per-row report (checked first, then confirmed), export."""
 import math
-import secrets
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
-from gateway import queue
 from gateway.auth import area_scope, may_act_on
 from gateway.console.announcements import area_choices
 from gateway.console.base import bp, login_required, t
@@ -17,7 +15,6 @@ from gateway.phone import PhoneError, national, normalize
 from gateway.text import nfc
 
 PAGE = 50
-IMPORT_TTL = 3600  # seconds a checked file waits for its confirmation
 FLAGS = ("is_elderly", "is_poor", "no_smartphone", "prefers_sms", "prefers_voice")
 
 
@@ -154,60 +151,38 @@ def resident_opt_out(resident_id):
 
 # Import and export (commune admins: a list may name any neighbourhood) ---------------------
 
-def _import_key(token):
-    return f"console:import:{token}"
-
-
 @bp.route("/residents/import", methods=["GET", "POST"])
 @login_required(roles=("admin",))
 def residents_import():
     """Step 1 checks the file (nothing saved, the file kept an hour); step 2 imports it."""
+    from gateway.console import uploads
     from gateway.residents import ImportFileError, import_residents
 
     db = get_db()
-    conn = queue.get_connection()
     if request.method == "GET":
         return render_template("console/residents_import.html", report=None, errors=[], form={},
                                area_choices=area_choices(db, g.official))
     form = {"area_id": request.form.get("area_id", ""), "skip_bad_rows": request.form.get("skip_bad_rows") == "1"}
-    errors = []
-    token = request.form.get("token", "")
-    confirm = request.form.get("confirm") == "1" and token
-    if confirm:
-        stored = conn.hgetall(_import_key(token)) if token.isalnum() else {}
-        if not stored:
-            errors.append(t("res.import_expired"))
-        filename, data = (stored.get(b"name", b"").decode("utf-8"), stored.get(b"data")) if stored else ("", None)
-    else:
-        file = request.files.get("file")
-        if file is None or not file.filename:
-            errors.append(t("res.import_no_file"))
-            filename, data = "", None
-        else:
-            filename, data = file.filename, file.read()
+    upload = uploads.received("import")
+    errors = [upload.error] if upload.error else []
     default_area = None
     if whole(form["area_id"]) is not None:
         default_area = db.get(Area, whole(form["area_id"]))
     report = None
     if not errors:
         try:
-            report = import_residents(db, filename, data, skip_bad_rows=form["skip_bad_rows"],
-                                      default_area=default_area, dry_run=not confirm,
-                                      consent_source=f"import:{filename}")
+            report = import_residents(db, upload.filename, upload.data, skip_bad_rows=form["skip_bad_rows"],
+                                      default_area=default_area, dry_run=not upload.confirm,
+                                      consent_source=f"import:{upload.filename}")
         except ImportFileError as exc:
             errors.append(str(exc))
     if errors:
         return render_template("console/residents_import.html", report=None, errors=errors, form=form,
                                area_choices=area_choices(db, g.official)), 400
-    if confirm:
-        conn.delete(_import_key(token))
-        token = ""
-    else:
-        token = secrets.token_hex(16)
-        conn.hset(_import_key(token), mapping={"name": filename.encode("utf-8"), "data": data})
-        conn.expire(_import_key(token), IMPORT_TTL)
-    return render_template("console/residents_import.html", report=report, errors=[], form=form, token=token,
-                           confirmed=confirm, filename=filename, area_choices=area_choices(db, g.official))
+    uploads.keep("import", upload)
+    return render_template("console/residents_import.html", report=report, errors=[], form=form, token=upload.token,
+                           confirmed=upload.confirm, filename=upload.filename,
+                           area_choices=area_choices(db, g.official))
 
 
 @bp.get("/residents/export")

@@ -16,6 +16,7 @@ import logging
 from flask import current_app
 from sqlalchemy import select
 
+from gateway import areas
 from gateway.media.assets import asset_url, ensure_text_asset, text_spec
 from gateway.models import Area, AudioAsset
 from gateway.text import nfc
@@ -64,7 +65,7 @@ PROMPTS = {
 
 def area_choices(session, commune):
     """The commune's neighbourhoods in keypad order: key "1" is the first (by id), and so on."""
-    rows = session.scalars(select(Area).where(Area.parent_id == commune.id).order_by(Area.id))
+    rows = areas.active_children(session, commune)
     return {str(i): area for i, area in enumerate(rows, start=1)}
 
 
@@ -75,7 +76,7 @@ def area_picker_key(commune):
 
 def area_picker_text(session, commune):
     """"Khu phố 1, bấm 1. … Thôn Tân Lợi, bấm 11." for the commune's neighbourhoods."""
-    return " ".join(f"{area.name}, bấm {key}." for key, area in area_choices(session, commune).items())
+    return " ".join(f"{areas.spoken_name(area)}, bấm {key}." for key, area in area_choices(session, commune).items())
 
 
 def catalogue(session, commune=None):

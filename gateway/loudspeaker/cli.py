@@ -8,16 +8,18 @@ from gateway.db import get_db
 from gateway.loudspeaker.bulletin import request_bulletin
 from gateway.loudspeaker.links import create_link, link_url, revoke
 from gateway.loudspeaker.listing import local_day
-from gateway.models import Area, Official, OperatorLink, utcnow
+from gateway.models import Official, OperatorLink, utcnow
 
 loudspeaker_cli = AppGroup("loudspeaker", help="Loudspeaker operators' links and daily bulletins.")
 
 
 def _area(db, code):
-    area = db.scalar(select(Area).where(Area.code == code))
-    if area is None:
-        raise click.BadParameter(f"no area with code '{code}' (see `flask areas list`)", param_hint="--area")
-    return area
+    from gateway.areas.manage import AreaError, resolve
+
+    try:
+        return resolve(db, code)  # an active area: "KP5", or "TANLAP/KP5" when several communes have one
+    except AreaError as exc:
+        raise click.BadParameter(str(exc), param_hint="--area") from None
 
 
 @loudspeaker_cli.command("link")

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.areas import match_area
+from gateway.areas.settings import hotline_numbers
 from gateway.models import Area, Delivery, InboundMessage, Report, Resident, Subscription, utcnow
 from gateway.phone import PhoneError, normalize
 from gateway.sms import replies
@@ -125,7 +126,7 @@ class _Handler:
         else the only (or first) commune."""
         communes = list(self.session.scalars(select(Area).where(Area.level == "commune").order_by(Area.id)))
         for commune in communes:
-            if self.message.to_number and commune.hotline_number == self.message.to_number:
+            if self.message.to_number and self.message.to_number in hotline_numbers(commune):
                 return commune
         return communes[0] if communes else None
 
@@ -192,6 +193,7 @@ class _Handler:
             if match.area is None:
                 return self.done("subscribe", self.area_problem(wanted, match))
             area = match.area
+        old_name = match.alias if wanted else None
         rejoined = self.resident is not None and self.resident.opted_out
         if self.resident is None:
             self.resident = Resident(phone=self.message.phone, area_id=area.id, consent_source="sms")
@@ -206,6 +208,8 @@ class _Handler:
                                                   Subscription.area_id == area.id)):
                 self.session.add(Subscription(resident_id=self.resident.id, area_id=area.id, source="sms"))
         self.session.flush()
+        if old_name:  # "DK Khu pho 6" after KP6 merged into KP5: say where they now belong
+            return self.done("subscribe", replies.render("subscribed_alias", old=old_name, area=label(area)))
         return self.done("subscribe", replies.render("rejoined" if rejoined else "subscribed", area=label(area)))
 
     def area_problem(self, wanted, match):
@@ -215,7 +219,8 @@ class _Handler:
                                   first=short_code(match.candidates[0]))
         if match.candidates:
             return replies.render("unknown_area", text=wanted, suggestions=replies.area_list(match.candidates, budget=70))
-        example = self.session.scalar(select(Area).where(Area.level == "neighbourhood").order_by(Area.id).limit(1))
+        example = self.session.scalar(select(Area).where(Area.level == "neighbourhood", Area.retired_at.is_(None))
+                                      .order_by(Area.id).limit(1))
         return replies.render("unknown_area_none", text=wanted, example=example.code if example else "KP1",
                               hotline=self.hotline())
 

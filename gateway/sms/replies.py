@@ -11,6 +11,7 @@ from gateway.sms.encoding import count_segments, to_gsm
 
 REPLIES = {
     "subscribed": "Da dang ky nhan tin {area}. Nhan TIN xem tin moi, PA <noi dung> de phan anh, HUY de ngung.",
+    "subscribed_alias": "{old} nay thuoc {area}. Da dang ky nhan tin. Nhan TIN xem tin moi, HUY de ngung.",
     "rejoined": "Chao mung ban tro lai! Da dang ky nhan tin {area}. Nhan TIN xem tin moi, HUY de ngung.",
     "subscribe_how": "De dang ky, nhan DK <ten khu>, vi du: DK KP5 hoac DK THON TAN LOI.",
     "unknown_area": "Khong tim thay khu \"{text}\". Co phai: {suggestions}? Nhan lai DK <ma khu>.",
