@@ -33,7 +33,7 @@ def _safe_next(target):
 
 def _failures_key(login):
     # Per login and client address: a stranger guessing an official's password locks out only
-    # themselves, not the official (nor a whole office behind one address from other logins).
+    # their own address, not the official (TRUSTED_PROXIES makes the address the client's).
     return f"console:login-failures:{login.lower()}:{request.remote_addr or '-'}"
 
 
