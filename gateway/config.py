@@ -75,6 +75,8 @@ SETTINGS = (
     Setting("BROADCAST_CHUNK_SIZE", "500", "Households per fan-out job of a broadcast (one bulk insert, one send job per channel)."),
     Setting("SMS_RATE_PER_SECOND", "30", "Broadcast SMS per second to the SMS provider, shared by all workers (a limit in Redis)."),
     Setting("ESCALATE_AFTER_MINUTES", "30", "An urgent announcement an elderly or no-smartphone household has not confirmed this long after its SMS gets a call."),
+    Setting("RECONCILE_INTERVAL_SECONDS", "30", "How often the workers' reconciler looks for work whose job was lost (Redis restarted, a worker killed) and queues it again."),
+    Setting("RECONCILE_AFTER_SECONDS", "60", "Work left pending, sending or posting this long past its due time, with no live job, is redone by the reconciler."),
     Setting("BROADCAST_AUDIO_WAIT_MINUTES", "30", "How long an announcement's group post waits for its audio; then it is posted without the link."),
     # Officials' console and phone simulator (gateway/console).
     Setting("CONSOLE_SESSION_MINUTES", "60", "Console log-ins end after this many minutes without activity."),

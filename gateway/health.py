@@ -5,7 +5,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import func, select
 
 from gateway import db, queue
-from gateway.models import Delivery
+from gateway.models import Announcement, AudioAsset, BroadcastChunk, Bulletin, Delivery, GroupPost, utcnow
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -18,6 +18,32 @@ def _check(fn):
         # The page is public: the kind of failure only, never its message (hosts, users, SQL).
         log.warning("health check failed: %s", exc.__class__.__name__)
         return {"ok": False, "error": exc.__class__.__name__}
+
+
+def unfinished():
+    """Per kind of work, the unfinished items now due and the age of the oldest (seconds since it
+    was due): {"sms": (count, oldest), …}. Stuck work shows here before residents notice."""
+    now = utcnow()
+    due = lambda model: func.coalesce(model.next_attempt_at, model.created_at)  # noqa: E731
+    kinds = {
+        "sms": (Delivery, due(Delivery), (Delivery.channel == "sms", Delivery.status.in_(("pending", "sending")))),
+        "calls": (Delivery, due(Delivery), (Delivery.channel == "voice", Delivery.status.in_(("pending", "sending")))),
+        "group_posts": (GroupPost, due(GroupPost), (GroupPost.status.in_(("pending", "posting")),)),
+        "announcements": (Announcement, func.coalesce(Announcement.send_at, Announcement.created_at),
+                          (Announcement.status.in_(("scheduled", "sending")),)),
+        "broadcast_chunks": (BroadcastChunk, BroadcastChunk.created_at, (BroadcastChunk.status == "pending",)),
+        "audio_assets": (AudioAsset, AudioAsset.created_at, (AudioAsset.status == "pending",)),
+        "bulletins": (Bulletin, Bulletin.updated_at, (Bulletin.status == "pending",)),
+    }
+    out = {}
+    session = db.get_db()
+    for kind, (model, since, where) in kinds.items():
+        n, oldest = session.execute(select(func.count(), func.min(since)).select_from(model)
+                                    .where(*where, since <= now)).one()
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=now.tzinfo)  # func.min() comes back without the column's type
+        out[kind] = (n, round((now - oldest).total_seconds()) if oldest is not None else 0)
+    return out
 
 
 @bp.get("/")
@@ -42,7 +68,10 @@ def healthz():
                         if queue.get_connection().ping() else None),
     }
     ok = all(c["ok"] for c in checks.values())
-    return jsonify(status="ok" if ok else "fail", checks=checks), 200 if ok else 503
+    work = {}
+    if checks["database"]["ok"]:
+        work = {kind: {"unfinished": n, "oldest_seconds": age} for kind, (n, age) in unfinished().items()}
+    return jsonify(status="ok" if ok else "fail", checks=checks, work=work), 200 if ok else 503
 
 
 @bp.get("/metrics")
@@ -52,9 +81,20 @@ def metrics():
         "# HELP gateway_queue_jobs Jobs per RQ queue and state.",
         "# TYPE gateway_queue_jobs gauge",
     ]
-    for name, counts in queue.stats().items():
-        for state, n in counts.items():
-            lines.append(f'gateway_queue_jobs{{queue="{name}",state="{state}"}} {n}')
+    try:
+        for name, counts in queue.stats().items():
+            for state, n in counts.items():
+                lines.append(f'gateway_queue_jobs{{queue="{name}",state="{state}"}} {n}')
+        lines.append("gateway_queue_up 1")
+    except queue.REDIS_DOWN:
+        lines.append("gateway_queue_up 0")  # the rest still tells what is waiting
+    work = unfinished()
+    lines += ["# HELP gateway_unfinished Unfinished items now due, per kind of work.",
+              "# TYPE gateway_unfinished gauge"]
+    lines += [f'gateway_unfinished{{kind="{kind}"}} {n}' for kind, (n, _) in work.items()]
+    lines += ["# HELP gateway_oldest_unfinished_seconds Age of the oldest unfinished item per kind (since due).",
+              "# TYPE gateway_oldest_unfinished_seconds gauge"]
+    lines += [f'gateway_oldest_unfinished_seconds{{kind="{kind}"}} {age}' for kind, (_, age) in work.items()]
     lines += [
         "# HELP gateway_deliveries Deliveries per channel and status.",
         "# TYPE gateway_deliveries gauge",
@@ -68,4 +108,7 @@ def metrics():
 
 
 def init_app(app):
+    from gateway import reconcile
+
     app.register_blueprint(bp)
+    reconcile.init_app(app)  # the `work` commands

@@ -20,13 +20,16 @@ def session():
 
 
 def request(method, url, *, timeout=DEFAULT_TIMEOUT, **kwargs):
-    """Send a request; network failures become transient TransportErrors."""
+    """Send a request; network failures become transient TransportErrors: code "connect" when the
+    request never left (safe to send again), "timeout" when the other side may have acted on it."""
     try:
         return session().request(method, url, timeout=timeout, **kwargs)
+    except requests.ConnectTimeout:
+        raise TransportError(f"could not connect to {_host(url)}", code="connect") from None
     except requests.Timeout:
-        raise TransportError(f"timed out calling {_host(url)}") from None
+        raise TransportError(f"timed out calling {_host(url)}", code="timeout") from None
     except requests.ConnectionError:
-        raise TransportError(f"could not connect to {_host(url)}") from None
+        raise TransportError(f"could not connect to {_host(url)}", code="connect") from None
 
 
 def retry_after(response):

@@ -274,6 +274,8 @@ class Announcement(Timestamped, Base):
     # draft, scheduled, sending, sent, cancelled, failed
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     sms_text: Mapped[str | None] = mapped_column(Text)
+    # When the start job recorded its fan-out plan (the BroadcastChunk rows); None until then.
+    planned_at: Mapped[dt.datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id", ondelete="SET NULL"))
     # The official's own recording, when there is one; it comes before synthesis.
     recording_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
@@ -284,6 +286,25 @@ class Announcement(Timestamped, Base):
     created_by: Mapped[Official | None] = relationship()
     recording: Mapped["AudioAsset | None"] = relationship(foreign_keys=[recording_id])
     audio: Mapped["AudioAsset | None"] = relationship(foreign_keys=[audio_id])
+
+
+class BroadcastChunk(Timestamped, Base):
+    """One step of an announcement's sending, recorded so a lost job can be found and redone:
+    a fan-out chunk (kind "fanout", residents first_id..last_id) or its group posts ("groups")."""
+
+    __tablename__ = "broadcast_chunks"
+    __table_args__ = (UniqueConstraint("announcement_id", "kind", "first_id", name="uq_broadcast_chunks_step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10), default="fanout")
+    first_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    # pending, done, failed
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    # Times the reconciler enqueued it again after its job was lost.
+    requeued: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[dt.datetime | None]
 
 
 class AudioAsset(Base):
@@ -442,6 +463,8 @@ class InboundMessage(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     intent: Mapped[str | None] = mapped_column(String(20))
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
+    # The answer given, so a provider's redelivery of the same webhook gets it again.
+    reply: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     # True when something received could not be stored as it was (NUL, a lone surrogate, too long).
     sanitized: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

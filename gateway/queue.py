@@ -3,7 +3,13 @@
 Jobs are enqueued by dotted name (`enqueue("gateway.sms.jobs.send", 42)`), so the web
 process never imports the code a job runs. Every job runs inside an app context: jobs call
 `gateway.db.get_db()` and `flask.current_app` like views do.
+
+Redis only wakes workers; the database is the record of work. When Redis is unreachable,
+`enqueue` logs and returns None: what the job would have done is in rows (pending, sending,
+posting…), and the reconciler (gateway.reconcile), run by the workers' `Ticker`, enqueues it
+again once Redis is back. So a webhook answers as usual while Redis is down.
 """
+import datetime as dt
 import logging
 import os
 import threading
@@ -12,6 +18,7 @@ import redis
 from flask import current_app
 from rq import Queue, SimpleWorker, Worker, get_current_job
 from sqlalchemy import event
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
@@ -21,6 +28,13 @@ log = logging.getLogger(__name__)
 
 # Highest priority first: a worker listening on all of them takes `high` work before `bulk`.
 QUEUES = ("high", "default", "audio", "bulk")
+# What a lost Redis raises (refused, reset, timed out).
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# Seconds between a running job's heartbeats (RQ's default is 30); a job whose heartbeat is
+# older than HEARTBEAT_GRACE has lost its worker.
+JOB_MONITORING_INTERVAL = 10
+HEARTBEAT_GRACE = dt.timedelta(seconds=3 * JOB_MONITORING_INTERVAL + 5)
+LIVE = ("queued", "scheduled", "deferred")
 
 
 class AppContextMixin:
@@ -39,6 +53,13 @@ class AppContextMixin:
 
 class AppWorker(AppContextMixin, Worker):
     """The production worker: forks a work horse per job (worker.py)."""
+
+    def __init__(self, *args, **kwargs):
+        # Frequent heartbeats and maintenance: a killed worker's job is found within a minute
+        # (RQ's defaults, 30 s and 10 minutes, left work stalled for ten).
+        kwargs.setdefault("job_monitoring_interval", JOB_MONITORING_INTERVAL)
+        kwargs.setdefault("maintenance_interval", 60)
+        super().__init__(*args, **kwargs)
 
 
 class ThreadWorker(AppContextMixin, SimpleWorker):
@@ -72,16 +93,45 @@ def get_queue(name="default", app=None):
 
 
 def enqueue(func, *args, queue="default", at=None, **options):
-    """Enqueue the job `func` (a dotted name) with `args`; `at` schedules it; `options` go to RQ."""
+    """Enqueue the job `func` (a dotted name) with `args`; `at` schedules it; `options` go to RQ.
+
+    None when Redis is unreachable: the reconciler enqueues the work again from its rows."""
     app = current_app._get_current_object()
     q = get_queue(queue, app)
-    job = q.enqueue_at(at, func, *args, **options) if at else q.enqueue(func, *args, **options)
+    try:
+        job = q.enqueue_at(at, func, *args, **options) if at else q.enqueue(func, *args, **options)
+    except REDIS_DOWN as exc:
+        log.warning("redis unreachable: job left to the reconciler func=%s queue=%s error=%s", func, queue,
+                    exc.__class__.__name__)
+        return None
     embedded = app.extensions.get("gateway.embedded_worker")
     if embedded is not None:
         embedded.start()
         embedded.wake()
     log.info("enqueued job=%s func=%s queue=%s", job.id, func, queue)
     return job
+
+
+def job_alive(job_id, app=None):
+    """True when job `job_id` is waiting (queued, scheduled) or running with a recent heartbeat."""
+    try:
+        job = Job.fetch(job_id, connection=get_connection(app))
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    if status == "started":
+        beat = job.last_heartbeat or job.started_at
+        if beat is not None and beat.tzinfo is None:
+            beat = beat.replace(tzinfo=dt.timezone.utc)
+        return beat is not None and dt.datetime.now(dt.timezone.utc) - beat < HEARTBEAT_GRACE
+    return status in LIVE
+
+
+def enqueue_unless_alive(func, *args, job_id, **options):
+    """Enqueue `func` as `job_id` unless that job is waiting or running; the job, or None."""
+    if job_alive(job_id):
+        return None
+    return enqueue(func, *args, job_id=job_id, **options)
 
 
 def retries_left():
@@ -128,6 +178,16 @@ def move_scheduled(app, queues=QUEUES, *, only_due=True):
             Queue(name, connection=conn).enqueue_job(Job.fetch(job_id, connection=conn))
 
 
+def clean_registries(app=None):
+    """RQ's registry maintenance on every queue: jobs whose worker died are retried (or failed)."""
+    from rq.registry import clean_registries as clean
+
+    conn = get_connection(app)
+    for name in QUEUES:
+        clean(Queue(name, connection=conn))
+    return 0
+
+
 def stats(app=None):
     """Queue depth, running, scheduled and failed counts per queue."""
     conn = get_connection(app)
@@ -143,6 +203,54 @@ def stats(app=None):
     return out
 
 
+class Ticker:
+    """A daemon thread in every worker process (and the embedded queue) that keeps periodic work
+    going with no crontab: it moves due scheduled jobs onto their queues and enqueues each task
+    of gateway.reconcile.TASKS once its interval has passed. Each step takes a Redis lock, so one
+    process does it per interval, and any live process carries on when another (or its RQ
+    scheduler) dies."""
+
+    def __init__(self, app, *, every=5.0):
+        self.app, self.every = app, every
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self):
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="gateway-ticker", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout=5):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def tick(self):
+        """One round; returns the names of the periodic tasks it enqueued."""
+        from gateway.reconcile import task_intervals
+
+        conn = get_connection(self.app)
+        me = f"{os.getpid()}"
+        if conn.set("gateway:lock:scheduled", me, nx=True, px=max(500, int(self.every * 900))):
+            move_scheduled(self.app)
+        enqueued = []
+        with self.app.app_context():
+            for name, seconds in task_intervals(self.app.config).items():
+                if conn.set(f"gateway:periodic:{name}", me, nx=True, ex=max(1, int(seconds))):
+                    if enqueue_unless_alive("gateway.reconcile.run_task", name, job_id=f"periodic-{name}",
+                                            queue="high", job_timeout=600) is not None:
+                        enqueued.append(name)
+        return enqueued
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            try:
+                self.tick()
+            except REDIS_DOWN as exc:
+                log.warning("ticker: redis unreachable (%s); trying again", exc.__class__.__name__)
+
+
 class EmbeddedWorker:
     """A daemon thread running RQ jobs in the web process, for the no-Redis default."""
 
@@ -152,6 +260,7 @@ class EmbeddedWorker:
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
         self._stop = threading.Event()
+        self.ticker = Ticker(app, every=1.0)
 
     def start(self):
         with self._lock:
@@ -171,7 +280,7 @@ class EmbeddedWorker:
 
     def _run(self):
         while not self._stop.is_set():
-            move_scheduled(self.app)
+            self.ticker.tick()  # due scheduled jobs and the periodic tasks (the reconciler)
             worker = make_worker(self.app, worker_class=ThreadWorker)
             # Quiet: the worker logs every job at INFO, which floods a laptop's console.
             worker.work(burst=True, logging_level="WARNING")

@@ -3,7 +3,7 @@ calls, group posts, quiet hours, escalation, cancellation; nothing twice, nobody
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.broadcast import jobs
 from gateway.db import get_db
@@ -167,11 +167,13 @@ def test_quiet_hours_hold_back_sms_unless_urgent(app, loud, priority, held):
 
             assert requeue_stuck(get_db(), app.config, older_than=dt.timedelta(0))["requeued"] == 0
         db.expire_all()
-        assert a.status == "sent"  # fanned out; the sends wait
+        assert a.status == "sending"  # fanned out, but "sent" only once the held SMS have gone
         assert stats(app)["bulk"]["scheduled"] == len(jobs.chunk_bounds(db, a, 7))  # a send per chunk, in the morning
         set_quiet(db, quiet_now=False)  # the night ends
         drain(app, scheduled=True)
         assert sms_sent_per_phone(db) == {p: 1 for p in phones}
+        db.expire_all()
+        assert a.status == "sent"
     else:
         assert sent == {p: 1 for p in phones}
 
@@ -250,6 +252,11 @@ def test_urgent_sms_unconfirmed_by_the_elderly_escalates_to_one_call(app, loud):
     confirmed = db.scalar(select(Delivery).where(Delivery.phone == elderly[0], Delivery.announcement_id == a.id))
     confirmed.status, confirmed.confirmed_at = "confirmed", utcnow()  # they texted OK
     db.commit()
+    with app.app_context():  # too early: nobody is called before their SMS is half an hour old
+        assert all(jobs.escalate(a.id, lo, hi) == 0 for lo, hi in jobs.chunk_bounds(db, a, 7))
+    db.execute(update(Delivery).where(Delivery.announcement_id == a.id)
+               .values(sent_at=utcnow() - dt.timedelta(minutes=31)))
+    db.commit()
     drain(app, scheduled=True)  # half an hour later
     calls = deliveries(db, a, "voice")
     assert sorted(d.phone for d in calls) == elderly[1:]
@@ -301,19 +308,19 @@ def test_sms_held_past_the_expiry_are_not_sent(app, loud):
     assert total["failed"] == total["targeted"] == len(rows)
 
 
-def test_a_start_that_died_while_planning_is_resumed_and_a_concurrent_one_waits(app, loud):
+def test_a_start_that_died_before_planning_is_resumed_once(app, loud):
     db = loud
     a = announce(db)
-    a.status = "sending"  # claimed by a start job that then died before planning
+    a.status = "sending"  # claimed by a start job that then died before planning (its job lost)
     db.commit()
-    conn = app.extensions["gateway.redis"]
-    conn.set(f"gateway:bcast:{a.id}:planning", "1", ex=300)  # ... and whose lock has not expired yet
-    with app.app_context(), pytest.raises(jobs.PlanningInProgress):
-        jobs.start(a.id)  # RQ retries it later
-    assert not sms_sent_per_phone(db)
-    conn.delete(f"gateway:bcast:{a.id}:planning")  # the lock expired
-    drain(app)  # the retried start resumes: plans, fans out, sends
+    from gateway.models import BroadcastChunk
+
+    with app.app_context():
+        assert jobs.start(a.id) == f"{len(jobs.chunk_bounds(db, a, 7))} chunks"  # resumed: plans
+        assert jobs.start(a.id) == "skipped"  # planned: a later duplicate does nothing
+    steps = list(db.scalars(select(BroadcastChunk).where(BroadcastChunk.announcement_id == a.id)))
+    assert [(s.kind, s.status) for s in steps] == [("fanout", "pending")] * len(jobs.chunk_bounds(db, a, 7))
+    drain(app)
     db.expire_all()
     assert a.status == "sent" and sms_sent_per_phone(db) == {p: 1 for p in targeted_phones(db, a)}
-    with app.app_context():
-        assert jobs.start(a.id) == "skipped"  # planned: a later duplicate does nothing
+    assert {s.status for s in db.scalars(select(BroadcastChunk))} == {"done"}

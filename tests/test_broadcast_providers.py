@@ -1,14 +1,15 @@
 """A broadcast through a real HTTP SMS provider (SMS Gateway for Android, recorded with
 `responses`): transient errors retried, permanent ones recorded, a 429 slowing every sender;
 an SMS "OK" from a resident confirms and stops the escalation call."""
+import datetime as dt
 import json
 import time
 
 import pytest
 import responses
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from gateway.models import Delivery, OutboxMessage, Resident
+from gateway.models import Delivery, OutboxMessage, Resident, utcnow
 from gateway.queue import drain, stats
 from tests.broadcast_helpers import announce, deliveries, set_quiet, targeted_phones
 
@@ -99,6 +100,9 @@ def test_sms_ok_reply_confirms_and_stops_the_escalation_call(app, android, clien
     db.expire_all()
     assert db.scalar(select(Delivery.confirmed_at).where(Delivery.announcement_id == a.id,
                                                          Delivery.phone == elderly[0])) is not None
+    db.execute(update(Delivery).where(Delivery.announcement_id == a.id)  # half an hour later
+               .values(sent_at=utcnow() - dt.timedelta(minutes=31)))
+    db.commit()
     drain(app, scheduled=True)
     called = sorted(d.phone for d in deliveries(db, a, "voice"))
     assert called == elderly[1:]

@@ -107,6 +107,8 @@ def match_area(session, text, *, within=None, levels=("neighbourhood", "team")):
         if keys[k].id not in seen:
             seen.add(keys[k].id)
             candidates.append(keys[k])
+    # A neighbourhood that looks alike stands for its teams: "TANLOI", not also "TANLOI To 4".
+    candidates = [a for a in candidates if a.parent_id not in seen or a.level != "team"]
     return AreaMatch(candidates=candidates)
 
 

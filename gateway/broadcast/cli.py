@@ -140,11 +140,11 @@ def coverage_(announcement_id, as_csv):
     if as_csv:
         click.echo(coverage.to_csv(rows), nl=False)
         return
-    click.echo(f"{'area':<20} {'audience':<14} {'targeted':>8} {'reached':>8} {'confirmed':>9} {'failed':>7} {'waiting':>8}")
+    click.echo(f"{'area':<20} {'audience':<14} {'targeted':>8} {'reached':>8} {'confirmed':>9} {'failed':>7} {'waiting':>8} {'not sent':>8}")
     for r in rows:
         area = "TOTAL" if r["area"] == "*" else r["area"]
         click.echo(f"{area[:20]:<20} {r['audience']:<14} {r['targeted']:>8} {r['reached']:>8} {r['confirmed']:>9} "
-                   f"{r['failed']:>7} {r['in_progress']:>8}")
+                   f"{r['failed']:>7} {r['in_progress']:>8} {r['not_sent']:>8}")
     for f in coverage.failure_reasons(db, a):
         click.echo(f"failed {f['channel']} {f['status']} x{f['count']}: {f['code'] or ''} {f['reason']}".rstrip())
 

@@ -1,17 +1,20 @@
 """Coverage: per area and audience, how many households were targeted, reached (SMS
-delivered or call answered), confirmed, and failed with which reasons."""
+delivered or call answered), confirmed, and failed with which reasons.
+
+Every targeted household counts, with its delivery rows or without: one with none yet (its
+chunk not fanned out, or its job lost) is "not_sent", so a stalled broadcast cannot look done."""
 from collections import Counter, defaultdict
 
 from sqlalchemy import func, select
 
-from gateway.broadcast.targeting import all_areas, neighbourhood_of
+from gateway.broadcast.targeting import all_areas, neighbourhood_of, recipients
 from gateway.models import Delivery, Resident
 
 REACHED = {"delivered", "answered", "confirmed"}
 # Skipped: opted out after the fan-out, or the announcement expired before it could go.
 FAILED = {"failed", "undelivered", "no_answer", "busy", "cancelled", "skipped"}
 AUDIENCE_COLUMNS = (("all", None), ("elderly", "is_elderly"), ("poor", "is_poor"), ("no_smartphone", "no_smartphone"))
-CSV_COLUMNS = ("area", "audience", "targeted", "reached", "confirmed", "failed", "in_progress")
+CSV_COLUMNS = ("area", "audience", "targeted", "reached", "confirmed", "failed", "in_progress", "not_sent")
 
 
 def progress(session, announcement):
@@ -28,7 +31,8 @@ def progress(session, announcement):
 
 
 def household_states(session, announcement):
-    """{resident_id: (area_id, flags, state)} with state reached / confirmed / failed / in_progress."""
+    """{resident_id: (area_id, flags, state)} with state reached / confirmed / failed / in_progress /
+    not_sent (targeted, and no delivery row yet), for every targeted household and every one with rows."""
     rows = session.execute(
         select(Delivery.resident_id, Delivery.area_id, Delivery.status, Delivery.confirmed_at,
                Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
@@ -52,6 +56,13 @@ def household_states(session, announcement):
         else:
             state = "in_progress"
         out[resident_id] = (area_id, flags, state)
+    missing = [r.resident_id for r in recipients(session, announcement) if r.resident_id not in out]
+    for start in range(0, len(missing), 1000):
+        for resident_id, area_id, elderly, poor, no_smartphone in session.execute(
+                select(Resident.id, Resident.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
+                .where(Resident.id.in_(missing[start:start + 1000]))):
+            flags = {"is_elderly": elderly, "is_poor": poor, "no_smartphone": no_smartphone}
+            out[resident_id] = (area_id, flags, "not_sent")
     return out
 
 
@@ -74,7 +85,8 @@ def by_area_and_audience(session, announcement):
     rows = []
     for (area, audience), c in sorted(counts.items(), key=lambda kv: (kv[0][0] == "*", kv[0][0], kv[0][1])):
         rows.append({"area": area, "audience": audience, "targeted": c["targeted"], "reached": c["reached"],
-                     "confirmed": c["confirmed"], "failed": c["failed"], "in_progress": c["in_progress"]})
+                     "confirmed": c["confirmed"], "failed": c["failed"], "in_progress": c["in_progress"],
+                     "not_sent": c["not_sent"]})
     return rows
 
 

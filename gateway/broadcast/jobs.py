@@ -6,8 +6,10 @@ Every job takes ids and reloads state. Nothing is sent twice: each recipient and
 Delivery row with a unique key (f"ann:{id}:{channel}:{phone}"), SMS rows inserted with
 INSERT … ON CONFLICT DO NOTHING, calls through the hotline module's queue_call; only the SMS and
 hotline modules send, each claiming the row first. So a re-run chunk, a duplicated job or a
-worker killed mid-way skips what was done and finishes the rest. The chunks still to fan out
-are a Redis set per announcement; the last one done marks the announcement "sent".
+worker killed mid-way skips what was done and finishes the rest. The plan is in the database
+(a BroadcastChunk row per chunk, pending until fanned out), so when a job is lost with Redis or
+a worker, the reconciler (gateway.reconcile) finds its chunk and runs it again; the
+announcement is "sent" once every chunk is done and none of its SMS or calls is still pending.
 """
 import datetime as dt
 import hashlib
@@ -16,43 +18,25 @@ from collections import Counter, defaultdict
 
 from flask import current_app
 from rq import Retry
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway import queue
 from gateway.broadcast import quiet
 from gateway.broadcast.targeting import chunk_bounds, recipients
 from gateway.db import get_db
-from gateway.models import Announcement, Area, Delivery, GroupPost, Resident, utcnow
+from gateway.models import Announcement, Area, BroadcastChunk, Delivery, GroupPost, Resident, utcnow
 
 log = logging.getLogger(__name__)
 
 POST_JOB = "gateway.mirror.jobs.post"
 THIS = "gateway.broadcast.jobs."
-KEEP_STATE = 30 * 86400  # seconds the Redis bookkeeping of a broadcast outlives it
 AUDIO_POLL_SECONDS = 30
 CHUNK_RETRY = dict(max=5, interval=[10, 30, 120, 300, 900])
-PLANNING_LOCK = 300  # seconds; start's own retries (service.START_RETRY) reach past it
 
 
 def _retry():
     return Retry(**CHUNK_RETRY)
-
-
-def _chunks_key(announcement_id):
-    return f"gateway:bcast:{announcement_id}:chunks"
-
-
-def _planned_key(announcement_id):
-    return f"gateway:bcast:{announcement_id}:planned"
-
-
-def _planning_key(announcement_id):
-    return f"gateway:bcast:{announcement_id}:planning"
-
-
-class PlanningInProgress(RuntimeError):
-    """Another start job is planning this announcement (or died doing so): RQ retries this one later."""
 
 
 def _setting(name, cast=int):
@@ -64,10 +48,11 @@ def _setting(name, cast=int):
 def start(announcement_id):
     """Begin sending a scheduled announcement: audio, SMS text, fan-out chunks, group posts.
 
-    The conditional UPDATE scheduled→sending makes a duplicate start (or one after a cancel) a no-op;
-    a start that died after claiming (no plan recorded) is resumed by its retry."""
+    The conditional UPDATE scheduled→sending makes a duplicate start (or one after a cancel) a
+    no-op; the plan (one BroadcastChunk row per chunk, and one for the group posts) is written
+    once, guarded by `planned_at`, so a start that died before planning is simply run again (the
+    reconciler does that) and two racing starts leave one plan."""
     db = get_db()
-    conn = queue.get_connection()
     claimed = db.execute(update(Announcement).where(Announcement.id == announcement_id,
                                                     Announcement.status == "scheduled")
                          .values(status="sending", updated_at=utcnow())).rowcount
@@ -76,35 +61,54 @@ def start(announcement_id):
     if ann is None:
         log.warning("broadcast start: announcement=%s is gone", announcement_id)
         return "missing"
-    if not claimed and (ann.status != "sending" or conn.exists(_planned_key(ann.id))):
-        log.info("broadcast start skipped id=%s status=%s", ann.id, ann.status)
+    if ann.status != "sending" or ann.planned_at is not None:
+        log.info("broadcast start skipped id=%s status=%s planned=%s", ann.id, ann.status, ann.planned_at is not None)
         return "skipped"
-    # Whoever plans holds this lock; it outlives a dead planner by PLANNING_LOCK seconds.
-    if not conn.set(_planning_key(ann.id), "1", nx=True, ex=PLANNING_LOCK):
-        # Sending, not planned, and another start holds the lock: it is planning now, or died
-        # doing so. Raise, so RQ tries this one again after the lock has expired.
-        raise PlanningInProgress(f"announcement {ann.id} is being planned by another start job")
     if not claimed:
         log.warning("broadcast start resumed id=%s (an earlier start stopped before planning)", ann.id)
     _prepare_content(db, ann)
     bounds = chunk_bounds(db, ann, _setting("BROADCAST_CHUNK_SIZE")) if _person_channels(ann) else []
-    pipe = conn.pipeline()
-    pipe.delete(_chunks_key(ann.id))  # a resumed start plans afresh (chunks run twice are harmless)
-    if bounds:
-        pipe.sadd(_chunks_key(ann.id), *[f"{lo}-{hi}" for lo, hi in bounds])
-        pipe.expire(_chunks_key(ann.id), KEEP_STATE)
-    pipe.execute()
-    for lo, hi in bounds:
-        queue.enqueue(THIS + "fan_out", ann.id, lo, hi, queue="bulk", retry=_retry(), job_timeout=chunk_timeout(),
-                      job_id=f"ann-{ann.id}-fanout-{lo}")
+    now = utcnow()
+    steps = [{"announcement_id": ann.id, "kind": "fanout", "first_id": lo, "last_id": hi} for lo, hi in bounds]
     if "group" in (ann.channels or []):
-        queue.enqueue(THIS + "post_to_groups", ann.id, queue="default", retry=_retry())
-    conn.set(_planned_key(ann.id), len(bounds), ex=KEEP_STATE)
+        steps.append({"announcement_id": ann.id, "kind": "groups", "first_id": 0, "last_id": 0})
+    if steps:
+        _insert_steps(db, [{**step, "status": "pending", "requeued": 0, "created_at": now, "updated_at": now}
+                           for step in steps])
+    planned = db.execute(update(Announcement).where(Announcement.id == ann.id, Announcement.planned_at.is_(None))
+                         .values(planned_at=now)).rowcount
+    if not planned:
+        db.rollback()  # another start planned it meanwhile; its plan stands
+        return "skipped"
+    db.commit()
+    for lo, hi in bounds:
+        enqueue_fan_out(ann.id, lo, hi)
+    if "group" in (ann.channels or []):
+        enqueue_group_posts(ann.id)
     log.info("broadcast started id=%s chunks=%s channels=%s priority=%s", ann.id, len(bounds),
              ",".join(ann.channels or []), ann.priority)
-    if not bounds:
-        _mark_sent(db, ann.id)
+    finish_if_done(db, ann.id)
     return f"{len(bounds)} chunks"
+
+
+def _insert_steps(db, rows):
+    dialect = db.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    db.execute(insert(BroadcastChunk.__table__).on_conflict_do_nothing(
+        index_elements=["announcement_id", "kind", "first_id"]), rows)
+
+
+def enqueue_fan_out(announcement_id, first_id, last_id):
+    """The fan-out job of one chunk (one job id per chunk: the reconciler does not duplicate a live one)."""
+    return queue.enqueue_unless_alive(THIS + "fan_out", announcement_id, first_id, last_id, queue="bulk",
+                                      retry=_retry(), job_timeout=chunk_timeout(),
+                                      job_id=f"ann-{announcement_id}-fanout-{first_id}")
+
+
+def enqueue_group_posts(announcement_id, attempt=0):
+    """The job that writes an announcement's group posts."""
+    return queue.enqueue_unless_alive(THIS + "post_to_groups", announcement_id, attempt, queue="default",
+                                      retry=_retry(), job_id=f"ann-{announcement_id}-groups")
 
 
 def _person_channels(ann):
@@ -126,13 +130,26 @@ def _prepare_content(db, ann):
         db.commit()
 
 
-def _mark_sent(db, announcement_id):
-    done = db.execute(update(Announcement).where(Announcement.id == announcement_id,
-                                                 Announcement.status == "sending")
-                      .values(status="sent", updated_at=utcnow())).rowcount
+UNFINISHED = ("pending", "sending")
+
+
+def finish_if_done(db, announcement_id):
+    """Mark a sending announcement "sent" once every chunk is fanned out (so every targeted
+    household has its rows) and none of its SMS or calls is still pending or being sent.
+
+    One conditional UPDATE, run after the caller's own commit, so of two chunks finishing
+    together at least the later one sees both done; the reconciler catches any other case."""
+    steps_left = select(BroadcastChunk.id).where(BroadcastChunk.announcement_id == announcement_id,
+                                                 BroadcastChunk.kind == "fanout", BroadcastChunk.status != "done")
+    unsent = select(Delivery.id).where(Delivery.announcement_id == announcement_id,
+                                       Delivery.channel.in_(("sms", "voice")), Delivery.status.in_(UNFINISHED))
+    done = db.execute(update(Announcement).where(
+        Announcement.id == announcement_id, Announcement.status == "sending", Announcement.planned_at.is_not(None),
+        ~steps_left.exists(), ~unsent.exists()).values(status="sent", updated_at=utcnow())).rowcount
     db.commit()
     if done:
-        log.info("broadcast fanned out id=%s status=sent", announcement_id)
+        log.info("broadcast done id=%s status=sent", announcement_id)
+    return bool(done)
 
 
 # --- fan-out -----------------------------------------------------------------------------
@@ -180,9 +197,10 @@ def fan_out(announcement_id, first_id, last_id):
     db.commit()
     log.info("fan-out id=%s residents=%s..%s sms_rows=%s inserted=%s calls=%s", ann.id, first_id, last_id,
              len(rows), inserted, len(calls))
+    _step_done(db, ann.id, "fanout", first_id)  # every household of the chunk has its rows now
     if rows:
         send_chunk(ann.id, first_id, last_id)
-    _chunk_done(db, ann.id, first_id, last_id)
+    finish_if_done(db, ann.id)
     return inserted
 
 
@@ -192,13 +210,11 @@ def chunk_timeout():
     return int(int(config["BROADCAST_CHUNK_SIZE"]) / float(config["SMS_RATE_PER_SECOND"]) * 2) + 180
 
 
-def _chunk_done(db, announcement_id, first_id, last_id):
-    pipe = queue.get_connection().pipeline()
-    pipe.srem(_chunks_key(announcement_id), f"{first_id}-{last_id}")
-    pipe.scard(_chunks_key(announcement_id))
-    _, left = pipe.execute()
-    if not left:
-        _mark_sent(db, announcement_id)
+def _step_done(db, announcement_id, kind, first_id):
+    db.execute(update(BroadcastChunk).where(BroadcastChunk.announcement_id == announcement_id,
+                                            BroadcastChunk.kind == kind, BroadcastChunk.first_id == first_id)
+               .values(status="done", done_at=utcnow(), updated_at=utcnow()))
+    db.commit()
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -229,7 +245,6 @@ def send_chunk(announcement_id, first_id, last_id):
     ann = db.get(Announcement, announcement_id)
     if ann is None or ann.status not in ("sending", "sent"):
         return "skipped"
-    _recover_stuck(db, ann.id, first_id, last_id)
     now = utcnow()
     if ann.expires_at is not None and ann.expires_at <= now:
         # Held back past its expiry (a long night, a long outage): old news is not sent.
@@ -237,13 +252,15 @@ def send_chunk(announcement_id, first_id, last_id):
                        .values(status="skipped", error_code="expired", updated_at=now)).rowcount
         db.commit()
         log.info("send chunk id=%s residents=%s..%s expired: skipped=%s", ann.id, first_id, last_id, n)
+        finish_if_done(db, ann.id)
         return "expired"
     pending = list(db.execute(select(Delivery.id, Delivery.area_id)
                               .where(*_in_chunk(ann.id, first_id, last_id), Delivery.status == "pending")
                               .order_by(Delivery.id)))
     areas = _Areas(db, ann.areas[0] if ann.areas else None)
     held_until, outcomes = None, Counter()
-    send = _sms_sender(db)
+    from gateway.sms.jobs import send_delivery as send  # it takes a slot of the shared send rate
+
     held = defaultdict(list)
     for delivery_id, area_id in pending:
         area = areas.get(area_id)
@@ -265,53 +282,8 @@ def send_chunk(announcement_id, first_id, last_id):
         _schedule_escalation(ann, first_id, last_id)
     log.info("send chunk id=%s residents=%s..%s outcomes=%s held=%s until=%s", ann.id, first_id, last_id,
              dict(outcomes), sum(len(ids) for ids in held.values()), held_until.isoformat() if held_until else None)
+    finish_if_done(db, ann.id)
     return dict(outcomes)
-
-
-def _recover_stuck(db, announcement_id, first_id, last_id):
-    """SMS a killed worker left "sending" in this chunk: the SMS module's requeue_stuck decides
-    (look up, resend or leave to an operator) once they are old enough to be surely dead; until
-    then a clean-up job is scheduled for that moment."""
-    from gateway.sms import outbound
-
-    oldest = db.scalar(select(func.min(Delivery.updated_at))
-                       .where(*_in_chunk(announcement_id, first_id, last_id), Delivery.status == "sending"))
-    if oldest is None:
-        return
-    due = oldest + outbound.STUCK_AFTER
-    if due <= utcnow():
-        counts = outbound.requeue_stuck(db, current_app.config)
-        log.warning("broadcast id=%s residents=%s..%s stuck sms handled: %s", announcement_id, first_id, last_id,
-                    counts)
-    else:
-        minutes = int(outbound.STUCK_AFTER.total_seconds() // 60)
-        queue.enqueue("gateway.sms.jobs.requeue_stuck", minutes, queue="default",
-                      at=due + dt.timedelta(seconds=30), job_id=f"ann-{announcement_id}-stuck-{first_id}")
-        log.info("broadcast id=%s residents=%s..%s sms left sending: clean-up at %s", announcement_id, first_id,
-                 last_id, due.isoformat())
-
-
-def _sms_sender(db):
-    """Send one pending SMS delivery through the SMS module's send path (claim, send, record; its
-    own retries), after a slot of the provider's shared rate limit; a 429 pauses every sender."""
-    from gateway.broadcast.ratelimit import RateLimiter
-    from gateway.sms.jobs import send_delivery
-
-    config = current_app.config
-    limiter = RateLimiter(queue.get_connection(), f"sms:{config['SMS_PROVIDER']}",
-                          float(config["SMS_RATE_PER_SECOND"]))
-
-    def send(delivery_id):
-        limiter.acquire()
-        outcome = send_delivery(delivery_id)
-        if outcome == "retry":
-            d = db.get(Delivery, delivery_id)
-            if d.error_code == "429" and d.next_attempt_at is not None:
-                # The provider asked everyone to slow down: nobody sends until its Retry-After.
-                limiter.pause(max(0.0, (d.next_attempt_at - utcnow()).total_seconds()))
-        return outcome
-
-    return send
 
 
 def _queue_call(db, ann, *, phone, resident_id, area_id):
@@ -343,13 +315,14 @@ def _schedule_escalation(ann, first_id, last_id):
 
 def escalate(announcement_id, first_id, last_id):
     """Call the elderly and no-smartphone households of a chunk that have not confirmed an urgent SMS
-    (confirmed: `confirmed_at` on any of the announcement's deliveries to that phone)."""
+    sent ESCALATE_AFTER_MINUTES ago (confirmed: `confirmed_at` on any of the announcement's
+    deliveries to that phone). Safe to run any time and again: the periodic sweep does."""
     db = get_db()
     ann = db.get(Announcement, announcement_id)
     if ann is None or ann.priority not in ("urgent", "emergency") or ann.status not in ("sending", "sent"):
         return "skipped"
     candidates = list(db.execute(
-        select(Delivery.phone, Delivery.resident_id, Delivery.area_id, Delivery.status)
+        select(Delivery.phone, Delivery.resident_id, Delivery.area_id, Delivery.status, Delivery.sent_at)
         .join(Resident, Resident.id == Delivery.resident_id)
         .where(*_in_chunk(ann.id, first_id, last_id), Resident.opted_out_at.is_(None))
         .where(Resident.is_elderly.is_(True) | Resident.no_smartphone.is_(True))
@@ -362,18 +335,18 @@ def escalate(announcement_id, first_id, last_id):
     called = set(db.scalars(select(Delivery.phone).where(
         Delivery.announcement_id == ann.id, Delivery.channel == "voice", Delivery.phone.in_(phones))))
     waiting, calls = 0, 0
+    cutoff = utcnow() - dt.timedelta(minutes=_setting("ESCALATE_AFTER_MINUTES"))
     for c in candidates:
         if c.phone in confirmed or c.phone in called:
             continue
-        if c.status in ("pending", "sending"):
-            waiting += 1  # its SMS has not gone yet (quiet hours, retries): the clock has not started
+        if c.status in ("pending", "sending") or (c.sent_at is not None and c.sent_at > cutoff):
+            waiting += 1  # its SMS has not gone yet (quiet hours, retries), or not long ago
             continue
         _queue_call(db, ann, phone=c.phone, resident_id=c.resident_id, area_id=c.area_id)
         calls += 1
     db.commit()
-    if waiting:
-        queue.enqueue(THIS + "escalate", ann.id, first_id, last_id, queue="default", retry=_retry(),
-                      at=utcnow() + dt.timedelta(minutes=_setting("ESCALATE_AFTER_MINUTES")))
+    # Households still waiting are called by a later run: the periodic `escalations` task
+    # (gateway.reconcile) runs this for every chunk of a live urgent announcement.
     log.info("escalation id=%s residents=%s..%s households=%s confirmed=%s calls=%s waiting=%s", ann.id, first_id,
              last_id, len(candidates), len(confirmed), calls, waiting)
     return calls
@@ -393,6 +366,11 @@ def post_to_groups(announcement_id, attempt=0):
         return "skipped"
     state = _audio_state(ann)
     if state == "wait" and attempt * AUDIO_POLL_SECONDS < _setting("BROADCAST_AUDIO_WAIT_MINUTES") * 60:
+        # Touched, so the reconciler sees this step is alive; `attempt` counts the wait even when
+        # the reconciler has to start it again (from the step's age).
+        db.execute(update(BroadcastChunk).where(BroadcastChunk.announcement_id == ann.id,
+                                                BroadcastChunk.kind == "groups").values(updated_at=utcnow()))
+        db.commit()
         queue.enqueue(THIS + "post_to_groups", ann.id, attempt + 1, queue="default", retry=_retry(),
                       at=utcnow() + dt.timedelta(seconds=AUDIO_POLL_SECONDS))
         return "waiting for audio"
@@ -415,5 +393,6 @@ def post_to_groups(announcement_id, attempt=0):
         queue.enqueue_on_commit(db, POST_JOB, post.id, queue="high")
         posts += 1
     db.commit()
+    _step_done(db, ann.id, "groups", 0)
     log.info("broadcast group posts id=%s posts=%s audio=%s", ann.id, posts, state)
     return posts

@@ -1,4 +1,5 @@
 """A send-rate limit shared by every worker: one clock and one schedule in Redis per provider.
+Every SMS attempt takes a slot (`gateway.sms.jobs.send_delivery`), first tries and retries alike.
 
 GCRA (the "theoretical arrival time" form of a leaky bucket): each send moves the key's time
 forward by 1/rate; a sender whose slot is in the future sleeps until it. Written with
@@ -69,3 +70,11 @@ class RateLimiter:
                     return
                 except WatchError:
                     continue
+
+
+def sms_limiter(config, connection=None):
+    """The SMS provider's shared send-rate limiter (SMS_RATE_PER_SECOND across all workers)."""
+    from gateway import queue
+
+    return RateLimiter(connection or queue.get_connection(), f"sms:{config['SMS_PROVIDER']}",
+                       float(config["SMS_RATE_PER_SECOND"]))

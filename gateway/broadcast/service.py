@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 MAX_TITLE, MAX_BODY = 200, 3000
 DEFAULT_LIFETIME = dt.timedelta(days=7)
 START_JOB = "gateway.broadcast.jobs.start"
-# A start that died while planning is resumed by a retry after jobs.PLANNING_LOCK (300 s) has expired.
+# A start that died before planning is run again by its retry, or by the reconciler.
 START_RETRY = dict(max=4, interval=[30, 120, 400, 900])
 
 

@@ -148,8 +148,13 @@ def retry_fallback_due(asset):
             and utcnow() - asset.rendered_at > FALLBACK_RETRY_AFTER)
 
 
+def job_id(asset_id):
+    """The render job's id for an asset (one at a time: a live one is not enqueued again)."""
+    return f"audio-render-{asset_id}"
+
+
 def _job_id(asset):
-    return f"audio-render-{asset.id}"
+    return job_id(asset.id)
 
 
 def _lost(asset, fresh=False):

@@ -8,6 +8,10 @@ class MirrorTarget:
     name = ""
     required_settings = ()
     max_length = 4000
+    # Whether a post sent again with the same id is refused by the platform (so a post whose
+    # outcome is unknown may be sent again), and whether we can ask if a post went out.
+    dedupes = False
+    can_lookup = False
 
     def __init__(self, config):
         missing = [k for k in self.required_settings if not config.get(k)]
@@ -21,6 +25,10 @@ class MirrorTarget:
         return the platform's message id. `data` is the structured event, for webhooks.
 
         Raises TransportError (permanent or not, with retry_after when the platform says)."""
+        raise NotImplementedError
+
+    def lookup(self, post):
+        """The platform's message id of GroupPost `post` if it went out, else None (`can_lookup` targets)."""
         raise NotImplementedError
 
     def fit(self, text):

@@ -1,4 +1,6 @@
 """The default group target: posts kept in the outbox table, shown in the web UI."""
+from sqlalchemy import select
+
 from gateway.db import get_db
 from gateway.mirror.base import MirrorTarget
 from gateway.models import OutboxMessage
@@ -6,6 +8,7 @@ from gateway.models import OutboxMessage
 
 class OutboxTarget(MirrorTarget):
     name = "outbox"
+    can_lookup = True
 
     def post(self, chat_id, text, *, reply_to=None, data=None):
         db = get_db()
@@ -14,3 +17,12 @@ class OutboxTarget(MirrorTarget):
         db.add(row)
         db.flush()
         return f"outbox-{row.id}"
+
+    def lookup(self, post):
+        rows = get_db().scalars(select(OutboxMessage).where(OutboxMessage.channel == "group",
+                                                            OutboxMessage.recipient == post.chat_id)
+                                .order_by(OutboxMessage.id.desc()).limit(500))
+        for row in rows:
+            if (row.meta or {}).get("data", {}).get("post_id") == post.id:
+                return f"outbox-{row.id}"
+        return None

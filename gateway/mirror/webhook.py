@@ -3,6 +3,8 @@
 The chat id of an area using this target is the URL to POST to. Each request carries
 `X-Loaxom-Timestamp` (Unix seconds) and `X-Loaxom-Signature: sha256=<hex>`, the HMAC-SHA256
 with GROUP_WEBHOOK_SECRET of `<timestamp>.<raw body>`; receivers should reject stale timestamps.
+`Idempotency-Key: loaxom-post-<id>` (also `event.post_id`) is the same for every attempt of one
+post: receivers must post a key once, so a post whose answer was lost is safely sent again.
 """
 import hashlib
 import hmac
@@ -25,6 +27,7 @@ class WebhookTarget(MirrorTarget):
     name = "webhook"
     required_settings = ("GROUP_WEBHOOK_SECRET",)
     max_length = 10000
+    dedupes = True  # receivers honour Idempotency-Key (see above)
 
     def post(self, chat_id, text, *, reply_to=None, data=None):
         body = json.dumps({"text": self.fit(text), "reply_to": reply_to, "event": data or {}},
@@ -34,6 +37,7 @@ class WebhookTarget(MirrorTarget):
             "Content-Type": "application/json; charset=utf-8",
             "X-Loaxom-Timestamp": timestamp,
             "X-Loaxom-Signature": sign(self.config["GROUP_WEBHOOK_SECRET"], timestamp, body),
+            **({"Idempotency-Key": f"loaxom-post-{data['post_id']}"} if (data or {}).get("post_id") else {}),
         })
         http.check_status(resp, "webhook")
         try:

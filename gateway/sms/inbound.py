@@ -59,8 +59,9 @@ def receive(session, *, provider, sender, body, config, to=None, provider_messag
         seen = session.scalar(select(InboundMessage).where(InboundMessage.provider == provider,
                                                            InboundMessage.provider_message_id == provider_message_id))
         if seen is not None:
+            # A provider redelivers when our first answer did not reach it: answer the same again.
             log.info("inbound sms duplicate provider=%s message=%s", provider, seen.id)
-            return Inbound(seen, None, seen.intent, duplicate=True)
+            return Inbound(seen, seen.reply, seen.intent, duplicate=True)
     message = InboundMessage(provider=provider, provider_message_id=provider_message_id, body=text,
                              to_number=(to or "")[:20] or None, received_at=now)
     try:
@@ -87,6 +88,7 @@ def receive(session, *, provider, sender, body, config, to=None, provider_messag
         result = handler.flood()
     else:
         result = handler.handle()
+    message.reply = result.reply
     if result.reply and reply_by_sms:
         from gateway.sms.outbound import queue_sms
 

@@ -2,6 +2,7 @@
 import logging
 
 from flask import current_app
+from sqlalchemy import select
 
 from gateway.db import get_db
 from gateway.models import Delivery
@@ -13,8 +14,17 @@ log = logging.getLogger(__name__)
 
 
 def send_delivery(delivery_id):
-    """Send one SMS delivery; a retried or duplicated job never sends it twice."""
+    """Send one SMS delivery; a retried or duplicated job never sends it twice.
+
+    Every attempt (first, retry, rescheduled, recovered) takes a slot of the shared send rate
+    first, and a provider's Retry-After pauses every sender."""
+    from gateway.broadcast.ratelimit import sms_limiter
+
     db = get_db()
+    if db.scalar(select(Delivery.status).where(Delivery.id == delivery_id)) != "pending":
+        return "not pending"
+    limiter = sms_limiter(current_app.config)
+    limiter.acquire()
     if not outbound.claim(db, delivery_id):
         return "not pending"  # sent, being sent, failed for good, or no such row
     delivery = db.get(Delivery, delivery_id)
@@ -25,7 +35,7 @@ def send_delivery(delivery_id):
         db.commit()
         log.error("sms provider not configured delivery=%s: %s", delivery_id, exc)
         return "failed"
-    return outbound.send_claimed(db, delivery, provider)
+    return outbound.send_claimed(db, delivery, provider, pause=limiter.pause)
 
 
 def requeue_stuck(minutes=10):

@@ -5,6 +5,7 @@ job that claims the row first, so a retried or duplicated job never sends twice.
     send_claimed(session, delivery, provider)                        (the one place that sends)
     apply_status(session, delivery, status, ...)                     (status never moves back)
     requeue_stuck(session, config, older_than=...)                   (after a worker crashed)
+    recover_sending(session, config, older_than=...)                 (the reconciler's "sending" rule)
 """
 import datetime as dt
 import hashlib
@@ -88,8 +89,9 @@ def opted_out(session, phone):
     return session.scalar(select(Resident.id).where(Resident.phone == phone, Resident.opted_out_at.is_not(None)))
 
 
-def send_claimed(session, delivery, provider):
+def send_claimed(session, delivery, provider, *, pause=None):
     """Send a claimed ("sending") delivery through `provider`; record the outcome and commit.
+    `pause(seconds)` is called when the provider says Retry-After (the shared rate limit's pause).
 
     Returns "sent" (or "queued"), "retry" or "failed"."""
     from flask import current_app
@@ -114,6 +116,8 @@ def send_claimed(session, delivery, provider):
                         delivery.id, provider.name, exc.code, delivery.attempts, exc.permanent)
             return "failed"
         delay = exc.retry_after if exc.retry_after is not None else backoff(delivery.attempts)
+        if exc.retry_after is not None and pause is not None:
+            pause(exc.retry_after)
         delivery.status, delivery.error_code, delivery.last_error = "pending", (exc.code or "")[:40] or None, str(exc)[:1000]
         delivery.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
         session.commit()
@@ -156,23 +160,31 @@ def find_by_provider_id(session, provider_name, provider_id):
 
 
 def requeue_stuck(session, config, *, older_than=STUCK_AFTER):
-    """Deliveries a crashed worker left "sending": look them up at the provider where it can be
-    asked, send again where the provider refuses duplicates, and otherwise leave them to an
-    operator (status failed, error_code "outcome_unknown") rather than risk sending twice.
+    """Deliveries a crashed worker left "sending" (see `recover_sending`), and pending ones overdue
+    by `older_than` (their job lost, e.g. Redis flushed), queued again; the claim makes that safe.
 
-    Pending deliveries overdue by `older_than` (their job lost, e.g. Redis flushed) are queued
-    again; the claim makes that safe. Returns {"found": n, "resent": n, "operator": n, "requeued": n}."""
-    from gateway.sms.providers import get_provider
-
+    Returns {"found": n, "resent": n, "operator": n, "requeued": n}."""
     cutoff = utcnow() - older_than
     overdue = list(session.scalars(select(Delivery.id).where(
         Delivery.channel == "sms", Delivery.status == "pending", Delivery.updated_at < cutoff,
         (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at < cutoff))))
     for delivery_id in overdue:
         enqueue_on_commit(session, SEND_JOB, delivery_id, queue="high")
+    return {**recover_sending(session, config, older_than=older_than), "requeued": len(overdue)}
+
+
+def recover_sending(session, config, *, older_than=STUCK_AFTER):
+    """Deliveries left "sending" for `older_than`: look them up at the provider where it can be
+    asked, send again where the provider refuses duplicates, and otherwise leave them to an
+    operator (status failed, error_code "outcome_unknown") rather than risk sending twice.
+
+    Returns {"found": n, "resent": n, "operator": n}; commits."""
+    from gateway.sms.providers import get_provider
+
+    cutoff = utcnow() - older_than
     stuck = list(session.scalars(select(Delivery).where(
         Delivery.channel == "sms", Delivery.status == "sending", Delivery.updated_at < cutoff)))
-    counts = {"found": 0, "resent": 0, "operator": 0, "requeued": len(overdue)}
+    counts = {"found": 0, "resent": 0, "operator": 0}
     for delivery in stuck:
         provider = get_provider(config, delivery.provider or config["SMS_PROVIDER"])
         found = provider.lookup(reference(delivery)) if provider.can_lookup else None
