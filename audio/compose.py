@@ -3,7 +3,8 @@
 `render(spec, directory)` makes the two files every channel plays:
 - `<hash>.mp3`: 44.1 kHz mono MP3 for loudspeakers and downloads;
 - `<hash>.phone.wav`: 8 kHz mono G.711 µ-law WAV for `<Play>` in calls (band-limited to the
-  telephone's 300–3400 Hz first, and normalized on its own).
+  telephone's 300–3400 Hz first, and normalized on its own), with the message read once: a
+  caller presses a key to hear it again, and a long call loses elderly listeners.
 Both are normalized to the layout's loudness (default −16 LUFS integrated, true peak at most
 −1.5 dBTP) and measured again after export; the measurements are in the returned Rendition.
 A rendition already in `directory` (same content hash) is returned without synthesizing.
@@ -68,11 +69,22 @@ def render(spec, directory):
         fields = {f.name for f in dataclasses.fields(Rendition)}
         return Rendition(**{k: v for k, v in stored.items() if k in fields}, cached=True)
 
-    parts = _Parts(spec)
+    parts = _Parts(spec, spec.rendition_options("loudspeaker"))
     mix = parts.assemble()
+    phone_options = spec.rendition_options("phone")
+    phone_parts = parts
+    if spec.synthesizes() and phone_options != parts.options:
+        phone_parts = _Parts(spec, phone_options)  # the phone line has its own voice or speed
+    # A caller can press a key to hear it again: the phone rendition reads the message once.
+    if phone_parts is parts and spec.layout.repeat <= 1:
+        phone_mix = mix
+    else:
+        phone_mix = phone_parts.assemble(repeat=1)
     mp3_rel, phone_rel, _ = cache.relative_paths(digest)
     mp3 = _export(mix, RATE, os.path.join(directory, mp3_rel), codec.MP3_ARGS, spec.layout)
-    phone = _export(_telephone(mix), PHONE_RATE, os.path.join(directory, phone_rel), codec.PHONE_ARGS, spec.layout)
+    phone = _export(_telephone(phone_mix), PHONE_RATE, os.path.join(directory, phone_rel), codec.PHONE_ARGS,
+                    spec.layout)
+    fallback = parts if parts.fallback_used else phone_parts
     rendition = Rendition(
         content_hash=digest, mp3_path=mp3_rel, phone_path=phone_rel,
         duration_ms=int(round(mp3["duration"] * 1000)),
@@ -80,8 +92,9 @@ def render(spec, directory):
         phone_loudness_lufs=phone["lufs"], phone_true_peak_dbtp=phone["dbtp"],
         mp3_bytes=mp3["bytes"], phone_bytes=phone["bytes"],
         engine=parts.engine_name, voice=parts.voice,
-        fallback_used=parts.fallback_used, fallback_reason=parts.fallback_reason,
-        synthesis_seconds=round(parts.synthesis_seconds, 4),
+        fallback_used=fallback.fallback_used, fallback_reason=fallback.fallback_reason,
+        synthesis_seconds=round(parts.synthesis_seconds + (phone_parts.synthesis_seconds if phone_parts is not parts
+                                                           else 0), 4),
     )
     if not rendition.fallback_used:
         # A fallback is not what was asked for: the next render of this spec tries the engine again.
@@ -138,20 +151,28 @@ def join(parts, directory, *, layout=PLAIN, pause_ms=1500):
 class _Parts:
     """The spoken parts of one rendition, synthesized or decoded once each."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, options):
         self.spec = spec
+        self.options = options
         self.engine = None
         self.engine_name = None
         self.voice = None
         self.fallback_used = False
         self.fallback_reason = None
         self.synthesis_seconds = 0.0
+        self.spoken = {}
 
     def speak(self, text):
+        if text in self.spoken:  # the phone's single reading reuses what the loudspeaker's took
+            return self.spoken[text]
+        self.spoken[text] = self._synthesize(text)
+        return self.spoken[text]
+
+    def _synthesize(self, text):
         from audio.engines import get_engine
 
         if self.engine is None:
-            self.engine = get_engine(self.spec.engine, **self.spec.engine_options)
+            self.engine = get_engine(self.spec.engine, **self.options)
         started = time.perf_counter()
         speech = self.engine.synthesize(verbalize(text))
         self.synthesis_seconds += time.perf_counter() - started
@@ -162,9 +183,10 @@ class _Parts:
             self.fallback_reason = speech.fallback_reason
         return _segment(codec.decode(speech.audio, rate=RATE).samples)
 
-    def assemble(self):
-        """The whole mix as float samples at RATE."""
+    def assemble(self, repeat=None):
+        """The whole mix as float samples at RATE (the message `repeat` times, by default the layout's)."""
         layout = self.spec.layout
+        repeat = layout.repeat if repeat is None else repeat
         intro = _level(_trim(self.speak(layout.intro)), PART_LUFS) if layout.intro.strip() else None
         recording = self.spec.recording_bytes()
         if recording is not None:
@@ -182,7 +204,7 @@ class _Parts:
         if intro is not None:
             out += intro + AudioSegment.silent(duration=800, frame_rate=RATE)
         out += message
-        for _ in range(layout.repeat - 1):
+        for _ in range(repeat - 1):
             out += AudioSegment.silent(duration=layout.pause_ms, frame_rate=RATE) + message
         out += AudioSegment.silent(duration=500, frame_rate=RATE)
         return _samples(out)

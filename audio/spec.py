@@ -9,6 +9,15 @@ from dataclasses import dataclass, field
 from audio import cache
 from audio.spoken import verbalize
 
+# The files a render makes: the loudspeaker MP3 (44.1 kHz) and the phone WAV (8 kHz µ-law).
+RENDITIONS = ("loudspeaker", "phone")
+# espeak's voice and speed for each rendition when the options name none, chosen by listening
+# tests with an offline recognizer (bench/listening.py; figures in bench/README.md). They are
+# part of the content hash: changing them renders every espeak asset again. vi+f3 at 130 wpm
+# was best on the loudspeaker MP3 and, within the measurement's spread, on the phone WAV too,
+# so both renditions come from one synthesis.
+ESPEAK_DEFAULTS = {"loudspeaker": {"voice": "vi+f3", "rate": 130}, "phone": {"voice": "vi+f3", "rate": 130}}
+
 # The engines audio.engines.ENGINES can make (checked against it by the tests), for validating
 # settings without importing any engine.
 ENGINE_NAMES = ("espeak", "gtts", "piper")
@@ -59,15 +68,33 @@ class RenderSpec:
             return f.read()
 
     def voice(self):
-        """The voice that speaks: the `voice` option, a piper model's name, else Vietnamese ("vi")."""
+        """The voice that speaks: the `voice` option, a piper model's name, espeak's loudspeaker
+        default, else Vietnamese ("vi")."""
         if self.engine_options.get("voice"):
             return self.engine_options["voice"]
         model = self.engine_options.get("model")
-        return str(model).rsplit("/", 1)[-1].removesuffix(".onnx") if model else "vi"
+        if model:
+            return str(model).rsplit("/", 1)[-1].removesuffix(".onnx")
+        return ESPEAK_DEFAULTS["loudspeaker"]["voice"] if self.engine == "espeak" else "vi"
+
+    def rendition_options(self, rendition):
+        """The engine options `rendition` ("loudspeaker" or "phone") is spoken with: espeak's
+        defaults for that rendition, overridden by the options given."""
+        given = {k: v for k, v in self.engine_options.items() if v not in (None, "")}
+        if self.engine != "espeak":
+            return given
+        return {**ESPEAK_DEFAULTS[rendition], **given}
 
     def synthesizes(self):
         """True when the engine speaks any part (the text, or the intro)."""
         return self.recording is None or bool(self.layout.intro.strip())
+
+    def _heard_options(self):
+        """The options as they change the sound: each rendition's own (soundless ones left out)."""
+        if self.engine != "espeak":
+            return self.engine_options
+        return {"renditions": {r: {k: v for k, v in self.rendition_options(r).items()
+                                   if k not in cache.SOUNDLESS_OPTIONS} for r in RENDITIONS}}
 
     def content_hash(self):
         """The cache key (see audio.cache.content_hash)."""
@@ -81,6 +108,6 @@ class RenderSpec:
             spoken=spoken,
             recording_sha256=cache.sha256_bytes(recording) if recording is not None else None,
             engine=self.engine if synthesizes else None,
-            engine_options=self.engine_options if synthesizes else None,
+            engine_options=self._heard_options() if synthesizes else None,
             layout=layout,
         )

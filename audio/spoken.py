@@ -5,12 +5,19 @@ words and leaves everything else as it was:
 
 1. clean-up: NFC, one kind of dash, no emoji or bullets, each line ends as a sentence;
 2. abbreviations (UBND, HĐND, TP., Q.1, KP5, Đ/c, v/v …) and shouted headlines in lower case;
+   letter+digit codes letter by letter (F2 → "ép hai", H5N1 → "hát năm en một");
 3. phone and hotline numbers, digit by digit in their groups;
-4. dates (14/8, 14/8/2024, 2024-08-14, 8/2024, 14-16/8) and times (8h30, 8:30, 8 giờ 30);
+4. house numbers and fractions by their context (số nhà 25/7 → "hai mươi lăm trên bảy",
+   3/4 diện tích → "ba phần tư"), then dates (14/8, 14/8/2024, 2024-08-14, 8/2024, 2025-09,
+   14-16/8) and times (8h30, 8:30, 8 giờ 30);
 5. per-unit rates (400.000đ/tháng → "… mỗi tháng");
-6. quantities: money, percentages, units and ranges (50% - 80% → "… đến …");
-7. ordinals and months (thứ 4 → "thứ tư", tháng 4 → "tháng tư", quý IV → "quý bốn");
+6. version numbers (công nghiệp 4.0 → "bốn chấm không"), then quantities: money, percentages,
+   units and ranges (50% - 80% → "… đến …");
+7. ordinals and months (thứ 4 → "thứ tư", tháng 4 → "tháng tư", quý IV → "quý bốn",
+   thế kỷ XXI → "thế kỷ hai mươi mốt");
 8. every other number, and what is left of the symbols.
+
+No pass drops words: quoted titles and repeated phrases ("Khẩn! Khẩn!") are read as written.
 
 Number words follow the Vietnamese rules in `audio.numbers`. The test table in
 tests/test_verbalize.py is the specification; docs/verbalization.md explains the choices.
@@ -85,6 +92,12 @@ DOTTED = {"TP": "thành phố", "Tp": "thành phố", "TX": "thị xã", "TT": "
 # Loan words an engine would spell or read in English.
 WORDS = {"covid": "Cô vít", "vaccine": "vắc xin", "vacxin": "vắc xin", "vắcxin": "vắc xin",
          "hotline": "đường dây nóng", "online": "trực tuyến", "zalo": "Da lô"}
+
+# The Vietnamese names of letters, for codes read letter by letter ("F0", "H5N1", "quốc lộ 1A").
+LETTER_NAMES = {"A": "a", "B": "bê", "C": "xê", "D": "dê", "Đ": "đê", "E": "e", "F": "ép", "G": "gờ", "H": "hát",
+                "I": "i", "J": "giây", "K": "ca", "L": "lờ", "M": "mờ", "N": "en", "O": "o", "P": "pê", "Q": "quy",
+                "R": "rờ", "S": "ét", "T": "tê", "U": "u", "V": "vê", "W": "vê kép", "X": "ích", "Y": "i dài",
+                "Z": "dét"}
 
 UNITS = {
     "kg": "ki lô gam", "g": "gam", "mg": "mi li gam", "km": "ki lô mét", "m": "mét",
@@ -177,10 +190,27 @@ def _abbreviations(text):
         return ABBREVIATIONS[word] + (" " + digits if digits else "")
 
     text = _ABBR_RE.sub(abbreviation, text)
-    return _lower_headlines(text)
+    return _codes(_lower_headlines(text))
+
+
+# Capitals and digits in one word: F0, F2, H5N1, A1, CT3, 1A, 8B (not 8H30, a time).
+_CODE_RE = re.compile(r"(?<![\w.,/])(?=[A-ZĐ0-9]*[A-ZĐ])(?=[A-ZĐ0-9]*\d)(?!\d{1,2}H\d{2}(?!\w))"
+                      r"((?:[A-ZĐ]{1,3}\d+)+[A-ZĐ]?|\d{1,3}[A-ZĐ]{1,2})(?![\w])")
+
+
+def _codes(text):
+    def code(m):
+        parts = re.findall(r"[A-ZĐ]|\d+", m.group(1))
+        return " ".join(LETTER_NAMES[p] if p in LETTER_NAMES else num.cardinal(int(p)) for p in parts)
+
+    return _CODE_RE.sub(lambda m: _padded(m, code(m)), text)
 
 
 _VI_MARKED = re.compile(r"[À-ỹĐđ]")
+
+
+def _has_vowel(word):
+    return any(c in "AEIOUY" for c in unicodedata.normalize("NFD", word.upper()))
 
 
 def _lower_headlines(text):
@@ -194,7 +224,8 @@ def _lower_headlines(text):
     run = []
 
     def close(run):
-        if any(_VI_MARKED.search(m.group(0)) for m in run):
+        # "QĐ", "NĐ-CP", "HĐ": Đ without a vowel is an acronym (quyết định, nghị định), not a word.
+        if any(_VI_MARKED.search(m.group(0)) and _has_vowel(m.group(0)) for m in run):
             lowered.update(m.start() for m in run)
 
     for m in words:
@@ -297,9 +328,54 @@ _DM = r"(\d{1,2})/(\d{1,2})(?:/(\d{4}))?"
 _DATE = re.compile(r"(?<![\d/.,])(?:" + _DMY + r"|" + _DM + r")(?![\d/])"
                    r"(?:\s*-\s*(?:ngày\s+)?(?:" + _DMY + r"|" + _DM + r")(?![\d/]))?")
 _MONTH_YEAR = re.compile(r"(?<![\d/.,])(\d{1,2})/(\d{4})(?![\d/])")
+_ISO_MONTH = re.compile(r"(?<![\d/.,-])(\d{4})-(\d{2})(?![\d/]|-\d)")
+
+
+# Before x/y: words that make it a house number ("số nhà 25/7", "hẻm 120/15", "kiệt 47/9").
+_HOUSE_WORDS = ("số nhà", "nhà số", "nhà", "số", "địa chỉ", "ngõ", "ngách", "hẻm", "kiệt", "kiệt số", "hẻm số",
+                "ngõ số", "căn hộ", "căn", "lô")
+# Before x/y: words of a date; with them "25/7 Trần Phú" stays a date.
+_DATE_WORDS = ("ngày", "từ", "đến", "tới", "hôm", "trước", "sau", "hạn", "vào", "lúc", "chiều", "sáng", "tối", "trưa",
+               "mùng", "mồng", "hết", "đầu", "cuối")
+# Around x/y: words that make it a fraction ("3/4 diện tích", "chiếm 2/3").
+_FRACTION_BEFORE = ("tỷ lệ", "tỉ lệ", "chiếm", "khoảng", "gần", "hơn", "trên", "đạt", "bằng", "còn", "mất", "được",
+                    "tới", "giảm", "tăng", "hỗ trợ")
+_FRACTION_AFTER = ("diện tích", "dân số", "số hộ", "số dân", "số người", "tổng số", "số lượng", "kinh phí",
+                   "khối lượng",
+                   "sản lượng", "quãng đường", "chiều dài", "thời gian", "đàn", "lượng", "phần", "số", "cử tri",
+                   "đại biểu", "học sinh", "hộ", "người", "dân", "lúa", "ruộng", "diện", "giá trị", "tổng")
+_SLASHED_NUMBER = re.compile(r"(?<![\d/.,\-])(\d{1,4})/(\d{1,4})((?:/\d{1,4})*)([A-ZĐ](?![^\W\d_]))?"
+                             r"(?![\d/]|[.,]\d)")
+# A street name after a house number: two capitalised words ("Trần Phú", "Hùng Vương").
+_STREET_AFTER = re.compile(r"\s+[A-ZĐÀ-Ỹ][^\W\d_]*\s+[A-ZĐÀ-Ỹ][^\W\d_]*")
+
+
+def _after(m, words):
+    """True when the text just after the match starts with one of `words`."""
+    tail = m.string[m.end():].lstrip().lower()
+    return any(tail.startswith(w) and not tail[len(w):len(w) + 1].isalpha() for w in words)
+
+
+def _house_and_fractions(text):
+    """x/y by its context: a house number (read with "trên"), a fraction ("ba phần tư"), else left for dates."""
+    def slashed(m):
+        first, second = int(m.group(1)), int(m.group(2))
+        if _before(m, _HOUSE_WORDS) or (not _before(m, _DATE_WORDS) and _STREET_AFTER.match(m.string, m.end())):
+            words = " trên ".join(num.cardinal(int(n)) for n in re.findall(r"\d+", m.group(0)))
+            return words + (" " + LETTER_NAMES[m.group(4)] if m.group(4) else "")  # "12/3A"
+        if m.group(4):
+            return m.group(0)
+        if not m.group(3) and 0 < first < second <= 100 and not _before(m, _DATE_WORDS) \
+                and (_after(m, _FRACTION_AFTER) or _before(m, _FRACTION_BEFORE)):
+            return f"{num.cardinal(first)} phần {'tư' if second == 4 else num.cardinal(second)}"
+        return m.group(0)
+
+    return _SLASHED_NUMBER.sub(slashed, text)
 
 
 def _dates(text):
+    text = _house_and_fractions(text)
+
     def iso(m):
         year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
         if not _valid(day, month, year):
@@ -332,7 +408,7 @@ def _dates(text):
         words = _date_words(*first, with_day_word=not _before(m, ("ngày",)))
         if second:
             words += " đến " + _date_words(*second)
-        return words
+        return _padded(m, words)
 
     def month_year(m):
         month, year = int(m.group(1)), int(m.group(2))
@@ -341,7 +417,15 @@ def _dates(text):
         lead = "" if _before(m, ("tháng",)) else "tháng "
         return f"{lead}{num.month(month)} năm {num.cardinal(year)}"
 
+    def iso_month(m):  # 2025-09
+        year, month = int(m.group(1)), int(m.group(2))
+        if not _valid(1, month, year):
+            return m.group(0)
+        lead = "" if _before(m, ("tháng",)) else "tháng "
+        return f"{lead}{num.month(month)} năm {num.cardinal(year)}"
+
     text = _ISO_DATE.sub(iso, text)
+    text = _ISO_MONTH.sub(iso_month, text)
     text = _DAY_RANGE.sub(day_range, text)
     text = _MONTH_YEAR.sub(month_year, text)
     text = re.sub(r"(?<![\d/])24/7(?![\d/])", "hai mươi tư trên bảy", text)
@@ -404,8 +488,8 @@ def _rates(text):
         is_rate = (last[-1:].isdigit() or last.endswith("%") or last_word in CURRENCY or last_word in UNITS
                    or last_word in ("k", "K", "tr") or last_word.lower() in MEASURE_WORDS
                    or (unit in PER_UNITS | set(UNITS) and re.search(r"\d", clause)))
-        if not is_rate or f"{last_word}/{unit}" in UNITS:  # "km/h" is one unit
-            return m.group(0)
+        if not is_rate or f"{last_word}/{unit}" in UNITS or (len(unit) > 1 and unit.isupper()):
+            return m.group(0)  # "km/h" is one unit; "15/QĐ-UBND" is a document number
         if count:
             return f" mỗi {count.strip()} {unit}"  # "1 kg/10 m2": the quantity pass reads "10 m2"
         return " mỗi " + UNITS.get(unit, unit)
@@ -467,7 +551,28 @@ def _padded(m, words):
     return (" " if before.isalpha() else "") + words + (" " if after.isalpha() else "")
 
 
+# Before a version-like number ("công nghiệp 4.0", "phiên bản 2.1"): read with "chấm".
+_VERSION_WORDS = ("công nghiệp", "cách mạng", "phiên bản", "version", "chuyển đổi số", "nông nghiệp", "web", "zalo",
+                  "Da lô", "bản", "chuẩn", "kinh tế", "giáo dục", "chính phủ", "thương mại", "y tế")
+_VERSION = re.compile(r"(?<![\w.,])(\d{1,2})((?:\.\d{1,2})+)(?![\d]|[.,]\d)")
+
+
+def _versions(text):
+    def version(m):
+        whole = m.group(0)
+        if not (_before(m, _VERSION_WORDS) or re.fullmatch(r"\d\.0", whole)):
+            return m.group(0)
+        if re.match(r"\s*(?:" + _UNIT_ALT + "|" + _CURRENCY_ALT + r"|%|triệu|tỷ|nghìn)(?![^\W\d_])",
+                    m.string[m.end():]):
+            return m.group(0)  # "1.0 kg": a quantity
+        return " chấm ".join(num.cardinal(int(n)) for n in whole.split("."))
+
+    return _VERSION.sub(version, text)
+
+
 def _quantities(text):
+    text = _versions(text)
+
     def million_short(m):  # "1tr5" is 1.5 million
         millions = f"{num.cardinal(int(m.group(1)))} triệu"
         return millions if m.group(2) == "0" else f"{millions} {num.DIGITS[int(m.group(2))]} trăm nghìn"
@@ -498,7 +603,8 @@ def _quantities(text):
 
 # 7. Ordinals, months, Roman numerals ---------------------------------------------------------
 
-_ROMAN_AFTER = ("quý", "khóa", "khoá", "kỳ", "đợt", "phần", "chương", "đại hội", "lần", "giai đoạn", "mục")
+_ROMAN_AFTER = ("quý", "khóa", "khoá", "kỳ họp", "kì họp", "kỳ", "kì", "thế kỷ", "thế kỉ", "đợt", "phần", "chương",
+                "đại hội", "hội nghị", "lần", "giai đoạn", "mục")
 
 
 def _ordinals(text):

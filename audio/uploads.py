@@ -76,7 +76,7 @@ def check_upload(filename, data, *, max_bytes=MAX_BYTES, max_seconds=MAX_SECONDS
     except codec.CodecError as exc:
         raise UploadRejected(
             "undecodable", "Không đọc được tệp âm thanh: tệp bị hỏng hoặc không phải tệp ghi âm. "
-                           f"Các định dạng dùng được: {SUPPORTED}. ({exc})") from None
+                           f"Các định dạng dùng được: {SUPPORTED}.") from exc  # ffmpeg's words stay in the logs
     if decoded.duration > max_seconds:
         raise UploadRejected(
             "too_long", f"Bản ghi dài hơn {_minutes(max_seconds)}, quá giới hạn. Hãy ghi lại ngắn gọn hơn.")

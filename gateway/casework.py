@@ -4,9 +4,9 @@ import logging
 
 from sqlalchemy import select
 
-from gateway.mirror import group_of, messages
-from gateway.models import Area, GroupPost, REPORT_STATUSES, STATUS_LABELS, Delivery
-from gateway.queue import enqueue_on_commit
+from gateway.mirror import messages
+from gateway.mirror.outbound import queue_post
+from gateway.models import Area, REPORT_STATUSES, STATUS_LABELS, Delivery
 from gateway.reports import add_event
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,6 @@ SMS_STATUS = {
     "rejected": "Phan anh #{n} khong duoc xu ly.",
 }
 SMS_REPLY = "Tra loi phan anh #{n}: {text}"
-POST_JOB = "gateway.mirror.jobs.post"
 
 
 class StatusError(ValueError):
@@ -92,26 +91,10 @@ def _queue_sms(session, report, *, key, body):
 
 
 def _queue_post(session, report, *, key, text, reply=False):
-    existing = session.scalar(select(GroupPost).where(GroupPost.idempotency_key == key))
-    if existing is not None:
-        return existing  # mirrored already (a retried job)
     # A report with no area (a stranger's text) goes to its commune's main group.
-    area = report.area or session.get(Area, report.commune_id)
-    group = group_of(area) if area is not None else None
-    if group is None:
-        log.info("report %s has no group to mirror into", report.id)
-        return None
-    target, chat_id = group
-    reply_to = None
-    if reply:
-        first = session.scalar(select(GroupPost).where(GroupPost.idempotency_key == f"report:{report.id}:mirror"))
-        reply_to = first.message_id if first is not None else None
-    post = GroupPost(idempotency_key=key, report_id=report.id, area_id=report.area_id, target=target,
-                     chat_id=chat_id, text=text, reply_to=reply_to)
-    session.add(post)
-    session.flush()
-    enqueue_on_commit(session, POST_JOB, post.id, queue="high")
-    return post
+    return queue_post(session, area=report.area, in_group_of=report.area or session.get(Area, report.commune_id),
+                      text=text, key=key, report_id=report.id,
+                      reply_to_key=f"report:{report.id}:mirror" if reply else None)
 
 
 def status_label(status):

@@ -10,6 +10,16 @@ from gateway.db import get_db
 from gateway.models import OFFICIAL_ROLES, REPORT_STATUSES, Area, Official
 
 
+def echo_lines(lines):
+    """Echo each line, or "none" when there are none (an empty list must not look like nothing happened)."""
+    shown = 0
+    for line in lines:
+        click.echo(line)
+        shown += 1
+    if not shown:
+        click.echo("none")
+
+
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
@@ -161,10 +171,9 @@ def reports_list(status, limit):
     query = select(Report).order_by(Report.id.desc()).limit(limit)
     if status:
         query = query.where(Report.status == status)
-    for r in get_db().scalars(query):
-        area = r.area.name if r.area else "-"
-        click.echo(f"#{r.number:<5} {STATUS_LABELS[r.status]:<15} {area:<15} {CATEGORY_LABELS.get(r.category, r.category):<30} "
-                   f"{mask(r.phone) if r.phone else '-':<14} {r.text[:60]!r}")
+    echo_lines(f"#{r.number:<5} {STATUS_LABELS[r.status]:<15} {r.area.name if r.area else '-':<15} "
+               f"{CATEGORY_LABELS.get(r.category, r.category):<30} {mask(r.phone) if r.phone else '-':<14} {r.text[:60]!r}"
+               for r in get_db().scalars(query))
 
 
 @reports_cli.command("show")

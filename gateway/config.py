@@ -5,6 +5,7 @@ Every setting is an environment variable of the same name; `create_app(config)` 
 """
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -70,6 +71,11 @@ SETTINGS = (
     Setting("DUTY_OFFICER_PHONE", "", "Who key 0 on the hotline reaches when no area sets `duty_officer_phone`."),
     Setting("VOICE_MAX_CONCURRENT", "5", "Outbound calls ringing or in progress at once; more wait a little."),
     Setting("VOICE_RETRY_MINUTES", "10,30", "Minutes before retrying a call that was not answered, busy or failed: `10,30` makes three attempts in all."),
+    Setting("TWILIO_API_BASE_URL", "", "A Twilio-compatible REST API (a commune's own Somleng, e.g. `https://somleng.example.vn`); empty: Twilio's."),
+    Setting("STRINGEE_API_KEY_SID", "", "Stringee API key SID (`VOICE_PROVIDER=stringee`): signs the REST JWT for outbound calls."),
+    Setting("STRINGEE_API_KEY_SECRET", "", "Stringee API key secret.", True),
+    Setting("STRINGEE_SIGNING_SECRET", "", "Stringee project's signing secret: checks `X-STRINGEE-SIGNATURE` on /ivr/stringee/*. Generated in development so the phone simulator can sign.", True),
+    Setting("STRINGEE_NUMBER", "", "The Stringee number (1800/1900, landline or mobile) calls come from, e.g. `842473001234`."),
     Setting("CALLBACK_UNKNOWN_PER_HOUR", "20", "Missed-call callbacks to numbers not on the household list, per hour across the gateway."),
     # Broadcasts (gateway/broadcast): fan-out, send rate, escalation.
     Setting("BROADCAST_CHUNK_SIZE", "500", "Households per fan-out job of a broadcast (one bulk insert, one send job per channel)."),
@@ -109,7 +115,7 @@ def fill_development_defaults(config, instance_path):
         return  # production names its own database and secrets (check_production)
     if not config.get("DATABASE_URL"):
         config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "gateway.sqlite")
-    missing = [k for k in ("SECRET_KEY", "TWILIO_AUTH_TOKEN") if not config.get(k)]
+    missing = [k for k in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "STRINGEE_SIGNING_SECRET") if not config.get(k)]
     if missing:
         # Persisted so the phone simulator's signatures survive a restart.
         path = os.path.join(instance_path, "dev-secrets.json")
@@ -154,13 +160,25 @@ def markdown_table():
     return "\n".join(rows)
 
 
+SETTING_ROW = re.compile(r"^\| `[A-Z][A-Z0-9_]*` \|.*\|\s*$", re.M)
+
+
+def setting_rows(text):
+    """The settings rows (`| `NAME` | … |`) anywhere in `text`, as (name, line)."""
+    return [(m.group(0).split("`")[1], m.group(0).rstrip()) for m in SETTING_ROW.finditer(text)]
+
+
 def update_readme(path):
-    """Rewrite the configuration table in README.md from SETTINGS (`python -m gateway.config`)."""
+    """Rewrite the configuration table in README.md from SETTINGS (`python -m gateway.config`),
+    dropping settings rows left anywhere else (a table pasted twice, a removed setting)."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
     start = text.index("| variable | default | what it does |")
     end = text.find("\n\n", start)
-    text = text[:start] + markdown_table() + (text[end:] if end != -1 else "\n")
+    before, after = text[:start], (text[end:] if end != -1 else "\n")
+    stray = re.compile(SETTING_ROW.pattern + r"\n?", re.M)
+    after = re.sub(r"\n{3,}", "\n\n", stray.sub("", after))
+    text = stray.sub("", before) + markdown_table() + after
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
 

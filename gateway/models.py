@@ -463,7 +463,8 @@ class InboundMessage(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     intent: Mapped[str | None] = mapped_column(String(20))
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
-    # The answer given, so a provider's redelivery of the same webhook gets it again.
+    # The answer given, so a provider's redelivery of the same webhook gets it again (and the report's
+    # thread shows it).
     reply: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     # True when something received could not be stored as it was (NUL, a lone surrogate, too long).

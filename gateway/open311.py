@@ -15,9 +15,10 @@ from gateway.areas import match_area
 from gateway.auth import may_act_on, official_for_token
 from gateway.casework import report_received
 from gateway.db import get_db
-from gateway.mirror.messages import VIETNAM, scrub_numbers
+from gateway.mirror.messages import VIETNAM
 from gateway.models import CATEGORY_LABELS, REPORT_CATEGORIES, Area, Report
 from gateway.parse import coordinate, date_arg, id_or_404, whole
+from gateway.phone import mask_text
 from gateway.reports import open_report
 from gateway.text import nfc
 
@@ -96,9 +97,9 @@ def request_json(report, agency):
     notes = [e.text for e in report.events if e.kind == "status" and e.text]
     return {
         "service_request_id": str(report.number), "status": "open" if report.status in OPEN else "closed",
-        "status_notes": scrub_numbers(notes[-1]) if notes else None,
+        "status_notes": mask_text(notes[-1]) if notes else None,
         "service_name": CATEGORY_LABELS.get(report.category, report.category), "service_code": report.category,
-        "description": scrub_numbers(report.text) or ("Phản ánh bằng giọng nói" if report.recording_id else ""),
+        "description": mask_text(report.text) or ("Phản ánh bằng giọng nói" if report.recording_id else ""),
         "agency_responsible": agency, "service_notice": None,
         "requested_datetime": _iso(report.created_at), "updated_datetime": _iso(report.updated_at),
         "expected_datetime": None, "address": report.address or (report.area.name if report.area else None),

@@ -26,6 +26,7 @@ from sqlalchemy import String, cast, func, literal, select, update
 
 from gateway import queue
 from gateway.db import get_db
+from gateway.mirror.outbound import POST_JOB, requeue_post
 from gateway.models import (
     Announcement, Area, AudioAsset, BroadcastChunk, Bulletin, Delivery, GroupPost, OperatorLink, Report, utcnow,
 )
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 BCAST = "gateway.broadcast.jobs."
 SMS_JOB = "gateway.sms.jobs.send_delivery"
 CALL_JOB = "gateway.ivr.jobs.place_call"
-POST_JOB = "gateway.mirror.jobs.post"
 BATCH = 2000  # rows one rule handles per run; the next run takes the rest
 # A broadcast step whose job keeps being lost or failing is given up (and shows in /healthz).
 MAX_REQUEUES = 20
@@ -384,8 +384,7 @@ def repost_command(post_id):
     gp = db.get(GroupPost, post_id)
     if gp is None or gp.status != "failed":
         raise click.ClickException(f"No failed group post {post_id}.")
-    gp.status, gp.next_attempt_at, gp.last_error = "pending", None, None
-    queue.enqueue_on_commit(db, POST_JOB, gp.id, queue="high")
+    requeue_post(db, gp)
     db.commit()
     click.echo(f"Group post {post_id} queued again.")
 

@@ -33,16 +33,22 @@ def queue_voice_report(session, report):
 
 
 def fetch(url, config):
-    """The recording's bytes; Twilio's media URLs get the account's Basic auth and `.mp3`."""
+    """The recording's bytes, fetched the way its provider wants (gateway.ivr.dialects: Twilio's and a
+    Somleng's with the account's Basic auth and `.mp3`, Stringee's with the REST JWT)."""
+    from gateway.ivr.dialects.stringee import Stringee
+    from gateway.ivr.dialects.twiml import TwiML
+
     parts = urlsplit(url)
-    if parts.scheme != "https":
+    # A commune's own Somleng may serve plain http on its network: the operator named that host.
+    own_server = (config.get("TWILIO_API_BASE_URL") or "").rstrip("/")
+    if parts.scheme != "https" and not (own_server and url.startswith(own_server + "/")):
         raise TransportError(f"recording URL must be https, not {parts.scheme or 'empty'}", permanent=True)
-    auth = None
-    if parts.hostname and (parts.hostname == "twilio.com" or parts.hostname.endswith(".twilio.com")):
-        auth = (config.get("TWILIO_ACCOUNT_SID") or "", config.get("TWILIO_AUTH_TOKEN") or "")
-        if "." not in parts.path.rsplit("/", 1)[-1]:
-            url += ".mp3"  # Twilio serves a RecordingUrl as WAV or MP3 by extension
-    resp = http.request("GET", url, auth=auth, stream=True)
+    kwargs = {}
+    for dialect in (TwiML, Stringee):
+        url, kwargs = dialect.recording_request(url, config)
+        if kwargs:
+            break
+    resp = http.request("GET", url, stream=True, **kwargs)
     if resp.status_code == 404:
         # Twilio can take a few seconds to make a recording available.
         raise TransportError("recording not available yet (404)", code="404")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from gateway.areas import match_area
 from gateway.models import Area, Resident
-from gateway.phone import PhoneError, national, normalize
+from gateway.phone import PhoneError, household, national
 from gateway.text import fold, nfc
 
 # Field → headers it is known by, folded (no case, diacritics, punctuation or spaces).
@@ -66,6 +66,8 @@ class RowResult:
     status: str  # imported, updated, unchanged, rejected
     phone: str = ""
     reason: str = ""
+    name: str = ""  # as the file has them, so a rejected row can be found and fixed
+    written: str = ""
 
 
 @dataclass
@@ -218,7 +220,7 @@ def parse_row(session, row, columns, header, default_area, today):
         i = columns.get(name)
         return row[i].strip() if i is not None and i < len(row) and row[i] is not None else None
 
-    phone = normalize(cell("phone") or "")
+    phone = household(cell("phone") or "")
     values = {}
     if cell("name") is not None:
         values["name"] = re.sub(r"\s+", " ", cell("name"))
@@ -296,24 +298,34 @@ def import_residents(session, filename, data, *, skip_bad_rows=False, default_ar
         row, line = rows[index], index + 1  # the line number the spreadsheet shows
         if not _filled(row):
             continue
+        written = {k: _raw(row, columns, k) for k in ("name", "phone")}
         try:
             parsed = parse_row(session, row, columns, header, default_area, today)
         except (PhoneError, ValueError) as exc:
-            report.rows.append(RowResult(line, "rejected", reason=str(exc)))
+            report.rows.append(RowResult(line, "rejected", reason=str(exc), name=written["name"],
+                                         written=written["phone"]))
             continue
         if parsed.phone in seen:
             report.rows.append(RowResult(line, "rejected", national(parsed.phone),
-                                         f"Trùng số điện thoại với dòng {seen[parsed.phone]}."))
+                                         f"Trùng số điện thoại với dòng {seen[parsed.phone]}.", written["name"],
+                                         written["phone"]))
             continue
         seen[parsed.phone] = line
         status = _apply(session, parsed, source)
-        report.rows.append(RowResult(line, status, national(parsed.phone)))
+        report.rows.append(RowResult(line, status, national(parsed.phone), name=written["name"],
+                                     written=written["phone"]))
     if (report.rejected and not skip_bad_rows) or dry_run:
         session.rollback()
         return report
     session.commit()
     report.committed = True
     return report
+
+
+def _raw(row, columns, name):
+    """A cell as the file has it ("" when the column is missing)."""
+    i = columns.get(name)
+    return str(row[i] or "").strip() if i is not None and i < len(row) else ""
 
 
 def _filled(row):

@@ -8,9 +8,9 @@ class TransportError(Exception):
     def __init__(self, message, *, permanent=False, code=None, retry_after=None):
         # Providers' messages name the number ("The 'To' number +8491… is not valid"); the
         # message is logged by workers and kept on the row, so only a masked number goes on.
-        from gateway.mirror.messages import scrub_numbers
+        from gateway.phone import mask_text
 
-        super().__init__(scrub_numbers(str(message)))
+        super().__init__(mask_text(str(message)))
         self.permanent = permanent
         self.code = code
         self.retry_after = retry_after

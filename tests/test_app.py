@@ -130,9 +130,70 @@ def test_metrics_expose_queue_depth_and_delivery_counts(app, client, db):
     assert 'gateway_deliveries{channel="sms",status="failed"} 1' in text
 
 
-def test_readme_documents_every_setting():
-    readme = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md"), encoding="utf-8").read()
+README = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
+
+
+def test_readme_documents_every_setting_once_and_nothing_stale():
+    from gateway.config import setting_rows
+
+    readme = open(README, encoding="utf-8").read()
     assert markdown_table() in readme, "regenerate the README table: python -m gateway.config"
+    names = [name for name, _ in setting_rows(readme)]
+    assert len({s.name for s in SETTINGS}) == len(SETTINGS), "a setting is declared twice in gateway/config.py"
+    assert sorted(names) == sorted(s.name for s in SETTINGS), "duplicated or stale settings rows in README.md"
+
+
+def test_regenerating_the_readme_drops_duplicated_and_stale_rows(tmp_path):
+    from gateway.config import setting_rows, update_readme
+
+    table = markdown_table()
+    doubled = table.splitlines()[2:5] + ["| `GONE_SETTING` | `1` | Removed long ago. |"]
+    path = tmp_path / "README.md"
+    path.write_text(f"# x\n\n{table}\n\n" + "\n".join(doubled) + "\n\nAfter the table.\n", encoding="utf-8")
+    update_readme(path)
+    text = path.read_text(encoding="utf-8")
+    assert sorted(n for n, _ in setting_rows(text)) == sorted(s.name for s in SETTINGS)
+    assert text.endswith(table + "\n\nAfter the table.\n")
+
+
+def test_readme_commands_are_written_as_they_run(app):
+    """Every command named in the README exists, as `python -m gateway …`; every group is listed."""
+    import re
+
+    readme = open(README, encoding="utf-8").read()
+    assert not re.search(r"(^|[\s`])flask (?!--app)", readme, re.M), "write commands as `python -m gateway …`"
+    assert "https://<PUBLIC_BASE_URL>" not in readme and "PORT=" in readme
+    groups = dict(app.cli.commands)
+    documented = set(re.findall(r"python -m gateway ([a-z-]+)(?: ([a-z-]+))?", readme))
+    section = readme[readme.index("## Command line"):readme.index("### Household lists")]
+    for line in section.splitlines():
+        match = re.match(r"\| `([a-z-]+)(?: ([a-z-]+))?", line)
+        if match:
+            documented.add(match.groups(""))
+            # "announcements create`, `list`, …": the group's other commands named on the row
+            for other in re.findall(r"`([^`]+)`", line.split("|")[1])[1:]:
+                words = other.split()
+                documented.add((match.group(1), words[1] if words[0] == match.group(1) else words[0]))
+    for group, command in documented:
+        if group in ("run", "routes", "shell"):
+            continue
+        assert group in groups, f"README names `python -m gateway {group}`, which does not exist"
+        if command:
+            assert command in groups[group].commands, f"README names `{group} {command}`, which does not exist"
+    listed = {g for g, _ in documented}
+    for group, cmd in groups.items():
+        if group in ("routes", "shell"):
+            continue
+        assert group in listed, f"`{group}` is missing from the README's command table"
+        for name in getattr(cmd, "commands", {}):
+            assert (group, name) in documented, f"`{group} {name}` is missing from the README"
+
+
+@pytest.mark.parametrize("command", [["announcements", "list"], ["loudspeaker", "links"], ["reports", "list"],
+                                     ["audio", "list"], ["sms", "stuck"], ["areas", "list"]])
+def test_empty_lists_say_none(runner, command):
+    result = runner.invoke(args=command)
+    assert result.exit_code == 0 and result.output == "none\n", result.output
 
 
 def test_index_page_answers(client):

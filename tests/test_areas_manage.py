@@ -291,6 +291,8 @@ def test_api_area_filters_follow_merges(app, demo):
         kp6_id = area(db, "KP6").id
         open_report(db, commune=db.get(Area, demo), channel="sms", text="Đèn hỏng", area=area(db, "KP6"),
                     phone="+84987000222")
+        open_report(db, commune=db.get(Area, demo), channel="sms", text="Ngập nước", area=area(db, "KP1"),
+                    phone="+84987000333")  # another area's: each filter below leaves it out
         token = issue_token(db, db.scalar(select(Official).where(Official.login == "admin")))
         db.commit()
     assert run(app, "merge", "KP5", "KP6").exit_code == 0

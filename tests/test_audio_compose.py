@@ -6,6 +6,7 @@ import responses
 
 from audio import LOUDSPEAKER, PLAIN, Layout, RenderSpec, codec, render
 from audio.compose import chime
+from audio.spec import ESPEAK_DEFAULTS
 from audio.engines.espeak import EspeakEngine
 from audio.loudness import integrated_loudness, measure, normalize, true_peak
 from tests.audio_helpers import ebur128, encode_as, ffmpeg, speech_wav, stream_info
@@ -46,7 +47,8 @@ def test_real_espeak_render_meets_the_loudness_target(tmp_path, engine_calls):
     assert phone.read_bytes()[:4] == b"RIFF"
     assert r.mp3_bytes == mp3.stat().st_size and r.phone_bytes == phone.stat().st_size
     assert abs(r.duration_ms / 1000 - codec.decode(mp3).duration) < 0.05
-    assert (r.engine, r.voice, r.fallback_used, r.cached) == ("espeak", "vi", False, False)
+    assert (r.engine, r.voice, r.fallback_used, r.cached) == (
+        "espeak", ESPEAK_DEFAULTS["loudspeaker"]["voice"], False, False)
     # The engine was given the spoken form, never digits.
     assert engine_calls and not any(c.isdigit() for text in engine_calls for c in text)
     assert "bảy giờ ba mươi" in engine_calls[0] and "không chín một hai" in engine_calls[0]
@@ -110,7 +112,7 @@ def test_content_hash_covers_what_is_heard():
     assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine="gtts").content_hash() != key
     assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"rate": 120}).content_hash() != key
     assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"voice": "vi-vn-x-south"}).content_hash() != key
-    assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"voice": "vi"}).content_hash() == key
+    assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options={"voice": ""}).content_hash() == key
     # Not heard: timeouts, retries, the espeak backend.
     quiet = {"timeout": 3, "retries": 5, "backend": "library"}
     assert RenderSpec(text=base.text, layout=LOUDSPEAKER, engine_options=quiet).content_hash() == key
@@ -181,3 +183,33 @@ def test_join_adds_chimes_where_asked_normalizes_and_caches(tmp_path):
     assert again.cached and again.content_hash == chimed.content_hash
     with pytest.raises(ValueError):
         join([], str(out))
+
+
+def test_each_rendition_is_spoken_with_its_own_espeak_defaults(tmp_path, monkeypatch):
+    """The loudspeaker MP3 and the phone WAV each get the voice and speed chosen for them
+    (audio.spec.ESPEAK_DEFAULTS); one synthesis when they agree, and the content hash follows them."""
+    from audio import spec as spec_module
+
+    heard = []
+    original = EspeakEngine.synthesize
+    monkeypatch.setattr(EspeakEngine, "synthesize",
+                        lambda self, text: heard.append((self.voice, self.rate)) or original(self, text))
+    same = {"loudspeaker": {"voice": "vi", "rate": 140}, "phone": {"voice": "vi", "rate": 140}}
+    monkeypatch.setattr(spec_module, "ESPEAK_DEFAULTS", same)
+    text = "Họp dân lúc 8h."
+    before = RenderSpec(text=text).content_hash()
+    render(RenderSpec(text=text), tmp_path)
+    assert heard == [("vi", 140)]
+
+    heard.clear()
+    monkeypatch.setattr(spec_module, "ESPEAK_DEFAULTS", {"loudspeaker": {"voice": "vi+f3", "rate": 120},
+                                                         "phone": {"voice": "vi", "rate": 140}})
+    changed = RenderSpec(text=text)
+    assert changed.content_hash() != before  # new defaults: the cached files are not reused
+    assert changed.voice() == "vi+f3"
+    r = render(changed, tmp_path)
+    assert not r.cached and sorted(heard) == [("vi", 140), ("vi+f3", 120)]
+    # Options given explicitly win over both renditions' defaults.
+    heard.clear()
+    render(RenderSpec(text=text, engine_options={"voice": "vi+m3", "rate": 130}), tmp_path)
+    assert heard == [("vi+m3", 130)]

@@ -47,8 +47,11 @@ def post_tg(client, body, secret=SECRET):
 
 
 @pytest.mark.parametrize("secret", ["wrong", ""])
-def test_wrong_or_missing_secret_is_403(client, group, secret):
-    assert post_tg(client, update("x", reply_to=500), secret=secret).status_code == 403
+def test_wrong_or_missing_secret_is_403(client, db, group, secret):
+    events = len(group.events)
+    assert post_tg(client, update("Đã xử lý.", reply_to=500), secret=secret).status_code == 403
+    db.expire_all()
+    assert relayed(db, group) == [] and len(group.events) == events  # a relayable reply, refused
 
 
 def test_reply_to_the_mirrored_post_is_relayed_once(client, db, group):
@@ -106,7 +109,8 @@ def test_zalo_numbered_reply(client, db, group):
     kp1.group_target, kp1.group_chat_id = "zalo", "zalo-kp1"
     db.commit()
     headers = {"X-Bot-Api-Secret-Token": "z-secret"}
-    assert client.post("/bots/zalo", json=zalo_event("x"), headers={"X-Bot-Api-Secret-Token": "no"}).status_code == 403
+    forged = client.post("/bots/zalo", json=zalo_event(f"#{group.number}: Giả mạo"), headers={"X-Bot-Api-Secret-Token": "no"})
+    assert forged.status_code == 403 and relayed(db, group) == []
     resp = client.post("/bots/zalo", json=zalo_event(f"#{group.number}: Đã nhận"), headers=headers)
     assert resp.get_json()["relayed"] is True
     sticker = client.post("/bots/zalo", json=zalo_event("", event="message.sticker.received"), headers=headers)
@@ -124,5 +128,6 @@ def test_generic_webhook_reply_is_signed(client, db, group):
              "Content-Type": "application/json"}
     assert client.post("/bots/webhook", data=body, headers=stale).status_code == 403
     assert client.post("/bots/webhook", data=body, headers={**good, "X-Loaxom-Signature": "sha256=00"}).status_code == 403
+    assert relayed(db, group) == []  # refused before anything was relayed
     assert client.post("/bots/webhook", data=body, headers=good).get_json()["relayed"] is True
     assert len(relayed(db, group)) == 1

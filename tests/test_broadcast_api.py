@@ -96,14 +96,16 @@ def test_officials_are_limited_to_their_own_areas(client, tokens, db):
 
 
 @pytest.mark.parametrize("headers, status", [({}, 401), ({"Authorization": "Bearer nope"}, 401)])
-def test_token_is_required(client, tokens, headers, status):
+def test_token_is_required(client, tokens, db, headers, status):
     assert client.post(URL, json=body(), headers=headers).status_code == status
     assert client.get(URL, headers=headers).status_code == status
+    assert db.scalar(select(Announcement.id)) is None  # nothing was created
 
 
-def test_loudspeaker_operators_may_not_announce(client, tokens):
+def test_loudspeaker_operators_may_not_announce(client, tokens, db):
     r = client.post(URL, json=body(), headers=auth(tokens["loa"]))
     assert r.status_code == 403
+    assert db.scalar(select(Announcement.id)) is None and db.scalar(select(Delivery.id)) is None
 
 
 def test_cancel_a_scheduled_announcement_then_not_again(client, tokens, db):

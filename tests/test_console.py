@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from gateway.casework import change_status
 from gateway.console import i18n
 from gateway.models import (
     Announcement, Area, AudioAsset, Delivery, Official, OutboxMessage, Report, Resident, utcnow,
@@ -65,6 +66,7 @@ def test_inactive_official_cannot_log_in(client, db, demo):
     token = csrf(client)
     resp = client.post("/console/login", data={"login": "tanloi", "password": "demo1234", "csrf_token": token})
     assert resp.status_code == 401
+    assert client.get("/console/").status_code == 302  # not logged in
 
 
 def test_repeated_failures_lock_the_login(client, demo):
@@ -206,6 +208,9 @@ def test_report_filters(client, db, demo):
     assert numbers("?category=environment") == {a.number}
     assert numbers(f"?area={area(db, 'KP2').id}") == {b.number}
     assert numbers("?status=resolved") == set()
+    change_status(db, b, "resolved")
+    db.commit()
+    assert numbers("?status=resolved") == {b.number}
 
 
 # Reports ----------------------------------------------------------------------------------
@@ -365,7 +370,8 @@ def test_upload_rejects_a_corrupt_file_and_keeps_a_good_one(client, db, demo):
 
 # Dashboard --------------------------------------------------------------------------------
 
-def test_dashboard_shows_coverage_failures_and_queues(client, db, demo):
+def test_dashboard_shows_coverage_failures_and_queues(app, client, db, demo):
+    app.config["SMS_PROVIDER"] = "esms"  # delivery reports: "Đã nhận" can be known
     token = login(client)
     post(client, "/console/announcements", token, compose_data(db, areas=[str(area(db, "KP1").id), str(area(db, "KP2").id)]))
     a = db.scalar(select(Announcement))
@@ -382,8 +388,8 @@ def test_dashboard_shows_coverage_failures_and_queues(client, db, demo):
     assert "Khu phố 1" in html and f"Đã nhận: 3 ({round(300 / len(kp1))}%)" in html
     assert f"Đã xác nhận: 1 ({round(100 / len(kp1))}%)" in html
     assert "30006 Landline or unreachable carrier" in html
-    assert re.search(r"<th scope=\"row\">bulk</th>", html)
-    assert "Tiến trình" in html
+    assert re.search(r"<th scope=\"row\">gửi hàng loạt</th>", html) and "bulk" not in html
+    assert "Bộ phận xử lý" in html
 
 
 # Residents --------------------------------------------------------------------------------
@@ -454,16 +460,20 @@ def test_import_checks_first_then_imports(client, db, demo):
                  content_type="multipart/form-data")
     html = check.get_data(as_text=True)
     assert check.status_code == 200 and "chưa lưu gì" in html and "có 5 chữ số" in html
-    assert "Có dòng lỗi" in html and 'id="import-confirm"' not in html
+    assert "Chưa nhập được: có 1 dòng lỗi" in html and 'id="import-confirm"' not in html
+    assert "<td>Ông Sáu</td><td>12345</td>" in html  # what was read, so the row can be found
     assert db.scalar(select(Resident).where(Resident.phone == "+84912000001")) is None
     skip = post(client, "/console/residents/import", token,
                 {"file": (io.BytesIO(csv.encode()), "ds.csv"), "skip_bad_rows": "1"}, content_type="multipart/form-data")
     html = skip.get_data(as_text=True)
     token_value = re.search(r'name="token" value="([0-9a-f]+)"', html).group(1)
+    assert ("Kiểm tra xong, chưa lưu gì. Khi bấm “Xác nhận nhập”: 1 hộ mới, 0 cập nhật, 0 không đổi. "
+            "1 dòng lỗi sẽ được bỏ qua.") in html and "Chưa nhập được" not in html and "--skip" not in html
+    assert re.search(r'id="import-confirm">Xác nhận nhập<', html)
     assert db.scalar(select(Resident).where(Resident.phone == "+84912000001")) is None  # still nothing saved
     done = post(client, "/console/residents/import", token,
                 {"token": token_value, "confirm": "1", "skip_bad_rows": "1"})
-    assert "Đã nhập: 1 mới" in done.get_data(as_text=True)
+    assert "Đã nhập: 1 hộ mới, 0 cập nhật, 0 không đổi. Đã bỏ qua 1 dòng lỗi" in done.get_data(as_text=True)
     added = db.scalar(select(Resident).where(Resident.phone == "+84912000001"))
     assert added.name == "Bà Năm" and added.is_elderly and added.consent_source == "import:ds.csv"
     again = post(client, "/console/residents/import", token, {"token": token_value, "confirm": "1"})

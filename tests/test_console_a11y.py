@@ -8,7 +8,7 @@ PAIRS = [
     ("text", "bg"), ("text", "surface"), ("muted", "bg"), ("muted", "surface"), ("link", "bg"), ("link", "surface"),
     ("on-primary", "primary"), ("nav-text", "nav-bg"), ("error", "error-bg"), ("success", "success-bg"),
     ("info", "info-bg"), ("on-danger", "danger"), ("badge-text", "badge-bg"), ("error", "surface"),
-    ("success", "surface"), ("link", "info-bg"),
+    ("success", "surface"), ("link", "info-bg"), ("warn", "warn-bg"), ("wait", "wait-bg"), ("muted", "badge-bg"),
 ]
 
 

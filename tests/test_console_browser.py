@@ -149,8 +149,9 @@ def test_compose_listen_send_and_watch_progress(page, server):
     # The SMS as residents will read it: no diacritics, its segments and cost.
     preview = page.locator("#sms-preview")
     preview.filter(has_text="Tiem phong dai: Sang mai 14/8").wait_for()
-    assert "GSM-7, 1" in page.locator("#sms-summary").inner_text()
-    assert re.search(r"\d+ hộ nhận SMS × 1 phần tin × 800 ₫", page.locator("#sms-cost").inner_text())
+    assert page.locator("#sms-summary").inner_text().startswith("Không dấu, 1 tin nhắn")
+    assert re.search(r"\d+ hộ nhận SMS × 1 tin nhắn × 800 ₫", page.locator("#sms-cost").inner_text())
+    assert page.locator("#sms-options").is_hidden()  # one SMS: nothing to choose
     # Listen before sending: rendered by the embedded worker with espeak-ng.
     page.click("#listen")
     page.locator("#audio-player[src$='.mp3']").wait_for(state="attached")
@@ -162,7 +163,7 @@ def test_compose_listen_send_and_watch_progress(page, server):
     tab_to(page, "#title")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/console/announcements/\d+$"))
-    assert page.locator(".flash.success").inner_text() == "Đã lên lịch thông báo."
+    assert page.locator(".flash.success").inner_text() == "Đang gửi thông báo…"
     # Progress, live: the fan-out runs on the embedded queue while the page polls.
     page.locator("#progress-total").filter(has_text=re.compile(r"Tổng số lượt gửi: [1-9]")).wait_for()
     page.locator("#ann-status").filter(has_text=re.compile("Đang gửi|Đã gửi")).wait_for()
@@ -224,7 +225,7 @@ def test_report_through_the_simulator_is_acknowledged_in_the_inbox(page, server)
 
 
 def test_voice_report_by_calling_the_hotline_in_the_simulator(page, server):
-    """Dial, press 2 (report) and 1 (security), leave a recording from a file, hang up."""
+    """Dial, press 2 (report) and 1 (security), leave a recording from a file, press 1 to send it."""
     keyboard_login(page, "admin")
     page.goto("/console/simulator")
     phone = page.input_value("#sim-number")
@@ -240,6 +241,8 @@ def test_voice_report_by_calling_the_hotline_in_the_simulator(page, server):
     page.locator("#record-panel").wait_for(state="visible")
     page.set_input_files("#sim-record-file", SAMPLE)
     page.click("#sim-record-send")
+    waiting.nth(3).wait_for()  # "bấm 1 để gửi, bấm 2 để ghi lại"
+    page.click(".keypad .key[data-key='1']")
     page.locator("#call-screen p.ended").wait_for()
     shot(page, "09-simulator-voice-report.png")
     with server.app_context():

@@ -27,7 +27,7 @@ def test_preview_is_the_sms_residents_get(client, db, demo):
     expected = sum(1 for r in recipients(db, Announcement(areas=[area], audiences=["everyone"], channels=["sms"]))
                    if "sms" in r.channels)
     assert p["recipients"] == expected > 0 and p["cost"] == expected * 800
-    assert p["cost_text"] == f"{expected} hộ nhận SMS × 1 phần tin × 800 ₫ = khoảng {expected * 800:,} ₫".replace(",", ".")
+    assert p["cost_text"] == f"{expected} hộ nhận SMS × 1 tin nhắn × 800 ₫ = khoảng {expected * 800:,} ₫".replace(",", ".")
 
 
 def test_preview_cost_follows_audiences_channels_and_scope(client, db, demo):
@@ -50,15 +50,31 @@ def test_preview_cost_follows_audiences_channels_and_scope(client, db, demo):
     assert foreign["recipients"] == 0  # not their area: counted as nothing
 
 
-def test_long_text_is_cut_and_said_so(client, db, demo):
+def test_long_text_is_never_cut_silently(client, db, demo):
     token = login(client)
     body = "Thông báo về lịch tiêm phòng. " * 20
     p = post_json(client, "/console/announcements/preview", token,
                   {"title": "Lịch", "body": body, "areas": [kp(db, "KP1")], "channels": ["sms"]}).get_json()
-    assert p["cut"] and p["segments"] == 1 and len(p["text"]) <= 160 and "rút gọn" in p["summary"]
+    # The whole text in the parts it needs, or one part the official edits: the choice is offered.
+    assert not p["fits"] and p["segments"] == p["full"]["parts"] == 4 and p["text"] == p["full"]["text"]
+    assert len(p["short"]["text"]) <= 160 and p["short"]["parts"] == 1
     urgent = post_json(client, "/console/announcements/preview", token,
                        {"title": "Cháy", "body": "Cháy ở chợ", "priority": "urgent", "areas": [kp(db, "KP1")],
                         "channels": ["sms"]}).get_json()
-    assert urgent["text"].startswith("KHAN: Chay: Chay o cho")
+    assert urgent["text"].startswith("KHAN: Chay: Chay o cho") and urgent["fits"]
     empty = post_json(client, "/console/announcements/preview", token, {"title": "", "body": ""}).get_json()
     assert empty["text"] == "" and empty["summary"] == "Viết nội dung để xem tin nhắn."
+
+
+def test_preview_cost_uses_the_communes_own_sms_price(client, db, demo):
+    token = login(client, "truongkp1")
+    data = {"title": "Họp", "body": "Tối nay họp.", "areas": [kp(db, "KP1")], "audiences": ["everyone"],
+            "channels": ["sms"]}
+    before = post_json(client, "/console/announcements/preview", token, data).get_json()
+    commune = db.scalar(select(Area).where(Area.code == "KP1", Area.level == "neighbourhood")).commune()
+    commune.settings = {**(commune.settings or {}), "sms_price_vnd": 350}
+    db.commit()
+    after = post_json(client, "/console/announcements/preview", token, data).get_json()
+    assert before["recipients"] == after["recipients"] > 0
+    assert before["cost"] == before["recipients"] * 800 and after["cost"] == after["recipients"] * 350
+    assert "350 ₫" in after["cost_text"]

@@ -235,3 +235,31 @@ def test_bulletin_cli_requests_the_bulletin(runner, app, setup):
     with app.app_context():
         assert get_db().scalar(select(Bulletin)).status == "ready"
         assert get_db().scalar(select(AudioAsset).where(AudioAsset.kind == "bulletin")) is not None
+
+
+def test_page_shows_local_times_and_bulletins_only_for_days_with_announcements(client, setup, app):
+    import re
+    from zoneinfo import ZoneInfo
+
+    token, ids = setup
+    html = client.get(f"/loa/{token}/").get_data(as_text=True)
+    with app.app_context():
+        first = get_db().get(Announcement, ids["first"])
+        local = first.send_at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+        utc = first.send_at.astimezone(dt.timezone.utc)
+    assert local.strftime("%H:%M ngày %d/%m/%Y") in html and " UTC" not in html
+    assert utc.strftime("%H:%M") not in html  # the UTC clock would be seven hours off
+    with app.app_context():
+        days = {local_day(get_db().get(Announcement, ids[k]).send_at) for k in ("first", "whole")}
+    links = set(re.findall(r"/bulletin/(\d{4}-\d{2}-\d{2})\.mp3", html))
+    assert links == {d.isoformat() for d in days}  # the days the announcements went out, no empty ones
+
+
+def test_page_without_recent_announcements_has_no_bulletin_links(client, app, demo):
+    with app.app_context():
+        db = get_db()
+        kp2 = db.scalar(select(Area).where(Area.code == "KP2"))
+        _, token = create_link(db, area=kp2, label="Loa KP2")
+        db.commit()
+    html = client.get(f"/loa/{token}/").get_data(as_text=True)
+    assert "/bulletin/" not in html and "Không có thông báo nào cho loa trong 7 ngày qua" in html

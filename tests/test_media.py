@@ -64,7 +64,7 @@ def audio_jobs(app):
 def test_text_asset_is_queued_by_the_web_and_rendered_by_the_worker(any_app, engine_calls):
     with any_app.app_context():
         asset = ensure_text_asset(get_db(), HOTLINE_GREETING)
-        assert (asset.status, asset.kind, asset.engine, asset.voice) == ("pending", "prompt", "espeak", "vi")
+        assert (asset.status, asset.kind, asset.engine, asset.voice) == ("pending", "prompt", "espeak", "vi+f3")
         asset_id = asset.id
     assert engine_calls == []  # the web process synthesizes nothing
     assert audio_jobs(any_app) == 1
@@ -465,7 +465,7 @@ def test_audio_commands(app, runner, engine_calls, tmp_path):
     result = runner.invoke(args=["audio", "check", "Họp lúc 8h30 ngày 14/8.", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Spoken form: Họp lúc tám giờ ba mươi ngày mười bốn tháng tám." in result.output
-    assert "Engine espeak (vi)" in result.output and "LUFS" in result.output
+    assert "Engine espeak (vi+f3)" in result.output and "LUFS" in result.output
     assert stream_info(out).startswith("mp3, 44100 Hz, mono")
     with app.app_context():
         ensure_text_asset(get_db(), "Xin chào bà con.")

@@ -140,6 +140,7 @@ def test_leader_key_only_files_for_their_areas(client, db, demo):
     refused = client.post("/open311/v2/requests.json", data={"api_key": token, "service_code": "other",
                                                               "address_id": "KP9"})
     assert refused.status_code == 403
+    assert db.scalar(select(Report.id)) is None  # nothing was filed
     ok = client.post("/open311/v2/requests.json", data={"api_key": token, "service_code": "other", "address_id": "KP2"})
     assert ok.status_code == 201
 

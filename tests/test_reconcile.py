@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from gateway import reconcile
 from gateway.broadcast import coverage, jobs
+from gateway.mirror.outbound import POST_JOB
 from gateway.models import (
     BroadcastChunk, Bulletin, Delivery, GroupPost, OutboxMessage, utcnow,
 )
@@ -244,7 +245,7 @@ def test_telegram_post_that_timed_out_is_left_to_an_operator_not_posted_again(ra
     rapp.config.update(GROUP_CONFIG)
     responses.add(responses.POST, TG, body=requests.ReadTimeout("read timed out"))
     gp = post_row(db, target="telegram", chat="-100123")
-    enqueue("gateway.mirror.jobs.post", gp.id, queue="high")
+    enqueue(POST_JOB, gp.id, queue="high")
     drain(rapp, scheduled=True)
     drain(rapp, scheduled=True)
     db.refresh(gp)
@@ -271,7 +272,7 @@ def test_webhook_post_that_timed_out_is_sent_again_with_the_same_idempotency_key
     responses.add(responses.POST, HOOK, body=requests.ReadTimeout("read timed out"))
     responses.add(responses.POST, HOOK, json={"message_id": "w-1"})
     gp = post_row(db, target="webhook", chat=HOOK)
-    enqueue("gateway.mirror.jobs.post", gp.id, queue="high")
+    enqueue(POST_JOB, gp.id, queue="high")
     drain(rapp)
     db.execute(update(GroupPost).values(next_attempt_at=utcnow()))
     db.commit()
@@ -284,7 +285,7 @@ def test_webhook_post_that_timed_out_is_sent_again_with_the_same_idempotency_key
 
 def test_post_to_an_unknown_group_target_fails_with_the_reason(rapp, db):
     gp = post_row(db, target="facebook")
-    enqueue("gateway.mirror.jobs.post", gp.id, queue="high")
+    enqueue(POST_JOB, gp.id, queue="high")
     drain(rapp)
     db.refresh(gp)
     assert gp.status == "failed" and "facebook" in gp.last_error and "telegram" in gp.last_error

@@ -218,3 +218,14 @@ def test_cli_import_reports_rows_and_exits_nonzero_when_nothing_imported(app, de
     out = tmp_path / "out.xlsx"
     exported = runner.invoke(args=["residents", "export", str(out)])
     assert exported.exit_code == 0 and out.exists()
+
+
+def test_household_phones_must_be_vietnamese_and_not_service_numbers(db, demo):
+    data = HEADER + ("1,Khách nước ngoài,+1 415 867 5309,KP1,,,\n2,Tổng đài,1900 1234,KP1,,,\n"
+                     "3,Ghi kèm chữ,SĐT: 0912 345 678,KP1,,,\n")
+    report = import_residents(db, "ho-dan.csv", data.encode(), skip_bad_rows=True)
+    by_line = {r.line: r for r in report.rows}
+    assert by_line[2].status == "rejected" and "số nước ngoài (mã +1)" in by_line[2].reason
+    assert by_line[3].status == "rejected" and "tổng đài" in by_line[3].reason
+    assert by_line[4].status == "imported"
+    assert list(residents(db)) == ["+84912345678"]

@@ -135,3 +135,91 @@ def test_area_list_is_cut_with_an_ellipsis():
     areas = [SimpleNamespace(level="neighbourhood", code=f"KP{i}", name=f"Khu phố {i}", parent=None) for i in range(1, 15)]
     text = area_list(areas, budget=40)
     assert text.startswith("KP1 (Khu pho 1), KP2 (Khu pho 2)") and text.endswith("...") and len(text) <= 45
+
+
+# Shortening keeps what residents need (issue 17, item 1) ------------------------------------
+
+from gateway.sms.digest import announcement_text, facts, shorten, sms_plan  # noqa: E402
+
+CONTACT = ann("Tiêm phòng dại", "Sáng thứ Bảy 14/8 lúc 7h30 tiêm phòng dại cho chó mèo tại nhà văn hóa thôn Tân Lợi. "
+              "Chó phải được rọ mõm và xích cẩn thận khi đưa đến điểm tiêm, trẻ em không dắt chó đi tiêm. "
+              "Liên hệ 0912 345 678.")
+
+
+def test_tin_reply_carries_the_priority_prefix_once_and_no_second_hotline():
+    urgent = ann("Cháy rừng", "Cháy ở đồi thông, tránh xa khu vực.", "urgent")
+    urgent.sms_text = announcement_sms(urgent, hotline="+842633822123")  # as the broadcast stores it
+    assert urgent.sms_text.startswith("KHAN: Chay rung:")
+    text = digest_text([urgent, MEETING], area_name="Khu phố 5", hotline="+842633822123", segments=2)
+    assert text.count("KHAN") == 1 and text.count("goi 0263 3822 123") == 1
+    assert announcement_text(urgent) == "KHAN: Chay rung: Chay o doi thong, tranh xa khu vuc."
+
+
+def test_broadcast_sms_keeps_the_contact_number_before_other_sentences():
+    text = announcement_sms(CONTACT, hotline="+842633822123")
+    assert count_segments(text) == ("GSM-7", 1)
+    assert "Lien he 0912 345 678" in text and "14/8" in text and "7h30" in text
+    assert text.endswith(" Nghe day du: goi 0263 3822 123")
+    assert "tre em" not in text  # the sentence without facts made room
+
+
+def test_nothing_is_lost_silently():
+    plan = sms_plan(CONTACT, hotline="+842633822123")
+    assert plan["needed"] == plan["full_parts"] == 2 and plan["full_lost"] == []
+    assert all(f in plan["full"] for f in facts(announcement_text(CONTACT)))
+    crowded = ann("Vay vốn", "Ngày 14/8 tại UBND xã: hộ ông A 12 triệu, hộ bà B 15 triệu, hộ ông C 9 triệu, "
+                  "hộ bà D 20 triệu, hộ ông E 7 triệu, hộ bà G 11 triệu, hộ ông H 30 triệu. Liên hệ 0912 345 678.")
+    plan = sms_plan(crowded, hotline="+842633822123")
+    assert plan["short_lost"]  # one SMS cannot hold them all, and says which
+    for fact in plan["short_lost"]:
+        assert fact not in plan["short"]
+    for fact in facts(plan["short"].removesuffix(" Nghe day du: goi 0263 3822 123")):
+        assert fact in facts(announcement_text(crowded))  # never half a number
+
+
+def test_cut_never_splits_a_phone_number_or_a_date():
+    text = "Moi nguoi goi ngay cho can bo so 0912 345 678 de duoc ho tro kip thoi"
+    for limit in range(10, len(text)):
+        short, lost = shorten(text, limit)
+        assert len(short) <= limit
+        assert "0912 345 678" in short or ("0912" not in short and lost == ["0912 345 678"])
+
+
+def test_dk_suggestions_never_cut_a_code_in_half():
+    areas = [SimpleNamespace(level="neighbourhood", code=f"KP{i}", name=f"Khu phố {i}", parent=None)
+             for i in (1, 10, 11, 12, 13, 14, 15)]
+    text = render("unknown_area", text="KP15", suggestions=area_list(areas, budget=70))
+    import re
+
+    codes = re.findall(r"\bKP\d+", text.split("Co phai:")[1])
+    assert codes and len(codes) == len(set(codes))  # never "KP1" twice where one was KP10
+    assert all(f"{c} (Khu pho {c[2:]})" in text for c in codes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=vietnamese.map(lambda s: " ".join(s.split())), limit=st.integers(10, 200))
+def test_shorten_never_invents_half_facts(text, limit):
+    from gateway.sms.encoding import length, to_gsm
+
+    text = to_gsm(text)
+    short, lost = shorten(text, limit)
+    assert length(short) <= limit
+    whole = facts(text)
+    for fact in facts(short):
+        assert fact in whole
+
+
+def test_without_a_choice_facts_take_more_parts_rather_than_being_dropped():
+    from gateway.sms.digest import default_sms
+
+    short = ann("Họp", "Tối nay 19h họp dân tại nhà văn hóa.")
+    assert default_sms(short, hotline="+842633822123") == announcement_sms(short, hotline="+842633822123")
+    chatty = ann("Tiêm phòng", "Người dân chú ý thực hiện đầy đủ các biện pháp phòng bệnh cho vật nuôi trong gia đình, "
+                 "giữ chuồng trại sạch sẽ và theo dõi sức khỏe đàn gia súc hằng ngày, không giấu dịch.")
+    assert count_segments(default_sms(chatty, hotline="+842633822123"))[1] == 1  # no facts lost: one part
+    text = default_sms(CONTACT, hotline="+842633822123")
+    assert all(f in text for f in facts(announcement_text(CONTACT)))
+    crowded = ann("Vay vốn", "Ngày 14/8 tại UBND xã: hộ ông A 12 triệu, hộ bà B 15 triệu, hộ ông C 9 triệu, "
+                  "hộ bà D 20 triệu, hộ ông E 7 triệu, hộ bà G 11 triệu, hộ ông H 30 triệu. Liên hệ 0912 345 678.")
+    text = default_sms(crowded, hotline="+842633822123")
+    assert count_segments(text)[1] == 2 and all(f in text for f in facts(announcement_text(crowded)))

@@ -135,8 +135,12 @@ def test_twilio_status(client, db, name, start, params, sign, status, after, err
 
 
 def test_status_for_an_unknown_message_is_200(client, db):
+    d = twilio_delivery(db)
     resp = twilio_post(client, "/sms/status", dict(STATUS_EXAMPLES[0]["params"], MessageSid="SM" + "f" * 32))
     assert resp.status_code == 200
+    db.refresh(d)
+    assert d.status == "queued"  # another message's row is left alone
+    assert db.scalar(select(func.count()).select_from(Delivery)) == 1  # and none is made up for it
 
 
 def android_event(event, payload, event_id="ev-1"):
@@ -184,8 +188,10 @@ def test_android_event_redelivered_is_handled_once(android_app, db, demo):
     assert db.scalar(select(func.count()).select_from(Report)) == 1
 
 
-def test_android_without_a_signing_key_refuses_everything(app, db):
+def test_android_without_a_signing_key_refuses_everything(app, db, demo):
     assert android_post(app.test_client(), android_event("sms:received", RECEIVED)).status_code == 403
+    assert db.scalar(select(func.count()).select_from(InboundMessage)) == 0
+    assert db.scalar(select(Resident.id).where(Resident.phone == RECEIVED["sender"])) is None  # "DK KP5" not taken
 
 
 @pytest.mark.parametrize("event, status, error", [

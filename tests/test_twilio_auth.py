@@ -40,8 +40,10 @@ def make_app(base_url, token="12345"):
     @app.route("/<path:anything>", methods=["GET", "POST"])
     @twilio_signed
     def hook(anything):
+        app.calls.append(anything)  # the view ran: a refused request must never get here
         return "ok"
 
+    app.calls = []
     return app
 
 
@@ -57,6 +59,7 @@ def test_vectors_through_a_flask_route(v):
     resp = app.test_client().post(path, data=v.get("form_body") or params_of(v), headers=headers,
                                   content_type="application/x-www-form-urlencoded")
     assert resp.status_code == (200 if v["valid"] else 403)
+    assert len(app.calls) == (1 if v["valid"] else 0)
 
 
 def test_empty_and_repeated_fields_are_signed():
@@ -76,6 +79,7 @@ def test_empty_and_repeated_fields_are_signed():
         bad = client.post("/sms/inbound", data=tampered, headers={"X-Twilio-Signature": signature},
                           content_type="application/x-www-form-urlencoded")
         assert bad.status_code == 403
+    assert app.calls == ["sms/inbound"]  # only the untampered request reached the view
 
 
 def test_behind_a_proxy_the_public_url_is_signed_not_the_internal_one():
@@ -88,6 +92,7 @@ def test_behind_a_proxy_the_public_url_is_signed_not_the_internal_one():
     client = app.test_client()
     assert client.post("/sms/inbound?x=1", data=form, headers={"X-Twilio-Signature": public}).status_code == 200
     assert client.post("/sms/inbound?x=1", data=form, headers={"X-Twilio-Signature": internal}).status_code == 403
+    assert app.calls == ["sms/inbound"]
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Twilio-Signature": ""}, {"X-Twilio-Signature": "garbage"},
@@ -96,6 +101,7 @@ def test_missing_or_garbage_signature_is_403_never_500(headers):
     app = make_app("https://gw.example.vn")
     resp = app.test_client().post("/sms/inbound", data={"Body": "x"}, headers=headers)
     assert resp.status_code == 403
+    assert app.calls == []
 
 
 def test_json_body_without_body_hash_is_403_not_500():
@@ -103,3 +109,4 @@ def test_json_body_without_body_hash_is_403_not_500():
     resp = app.test_client().post("/sms/inbound", data='{"a": 1}', content_type="application/json",
                                   headers={"X-Twilio-Signature": "abc="})
     assert resp.status_code == 403
+    assert app.calls == []

@@ -1,4 +1,6 @@
 """audio.verbalize: the table of real announcement phrasing, and the number rules one by one."""
+import re
+
 import pytest
 
 from audio import numbers, verbalize
@@ -71,3 +73,18 @@ def test_no_digit_survives_and_nothing_raises(text):
 def test_empty_and_blank_text():
     assert verbalize("") == ""
     assert verbalize("  \n\n ") == ""
+
+
+PLAIN_WORDS = st.sampled_from(["Khẩn!", "khẩn", "lưu ý,", "bà con", "thông báo", "họp", "tại", "nhà văn hóa",
+                               '"Ngày hội Đại đoàn kết"', "“Xã hội học tập”", "«Tết vì người nghèo»", "thôn",
+                               "Tân Lợi", "nhé.", "xin", "mời", "- ", "(", ")", "THÔNG BÁO", "đi", "về"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(PLAIN_WORDS, min_size=1, max_size=12).map(" ".join))
+def test_no_word_is_dropped_quoted_titles_and_repeats_included(text):
+    """Titles in quotes and repeated phrases are read as written: every word, in order, none merged."""
+    def words(t):
+        return re.findall(r"[^\W\d_]+", t.lower())
+
+    assert words(verbalize(text)) == words(text)

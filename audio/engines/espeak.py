@@ -13,9 +13,18 @@ import threading
 from audio.codec import wav_bytes
 from audio.engines.base import Engine, EngineConfigError, EngineError, Speech
 
-# Words per minute: espeak's 175 is too fast for elderly listeners on a phone line.
+# Words per minute when none is given: espeak's 175 is too fast for elderly listeners. Renders
+# give each rendition its own voice and speed (`defaults`, chosen by bench/listening.py).
 DEFAULT_RATE = 140
 TIMEOUT = 120
+
+
+def defaults(rendition):
+    """The voice and speed a render gives espeak for `rendition` (loudspeaker or phone) unless
+    told otherwise: `audio.spec.ESPEAK_DEFAULTS`, kept there because it is part of the content hash."""
+    from audio.spec import ESPEAK_DEFAULTS
+
+    return dict(ESPEAK_DEFAULTS[rendition])
 
 
 class EspeakEngine(Engine):

@@ -54,12 +54,14 @@ def areas_list(show_all):
             extra += f" — đã gộp vào {area.merged_into.name} [{area.merged_into.code}] {area.merged_at:%d/%m/%Y}"
         elif not area.active:
             extra += f" — ngừng dùng {area.retired_at:%d/%m/%Y}"
-        click.echo(f"{'  ' * depth}{area.name} [{area.code}] {kind_label(area)}{extra}")
+        yield f"{'  ' * depth}{area.name} [{area.code}] {kind_label(area)}{extra}"
         for child in area.children:
-            show(child, depth + 1)
+            yield from show(child, depth + 1)
 
-    for root in db.scalars(select(Area).where(Area.parent_id.is_(None)).order_by(Area.id)):
-        show(root, 0)
+    from gateway.cli import echo_lines
+
+    echo_lines(line for root in db.scalars(select(Area).where(Area.parent_id.is_(None)).order_by(Area.id))
+               for line in show(root, 0))
 
 
 @areas_cli.command("add")

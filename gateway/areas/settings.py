@@ -4,7 +4,7 @@ prompt recordings, SMS price. Checked when saved, each refusal with a reason in 
 Empty means "inherit": an area without a value uses its commune's, a commune its province's.
 """
 from gateway.models import AudioAsset
-from gateway.phone import normalize
+from gateway.phone import hotline, normalize
 
 # Keys in Area.settings (the rest are columns of Area).
 OTHER_HOTLINES = "other_hotline_numbers"
@@ -24,9 +24,9 @@ SMS_PRICE_MAX = 100_000
 def validate_hotline(text):
     """A hotline number as stored (E.164), or ValueError with the reason.
 
-    The one place hotline numbers are checked; landlines and 1800/1900 service numbers are
-    accepted as far as `gateway.phone.normalize` accepts them."""
-    return normalize(text)
+    The one place hotline numbers are checked; mobiles, landlines and 1800/1900 service numbers
+    (4 or 6 digits after the prefix) are accepted (`gateway.phone.hotline`)."""
+    return hotline(text)
 
 
 def hotline_numbers(area):

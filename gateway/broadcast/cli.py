@@ -83,9 +83,10 @@ def list_(status, limit):
     query = select(Announcement).order_by(Announcement.id.desc()).limit(limit)
     if status:
         query = query.where(Announcement.status == status)
-    for a in get_db().scalars(query):
-        areas = ",".join(x.code for x in a.areas)
-        click.echo(f"{a.id:<5} {a.status:<10} {a.priority:<9} {a.send_at:%Y-%m-%d %H:%M}Z {areas:<20} {a.title[:60]}")
+    from gateway.cli import echo_lines
+
+    echo_lines(f"{a.id:<5} {a.status:<10} {a.priority:<9} {a.send_at:%Y-%m-%d %H:%M}Z "
+               f"{','.join(x.code for x in a.areas):<20} {a.title[:60]}" for a in get_db().scalars(query))
 
 
 @announcements_cli.command("show")

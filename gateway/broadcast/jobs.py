@@ -12,7 +12,6 @@ a worker, the reconciler (gateway.reconcile) finds its chunk and runs it again; 
 announcement is "sent" once every chunk is done and none of its SMS or calls is still pending.
 """
 import datetime as dt
-import hashlib
 import logging
 from collections import Counter, defaultdict
 
@@ -25,11 +24,10 @@ from gateway import queue
 from gateway.broadcast import quiet
 from gateway.broadcast.targeting import chunk_bounds, recipients
 from gateway.db import get_db
-from gateway.models import Announcement, Area, BroadcastChunk, Delivery, GroupPost, Resident, utcnow
+from gateway.models import Announcement, Area, BroadcastChunk, Delivery, Resident, utcnow
 
 log = logging.getLogger(__name__)
 
-POST_JOB = "gateway.mirror.jobs.post"
 THIS = "gateway.broadcast.jobs."
 AUDIO_POLL_SECONDS = 30
 CHUNK_RETRY = dict(max=5, interval=[10, 30, 120, 300, 900])
@@ -122,11 +120,11 @@ def _prepare_content(db, ann):
 
         request_announcement_audio(db, ann)
     if "sms" in (ann.channels or []) and not ann.sms_text:
-        from gateway.sms.digest import announcement_sms
+        from gateway.sms.digest import default_sms
 
         hotline = (ann.areas[0].inherited("hotline_number") if ann.areas else None) \
             or current_app.config.get("HOTLINE_NUMBER")
-        ann.sms_text = announcement_sms(ann, hotline=hotline)
+        ann.sms_text = default_sms(ann, hotline=hotline)  # the console stores the official's choice first
         db.commit()
 
 
@@ -358,7 +356,8 @@ def post_to_groups(announcement_id, attempt=0):
     """One post per main group of the target areas, with a link to the audio once it is rendered
     (posted without the link if the audio fails or takes too long)."""
     from gateway.media.assets import asset_url
-    from gateway.mirror import group_of, messages
+    from gateway.mirror import messages
+    from gateway.mirror.outbound import queue_post
 
     db = get_db()
     ann = db.get(Announcement, announcement_id)
@@ -376,23 +375,15 @@ def post_to_groups(announcement_id, attempt=0):
         return "waiting for audio"
     url = asset_url(ann.audio, "mp3") if state == "ready" else None
     text = messages.announcement_text(ann, audio_url=url)
-    posts = 0
+    posts = set()
     for area in ann.areas:
-        group = group_of(area)
-        if group is None:
+        post = queue_post(db, area=area, text=text, key=f"ann:{ann.id}:group", one_per_group=True,
+                          announcement_id=ann.id)
+        if post is None:
             log.info("broadcast id=%s area=%s has no group", ann.id, area.id)
-            continue
-        target, chat_id = group
-        key = f"ann:{ann.id}:group:" + hashlib.sha256(f"{target}:{chat_id}".encode()).hexdigest()[:32]
-        if db.scalar(select(GroupPost.id).where(GroupPost.idempotency_key == key)) is not None:
-            continue  # posted already (a duplicate job, or two areas sharing a group)
-        post = GroupPost(idempotency_key=key, announcement_id=ann.id, area_id=area.id, target=target,
-                         chat_id=chat_id, text=text)
-        db.add(post)
-        db.flush()
-        queue.enqueue_on_commit(db, POST_JOB, post.id, queue="high")
-        posts += 1
+        else:
+            posts.add(post.id)
     db.commit()
     _step_done(db, ann.id, "groups", 0)
-    log.info("broadcast group posts id=%s posts=%s audio=%s", ann.id, posts, state)
-    return posts
+    log.info("broadcast group posts id=%s posts=%s audio=%s", ann.id, len(posts), state)
+    return len(posts)

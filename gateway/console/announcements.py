@@ -2,18 +2,22 @@
 microphone recordings, then sending progress and cancelling."""
 import datetime as dt
 import logging
+import re
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from gateway.areas.settings import sms_price
 from gateway.auth import area_scope, may_act_on
 from gateway.broadcast import service
-from gateway.console.base import bp, login_required, parse_local, t
+from gateway.console import status
+from gateway.console.base import bp, local_time, login_required, parse_local, t
 from gateway.console.views import scoped_announcements
 from gateway.db import get_db
-from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, utcnow
+from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, Resident, utcnow
 from gateway.parse import json_fields, whole
+from gateway.sms.encoding import count_segments
 from gateway.text import nfc
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,28 @@ def area_choices(db, official):
     return out
 
 
+def area_tree(db, choices):
+    """`area_choices` as a tree for the compose picker: [{"area", "households", "children"}], each
+    area counting the households of its own teams too (one GROUP BY)."""
+    counts = dict(db.execute(select(Resident.area_id, func.count()).where(Resident.opted_out_at.is_(None))
+                             .group_by(Resident.area_id)).all())
+    roots, stack = [], []
+    for area, depth in choices:
+        node = {"area": area, "own": counts.get(area.id, 0), "children": []}
+        while stack and stack[-1][1] >= depth:
+            stack.pop()
+        (stack[-1][0]["children"] if stack else roots).append(node)
+        stack.append((node, depth))
+
+    def total(node):
+        node["households"] = node["own"] + sum(total(child) for child in node["children"])
+        return node["households"]
+
+    for node in roots:
+        total(node)
+    return roots
+
+
 def _form_values(form):
     return {
         "title": form.get("title", ""), "body": form.get("body", ""),
@@ -47,6 +73,7 @@ def _form_values(form):
         "channels": form.getlist("channels") or ([] if form else ["sms", "hotline"]),
         "priority": form.get("priority", "normal"), "send_at": form.get("send_at", ""),
         "recording_id": form.get("recording_id", ""),
+        "sms_mode": form.get("sms_mode", "full"), "sms_short": form.get("sms_short", ""),
     }
 
 
@@ -86,7 +113,11 @@ def validate(db, official, values):
         errors.append(t("ann.err_time"))
     if send_at is not None and send_at < utcnow() - dt.timedelta(minutes=5):
         errors.append(t("ann.err_time_past"))
-    return errors, {"title": title, "body": body, "areas": [a for a in areas if a is not None],
+    sms_text = None
+    if not errors and "sms" in values["channels"] and body:
+        sms_text, sms_errors = chosen_sms(values, title, body, values["priority"], [a for a in areas if a])
+        errors.extend(sms_errors)
+    return errors, {"title": title, "body": body, "areas": [a for a in areas if a is not None], "sms_text": sms_text,
                     "audiences": values["audiences"], "channels": values["channels"],
                     "priority": values["priority"], "send_at": send_at, "recording": recording}
 
@@ -96,8 +127,9 @@ def _render_form(values, errors=(), status=200):
     recording = None
     if whole(values.get("recording_id")) is not None:
         recording = db.get(AudioAsset, whole(values["recording_id"]))
+    choices = area_choices(db, g.official)
     return render_template("console/compose.html", values=values, errors=list(errors),
-                           area_choices=area_choices(db, g.official), audiences=AUDIENCES, channels=CHANNELS,
+                           area_choices=choices, area_tree=area_tree(db, choices), audiences=AUDIENCES, channels=CHANNELS,
                            priorities=PRIORITIES, recording=recording,
                            price=current_app.config.get("SMS_PRICE_VND")), status
 
@@ -116,14 +148,23 @@ def create_announcement():
     errors, clean = validate(db, g.official, values)
     if errors:
         return _render_form(values, errors, 400)
+    from gateway.media.assets import remember_base_url
+
+    sms_text = clean.pop("sms_text")
+    remember_base_url()  # group posts link the audio where officials reach the gateway
     try:
         announcement = service.create(db, official=g.official, **clean)
     except service.AnnouncementError as exc:
         db.rollback()
         return _render_form(values, [str(exc)], 400)
+    if sms_text:
+        announcement.sms_text = sms_text  # what the official chose; the broadcast sends it as it is
     db.commit()
     log.info("console: announcement created id=%s official=%s", announcement.id, g.official.id)
-    flash(t("ann.created"), "success")
+    if announcement.send_at <= utcnow() + dt.timedelta(minutes=1):
+        flash(t("ann.sending_now"), "success")
+    else:
+        flash(t("ann.created_at", time=local_time(announcement.send_at)), "success")
     return redirect(url_for("console.announcement", announcement_id=announcement.id))
 
 
@@ -134,7 +175,7 @@ def announcements():
     page = whole(request.args.get("page"), low=1) or 1
     rows = list(db.scalars(scoped_announcements(db, g.official).limit(PAGE + 1).offset((page - 1) * PAGE)))
     return render_template("console/announcements.html", announcements=rows[:PAGE], page=page,
-                           more=len(rows) > PAGE)
+                           more=len(rows) > PAGE, states=status.describe(db, rows[:PAGE]))
 
 
 def _visible(announcement_id):
@@ -155,8 +196,10 @@ def progress_json(db, announcement):
             continue
         channels[channel] = [{"status": s, "label": t(f"delivery.{s}") if s else s, "count": n}
                              for s, n in sorted(counts.items())]
-    return {"id": announcement.id, "status": announcement.status, "status_label": t(f"status.{announcement.status}"),
-            "total": progress["total"], "channels": channels,
+    channels.update(status.channel_rows(db, announcement))  # group posts and the loudspeaker file
+    badge, label = status.describe(db, [announcement])[announcement.id]
+    return {"id": announcement.id, "status": announcement.status, "badge": badge, "status_label": label,
+            "total": progress["total"], "channels": channels, "done": badge in ("sent", "cancelled", "failed"),
             "cancellable": announcement.status in ("draft", "scheduled")}
 
 
@@ -164,7 +207,8 @@ def progress_json(db, announcement):
 @login_required()
 def announcement(announcement_id):
     a = _visible(announcement_id)
-    return render_template("console/announcement.html", a=a, progress=progress_json(get_db(), a))
+    return render_template("console/announcement.html", a=a, progress=progress_json(get_db(), a),
+                           sms_parts=count_segments(a.sms_text or "")[1])
 
 
 @bp.get("/announcements/<int:announcement_id>/progress")
@@ -197,38 +241,115 @@ def cancel_announcement(announcement_id):
 @bp.post("/announcements/preview")
 @login_required()
 def preview():
-    """The SMS exactly as residents will get it, its segments, and the cost for the chosen recipients."""
+    """The SMS exactly as residents will get it (or the choice when it does not fit one), its parts,
+    the cost for the chosen recipients, and how long the audio will be."""
     db = get_db()
     data = json_fields(request.get_data())
     title = nfc(str(data.get("title") or "")).strip()
     body = nfc(str(data.get("body") or "")).strip()
-    try:
-        from gateway.sms.digest import announcement_sms, announcement_text
-        from gateway.sms.encoding import count_segments
-    except ImportError:  # a checkout without the SMS package
-        return {"available": False, "message": t("ann.preview_unavailable", reason="gateway.sms")}
     if not title and not body:
         return {"available": True, "text": "", "summary": t("ann.preview_empty"), "cost_text": "", "segments": 0,
-                "recipients": 0, "cost": 0}
+                "recipients": 0, "cost": 0, "fits": True, "warnings": [], "audio_text": ""}
     areas = _chosen_areas(db, g.official, data)
     priority = data.get("priority") if data.get("priority") in PRIORITIES else "normal"
-    draft = Announcement(title=title, body=body, priority=priority)
-    # As the broadcast writes it: one segment, ending with the hotline of the first area.
-    hotline = areas[0].inherited("hotline_number") if areas else None
-    text = announcement_sms(draft, hotline=hotline)
-    encoding, segments = count_segments(text)
-    cut = not text.startswith(announcement_text(draft))
+    plan = _plan(title, body, priority, areas)
     recipients = sms_recipients(db, areas, data)
-    price = float(current_app.config.get("SMS_PRICE_VND") or 0)
-    cost = recipients * segments * price
+    price = _price(areas)
+
+    def cost_text(parts):
+        return t("ann.preview_cost", recipients=_number(recipients), segments=parts, price=_number(price),
+                 cost=_number(recipients * parts * price))
+
+    fits = plan["needed"] == 1
+    mode = "short" if data.get("sms_mode") == "short" and not fits else "full"
+    short = _short_choice(data.get("sms_short"), plan)
+    text = plan["full"] if mode == "full" else short["text"]
+    encoding, segments = count_segments(text)
+    seconds = audio_seconds(title, body)
+    warnings = []
+    if plan["full_parts"] > LONG_SMS_PARTS:
+        warnings.append(t("ann.warn_sms_long", parts=plan["full_parts"]))
+    if plan["needed"] > plan["full_parts"]:
+        warnings.append(t("ann.warn_too_long_for_sms", parts=plan["full_parts"])
+                        + (" " + t("ann.warn_sms_lacks", facts=", ".join(plan["full_lost"])) if plan["full_lost"] else ""))
+    if seconds > LONG_AUDIO_SECONDS:
+        warnings.append(t("ann.warn_audio_long", length=_duration(seconds), limit=_duration(LONG_AUDIO_SECONDS)))
     return {
-        "available": True, "text": text, "encoding": encoding, "segments": segments, "chars": len(text),
-        "recipients": recipients, "cost": cost, "cut": cut,
-        "summary": t("ann.preview_segments", encoding=encoding, segments=segments, chars=len(text))
-        + (" " + t("ann.preview_cut") if cut else ""),
-        "cost_text": t("ann.preview_cost", recipients=_number(recipients), segments=segments,
-                       price=_number(price), cost=_number(cost)),
+        "available": True, "text": text, "encoding": encoding, "segments": segments, "chars": len(text), "fits": fits, "mode": mode,
+        "recipients": recipients, "cost": recipients * segments * price, "cut": plan["needed"] > plan["full_parts"] or mode == "short",
+        "summary": t("ann.preview_segments", segments=segments, chars=len(text)),
+        "cost_text": cost_text(segments),
+        "full": {"text": plan["full"], "parts": plan["full_parts"], "lost": plan["full_lost"],
+                 "label": t("ann.sms_full", parts=plan["full_parts"], cost=cost_text(plan["full_parts"]))},
+        "short": {**short, "label": t("ann.sms_short", cost=cost_text(1))},
+        "warnings": warnings, "audio_seconds": round(seconds),
+        "audio_text": t("ann.audio_estimate", length=_duration(seconds)),
     }
+
+
+def _price(areas):
+    """One SMS segment's price: the chosen commune's own (areas settings), else SMS_PRICE_VND."""
+    communes = {a.commune().id: a.commune() for a in areas if a.commune() is not None}
+    return sms_price(next(iter(communes.values())) if len(communes) == 1 else None, current_app.config)
+
+
+LONG_SMS_PARTS = 3  # more parts than this: costly, and some old phones show them out of order
+LONG_AUDIO_SECONDS = 120  # longer than this, listeners at a loudspeaker or on a call stop following
+SYLLABLE_SECONDS = 0.31  # espeak-ng's Vietnamese voice at its default rate (measured; gTTS is a little faster)
+
+
+def _hotline(areas):
+    """The hotline the SMS ends with, as the broadcast chooses it."""
+    return (areas[0].inherited("hotline_number") if areas else None) or current_app.config.get("HOTLINE_NUMBER")
+
+
+def _plan(title, body, priority, areas):
+    from gateway.sms.digest import sms_plan
+
+    return sms_plan(Announcement(title=title, body=body, priority=priority), hotline=_hotline(areas))
+
+
+def _short_choice(edited, plan):
+    """The one-part SMS: the official's edit (as residents will read it) or the proposed shortening,
+    with its parts and the facts of the whole text it lacks."""
+    from gateway.sms.digest import missing_facts
+    from gateway.sms.encoding import to_gsm
+
+    text = " ".join(to_gsm(nfc(str(edited or ""))).split()) or plan["short"]
+    return {"text": text, "parts": count_segments(text)[1], "lost": missing_facts(plan["full"], text),
+            "edited": bool(str(edited or "").strip())}
+
+
+def chosen_sms(values, title, body, priority, areas):
+    """(the SMS text to store, errors): None when the text fits one SMS (the broadcast writes it)."""
+    plan = _plan(title, body, priority, areas)
+    if plan["needed"] == 1:
+        return None, []
+    if values.get("sms_mode") == "short":
+        short = _short_choice(values.get("sms_short"), plan)
+        if short["parts"] > 1:
+            return None, [t("ann.err_sms_short_long", parts=short["parts"])]
+        return short["text"], []
+    return plan["full"], []
+
+
+def audio_seconds(title, body):
+    """About how long the announcement's audio lasts: intro and text twice (the loudspeaker
+    convention), a pause between, a chime before."""
+    from audio import verbalize
+    from gateway.media.assets import announcement_intro
+
+    spoken = verbalize(" ".join(x for x in (announcement_intro(title, body), body) if x))
+    syllables = len(re.findall(r"\w+", spoken))
+    return 2 * syllables * SYLLABLE_SECONDS + 2 + 2
+
+
+def _duration(seconds):
+    """95 → "1 phút 35 giây"."""
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if not minutes:
+        return t("ann.seconds", s=rest)
+    return t("ann.minutes", m=minutes, s=rest) if rest else t("ann.minutes_only", m=minutes)
 
 
 def _chosen_areas(db, official, data):
@@ -241,10 +362,9 @@ def sms_recipients(db, areas, data):
 
     One COUNT (the preview asks on every pause in typing): the broadcast's own recipient query,
     with its SMS rule (gateway.broadcast.targeting.channels_for) as a condition."""
-    from sqlalchemy import func, or_
+    from sqlalchemy import or_
 
     from gateway.broadcast.targeting import recipients_query
-    from gateway.models import Resident
 
     channels = [c for c in data.get("channels") or [] if c in CHANNELS]
     audiences = [a for a in data.get("audiences") or [] if a in AUDIENCES] or ["everyone"]
@@ -266,14 +386,16 @@ def _number(value):
 
 
 def asset_json(asset):
+    from gateway.ivr.calls import phone_warning
     from gateway.media.assets import asset_url
 
     ready = asset.status == "ready"
+    # The asset's error is for the logs and admins (engine and ffmpeg words, server paths), not this page.
     return {"id": asset.id, "status": asset.status, "kind": asset.kind,
             "url": asset_url(asset, "mp3", external=False) if ready else None,
-            "error": asset.error, "name": asset.original_name,
-            "seconds": round((asset.duration_ms or 0) / 1000, 1),
-            "message": t("ann.audio_ready") if ready else t("ann.audio_failed", error=asset.error or "")
+            "name": asset.original_name, "seconds": round((asset.duration_ms or 0) / 1000, 1),
+            "phone_warning": phone_warning(asset),
+            "message": t("ann.audio_ready") if ready else t("ann.audio_failed_plain")
             if asset.status == "failed" else t("ann.audio_rendering")}
 
 

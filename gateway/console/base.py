@@ -46,6 +46,13 @@ def area_name(area):
     return area.name
 
 
+def area_path(area, with_commune=False):
+    """An area's full name for lists: "Khu phố 5 — Tổ 1" (with its commune first when several are shown)."""
+    nodes = list(area.ancestors())[::-1]
+    names = [n.name for n in nodes if n.level != "province" and (n is area or n.level != "commune" or with_commune)]
+    return " — ".join(names)
+
+
 def current_language():
     lang = session.get("lang")
     return lang if lang in LANGUAGES else "vi"
@@ -187,7 +194,7 @@ def template_names():
 
     return {
         "t": t, "csrf_token": csrf_token, "lang": current_language(), "languages": LANGUAGE_NAMES,
-        "official": g.get("official"), "local_time": local_time, "label": label, "area_name": area_name, "national": national,
+        "official": g.get("official"), "local_time": local_time, "label": label, "area_name": area_name, "area_path": area_path, "national": national,
         "simulator_enabled": simulator_enabled(),
         "asset_url": lambda asset, rendition="mp3": asset_url(asset, rendition, external=False),
     }

@@ -1,15 +1,18 @@
-"""The phone simulator's endpoints: the browser's keypad turned into signed Twilio webhooks.
+"""The phone simulator's endpoints: the browser's keypad turned into signed provider webhooks.
 
-Every request the simulator makes carries a valid X-Twilio-Signature computed with the app's
-TWILIO_AUTH_TOKEN over the public URL the webhook checks, and is dispatched in-process, so
-the gateway runs exactly as it does for Twilio — on the embedded defaults, with no account.
+Every request the simulator makes carries a valid signature — X-Twilio-Signature computed with
+the app's TWILIO_AUTH_TOKEN over the public URL the webhook checks, or, for a hotline call in
+Stringee's dialect, X-STRINGEE-SIGNATURE over the Request-URI or the JSON body — and is dispatched
+in-process, so the gateway runs exactly as it does for the provider, with no account. A hotline
+call speaks the configured voice provider's dialect (Stringee's when VOICE_PROVIDER=stringee;
+the page may ask for either), so the simulator walks the same call flow every provider gets.
 """
 import contextvars
 import functools
 import json
 import logging
 import re
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from flask import abort, current_app, g, render_template, request
 from sqlalchemy import select
@@ -52,28 +55,44 @@ def sign(url, params):
     return RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"]).compute_signature(url, params)
 
 
-def dispatch(url, method="POST", params=None):
-    """Send a signed webhook for `url` to this app, in-process; its body (TwiML) or WebhookError.
+def dispatch(url, method="POST", params=None, dialect="twiml"):
+    """Send a signed webhook for `url` to this app, in-process; its body (TwiML, SCCO) or WebhookError.
 
     Nothing leaves the process: the request is handed to this app with `url`'s own origin, as
-    Twilio would call it; the webhook checks the signature against the URL it expects."""
-    params = {k: str(v) for k, v in (params or {}).items()}
+    the provider would call it; the webhook checks the signature against what it expects."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise WebhookError(f"not a webhook URL: {url}")
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    if method == "GET":
-        sep = "&" if parts.query else "?"
-        url = url + (sep + urlencode(params) if params else "")
-        path = path + (sep + urlencode(params) if params else "")
-        signature, data = sign(url, {}), None
+    headers, content_type = {}, None
+    if dialect == "stringee":
+        from gateway.ivr.dialects.stringee import signature
+
+        secret = current_app.config.get("STRINGEE_SIGNING_SECRET") or ""
+        if method == "GET":
+            sep = "&" if parts.query else "?"
+            path = path + (sep + urlencode(params, quote_via=quote) if params else "")
+            data = None
+            signed = path.encode()
+        else:
+            data = json.dumps(params or {}, ensure_ascii=False).encode()
+            signed, content_type = data, "application/json"
+        headers["X-STRINGEE-SIGNATURE"] = signature(secret, signed)
     else:
-        signature, data = sign(url, params), params
+        params = {k: str(v) for k, v in (params or {}).items()}
+        if method == "GET":
+            sep = "&" if parts.query else "?"
+            url = url + (sep + urlencode(params) if params else "")
+            path = path + (sep + urlencode(params) if params else "")
+            signature_value, data = sign(url, {}), None
+        else:
+            signature_value, data = sign(url, params), params
+        headers["X-Twilio-Signature"] = signature_value
     client = current_app.test_client()
     # A fresh context: the webhook gets its own app context and database session, as it would
-    # from Twilio, instead of sharing this console request's.
+    # from the provider, instead of sharing this console request's.
     response = contextvars.Context().run(
-        client.open, path, method=method, data=data, headers={"X-Twilio-Signature": signature},
+        client.open, path, method=method, data=data, headers=headers, content_type=content_type,
         base_url=f"{parts.scheme}://{parts.netloc}")
     body = response.get_data(as_text=True)
     if response.status_code >= 400:
@@ -197,6 +216,19 @@ def _load(sid):
     return Call.from_dict(json.loads(raw))
 
 
+def _fetch(call):
+    """The dispatch function speaking the call's dialect."""
+    return functools.partial(dispatch, dialect=call.dialect)
+
+
+def _dialect(data):
+    """The hotline dialect a simulated call speaks: asked for by the page, else the voice provider's."""
+    asked = str(data.get("dialect") or "")
+    if asked in ("twiml", "stringee"):
+        return asked
+    return "stringee" if current_app.config.get("VOICE_PROVIDER") == "stringee" else "twiml"
+
+
 def _step(call, action):
     """Run one step of the call; its events, or an error the page shows."""
     try:
@@ -206,7 +238,21 @@ def _step(call, action):
         _save(call)
         return {"call": call.sid, "ended": True, "events": [], "error": t("sim.error", error=str(exc))}, 502
     _save(call)
-    return {"call": call.sid, "ended": call.ended, "waiting": (call.waiting or {}).get("verb"), "events": events}
+    return {"call": call.sid, "ended": call.ended, "waiting": (call.waiting or {}).get("verb"),
+            "events": _with_words(events)}
+
+
+def _with_words(events):
+    """Played audio carries the words it speaks (the asset's text), so the screen shows them, not a hash."""
+    from gateway.models import AudioAsset
+
+    for event in events:
+        match = re.search(r"/audio/([0-9a-f]{64})\.\w+$", event.get("url") or "") if event["type"] == "play" else None
+        if match:
+            asset = get_db().scalar(select(AudioAsset).where(AudioAsset.content_hash == match.group(1)))
+            if asset is not None:
+                event["text"] = asset.text or asset.original_name or ""
+    return events
 
 
 @bp.post("/simulator/call")
@@ -219,11 +265,14 @@ def simulator_call():
     if error:
         return {"error": error}, 400
     called = str(data.get("to") or "").strip() or _from_number()
-    call = Call(sid=new_sid("CA"), caller=phone, called=called, entry_url=url_for_provider("/ivr/inbound"),
-                status_url=url_for_provider("/ivr/status"),
+    dialect = _dialect(data)
+    entry, status = (("/ivr/stringee/answer", "/ivr/stringee/event") if dialect == "stringee"
+                     else ("/ivr/inbound", "/ivr/status"))
+    call = Call(sid=new_sid("call-vn-" if dialect == "stringee" else "CA"), caller=phone, called=called,
+                entry_url=url_for_provider(entry), status_url=url_for_provider(status), dialect=dialect,
                 account_sid=current_app.config.get("TWILIO_ACCOUNT_SID") or "AC" + "0" * 32)
-    log.info("simulator call sid=%s official=%s", call.sid, g.official.id)
-    return _step(call, lambda: call.start(dispatch))
+    log.info("simulator call sid=%s dialect=%s official=%s", call.sid, dialect, g.official.id)
+    return _step(call, lambda: call.start(_fetch(call)))
 
 
 def _placed_call(data):
@@ -245,7 +294,7 @@ def _placed_call(data):
 def simulator_answer():
     """Answer a call the gateway placed (an outbox call): its TwiML URL, step by step, as Twilio would."""
     call = _placed_call(json_fields(request.get_data()))
-    return _step(call, lambda: call.start(dispatch))
+    return _step(call, lambda: call.start(_fetch(call)))
 
 
 @bp.post("/simulator/decline")
@@ -254,7 +303,7 @@ def simulator_answer():
 def simulator_decline():
     """Reject a call the gateway placed: its status callback hears `busy`."""
     call = _placed_call(json_fields(request.get_data()))
-    return _step(call, lambda: call.hangup(dispatch, status="busy"))
+    return _step(call, lambda: call.hangup(_fetch(call), status="busy"))
 
 
 @bp.post("/simulator/call/<sid>/digits")
@@ -264,7 +313,7 @@ def simulator_digits(sid):
     call = _load(sid)
     data = json_fields(request.get_data())
     digits = "".join(ch for ch in str(data.get("digits") or "") if ch in "0123456789*#")
-    return _step(call, lambda: call.press(dispatch, digits, str(data.get("finished_on_key") or "")))
+    return _step(call, lambda: call.press(_fetch(call), digits, str(data.get("finished_on_key") or "")))
 
 
 @bp.post("/simulator/call/<sid>/record")
@@ -286,7 +335,7 @@ def simulator_record(sid):
         return {"error": exc.message}, 400
     seconds = max(round((asset.duration_ms or 0) / 1000), 1)
     url = asset_url(asset, "mp3")
-    return _step(call, lambda: call.recorded(dispatch, url=url, sid=new_sid("RE"), duration=seconds))
+    return _step(call, lambda: call.recorded(_fetch(call), url=url, sid=new_sid("RE"), duration=seconds))
 
 
 @bp.post("/simulator/call/<sid>/hangup")
@@ -296,4 +345,4 @@ def simulator_hangup(sid):
     call = _load(sid)
     if call.ended:
         return {"call": call.sid, "ended": True, "events": []}
-    return _step(call, lambda: call.hangup(dispatch))
+    return _step(call, lambda: call.hangup(_fetch(call)))

@@ -9,7 +9,9 @@ from gateway.casework import TRANSITIONS, StatusError, change_status
 from gateway.console.announcements import area_choices
 from gateway.console.base import bp, label, login_required, t
 from gateway.db import get_db
-from gateway.models import REPORT_CATEGORIES, REPORT_STATUSES, Report
+from gateway.models import (
+    REPORT_CATEGORIES, REPORT_STATUSES, Delivery, GroupPost, InboundMessage, Report, Resident,
+)
 from gateway.parse import whole
 from gateway.reports import visible_query, visible_to
 from gateway.text import nfc
@@ -36,7 +38,37 @@ def reports():
                            .limit(PAGE).offset((page - 1) * PAGE)))
     return render_template("console/reports.html", reports=rows, filters=filters, total=total, page=page,
                            pages=pages, statuses=REPORT_STATUSES, categories=REPORT_CATEGORIES,
-                           area_choices=area_choices(db, g.official))
+                           area_choices=area_choices(db, g.official), names=resident_names(db, rows),
+                           length=recording_length)
+
+
+def resident_names(db, reports):
+    """{report id: the household's name on the list} for reports whose phone is on it."""
+    phones = {r.phone for r in reports if r.phone}
+    by_phone = dict(db.execute(select(Resident.phone, Resident.name).where(Resident.phone.in_(phones))).all()) if phones else {}
+    return {r.id: (r.resident.name if r.resident is not None else by_phone.get(r.phone)) or "" for r in reports}
+
+
+def recording_length(asset):
+    """A recording's length as people read it: "0:42"."""
+    seconds = round((asset.duration_ms or 0) / 1000) if asset is not None else 0
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def timeline(db, report):
+    """The report's events, every SMS the resident was sent about it (receipt, status notes, replies)
+    and every group post, in time order: [(kind, time, row)]."""
+    items = [("event", e.created_at, e) for e in report.events]
+    sms = list(db.scalars(select(Delivery).where(Delivery.report_id == report.id, Delivery.channel == "sms")))
+    items += [("sms", d.created_at, d) for d in sms]
+    # Replies given inline in the provider's answer (Twilio's TwiML): no Delivery row carries them.
+    queued = {d.idempotency_key for d in sms}
+    items += [("reply", m.received_at, m) for m in db.scalars(
+        select(InboundMessage).where(InboundMessage.report_id == report.id, InboundMessage.reply.is_not(None),
+                                     InboundMessage.reply != ""))
+        if f"sms:in:{m.id}:reply" not in queued]
+    items += [("post", p.created_at, p) for p in db.scalars(select(GroupPost).where(GroupPost.report_id == report.id))]
+    return sorted(items, key=lambda item: (item[1], {"event": 0, "reply": 1, "sms": 1, "post": 2}[item[0]]))
 
 
 def _visible(report_id):
@@ -47,9 +79,11 @@ def _visible(report_id):
 
 
 def _render(report, errors=(), status=200, form=None):
+    db = get_db()
     return render_template("console/report.html", report=report, errors=list(errors), form=form or {},
-                           next_statuses=sorted(TRANSITIONS.get(report.status, ()),
-                                                key=REPORT_STATUSES.index)), status
+                           next_statuses=sorted(TRANSITIONS.get(report.status, ()), key=REPORT_STATUSES.index),
+                           name=resident_names(db, [report])[report.id], timeline=timeline(db, report),
+                           length=recording_length), status
 
 
 @bp.get("/reports/<int:report_id>")

@@ -11,7 +11,7 @@ from gateway.console.base import bp, login_required, t
 from gateway.db import get_db
 from gateway.models import Area, Resident, utcnow
 from gateway.parse import whole
-from gateway.phone import PhoneError, national, normalize
+from gateway.phone import PhoneError, household, national
 from gateway.text import nfc
 
 PAGE = 50
@@ -108,7 +108,7 @@ def _save(resident):
     errors = []
     phone = None
     try:
-        phone = normalize(values["phone"])
+        phone = household(values["phone"])
     except PhoneError as exc:
         errors.append(str(exc))
     if phone:
@@ -182,7 +182,20 @@ def residents_import():
     uploads.keep("import", upload)
     return render_template("console/residents_import.html", report=report, errors=[], form=form, token=upload.token,
                            confirmed=upload.confirm, filename=upload.filename,
-                           area_choices=area_choices(db, g.official))
+                           area_choices=area_choices(db, g.official),
+                           summary=import_summary(report, form["skip_bad_rows"]))
+
+
+def import_summary(report, skip_bad_rows):
+    """What the check or the import did, agreeing with the "skip bad rows" choice."""
+    counts = {"new": report.count("imported"), "updated": report.count("updated"),
+              "unchanged": report.count("unchanged"), "bad": report.count("rejected")}
+    if report.committed:
+        return t("res.summary_done", **counts) + (" " + t("res.summary_skipped", bad=counts["bad"]) if counts["bad"] else "")
+    if counts["bad"] and not skip_bad_rows:
+        return t("res.summary_blocked", **counts)
+    text = t("res.summary_ready", **counts)
+    return text + (" " + t("res.summary_will_skip", bad=counts["bad"]) if counts["bad"] else "")
 
 
 @bp.get("/residents/export")

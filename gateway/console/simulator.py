@@ -1,4 +1,9 @@
-"""A small TwiML interpreter: what a phone on a Twilio call would hear and do, step by step.
+"""A small call interpreter: what a phone on a Twilio, Somleng or Stringee call would hear and do, step by step.
+
+Both dialects of the call flow are read into the same steps (TwiML as it is; Stringee's SCCO
+JSON turned into the same verbs: talk → Say, stream → Play, barge-in prompts and input → Gather,
+recordMessage → Record, connect → Dial) and run alike; the requests back are the dialect's own
+(Twilio's form fields, Stringee's JSON bodies).
 
 The phone simulator keeps one `Call` per simulated call. Each step runs the current TwiML
 document until it needs the caller (a <Gather> waits for keys, a <Record> for a recording) or
@@ -11,6 +16,7 @@ post to their `action`, or to the current document's URL when there is none; a <
 no input falls through to the next verb unless `actionOnEmptyResult="true"`; an empty
 recording requests no action; the call hangs up when a document runs out of verbs.
 """
+import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urljoin
@@ -51,6 +57,38 @@ def parse(document):
     return [_verb(el) for el in root]
 
 
+def parse_scco(document):
+    """The actions of an SCCO (a JSON array) as the same verbs as TwiML; TwiMLError when it is not one."""
+    try:
+        actions = json.loads(document or "")
+    except ValueError as exc:
+        raise TwiMLError(f"not JSON: {exc}") from None
+    if not isinstance(actions, list) or not all(isinstance(a, dict) and "action" in a for a in actions):
+        raise TwiMLError("an SCCO must be a JSON array of actions")
+    verbs, barge_in = [], []
+    for action in actions:
+        kind = action["action"]
+        if kind in ("talk", "stream", "play"):
+            verb = (Verb("Say", {"language": "vi-VN"}, str(action.get("text", ""))) if kind == "talk"
+                    else Verb("Play", {}, str(action.get("streamUrl") or action.get("fileName") or "")))
+            (barge_in if action.get("bargeIn") else verbs).append(verb)
+        elif kind == "input":
+            attrs = {"action": action.get("eventUrl", ""), "numDigits": str(action.get("maxDigits", "")),
+                     "finishOnKey": "#" if action.get("submitOnHash") else "",
+                     "timeout": str(action.get("timeout", 5)), "actionOnEmptyResult": "true"}  # a timeout posts
+            verbs.append(Verb("Gather", attrs, children=barge_in))
+            barge_in = []
+        elif kind == "recordMessage":
+            verbs.append(Verb("Record", {"action": action.get("eventUrl", ""), "finishOnKey": "#",
+                                         "maxLength": str(action.get("timeout", 3600))}))
+        elif kind == "connect":
+            to = action.get("to") or {}
+            verbs.append(Verb("Dial", {"action": action.get("onFailEventUrl", "")}, "+" + str(to.get("number", ""))))
+        else:
+            verbs.append(Verb(kind))
+    return verbs + barge_in
+
+
 def _verb(element):
     return Verb(element.tag, dict(element.attrib), (element.text or "").strip(), [_verb(c) for c in element])
 
@@ -84,6 +122,7 @@ class Call:
     status_url: str = ""
     account_sid: str = ""
     direction: str = "inbound"
+    dialect: str = "twiml"  # or "stringee"
     url: str = ""
     pending: list = field(default_factory=list)
     waiting: dict | None = None
@@ -106,7 +145,10 @@ class Call:
     # What the caller does ------------------------------------------------------------------
 
     def params(self, status="in-progress", **extra):
-        """The fields Twilio posts with every voice webhook of this call, plus `extra`."""
+        """The fields the provider sends with a request of this call, plus `extra` (Twilio's form fields,
+        or Stringee's JSON body of an action's result)."""
+        if self.dialect == "stringee":
+            return {"call_id": self.sid, **extra}
         params = {
             "AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "CallSid": self.sid,
             "CallStatus": status, "Direction": self.direction, "From": self.caller, "To": self.called,
@@ -119,11 +161,16 @@ class Call:
 
     def start(self, fetch):
         """The first webhook (an inbound call is `ringing`; a call the gateway placed was just
-        answered: `in-progress`), then run until the caller is needed."""
+        answered: `in-progress`; Stringee GETs its answer_url), then run until the caller is needed."""
         events = []
         self.fetches = 0
-        status = "ringing" if self.direction == "inbound" else "in-progress"
-        self._load(fetch, self.entry_url, "POST", self.params(status), events)
+        if self.dialect == "stringee":
+            caller, called = (self.caller, self.called) if self.direction == "inbound" else (self.called, self.caller)
+            fields = {"from": caller.lstrip("+"), "to": called.lstrip("+"), "uuid": self.sid, "fromInternal": "false"}
+            self._load(fetch, self.entry_url, "GET", fields, events)
+        else:
+            status = "ringing" if self.direction == "inbound" else "in-progress"
+            self._load(fetch, self.entry_url, "POST", self.params(status), events)
         return self._run(fetch, events)
 
     def press(self, fetch, digits, finished_on_key=""):
@@ -134,8 +181,9 @@ class Call:
         self.waiting = None
         if digits or _flag(waiting.get("actionOnEmptyResult")):
             action = waiting.get("action") or self.url
-            self._load(fetch, urljoin(self.url, action), waiting.get("method", "POST"),
-                       self.params(Digits=digits, FinishedOnKey=finished_on_key), events)
+            fields = ({"dtmf": digits, "timeout": not digits, "customField": ""} if self.dialect == "stringee"
+                      else {"Digits": digits, "FinishedOnKey": finished_on_key})
+            self._load(fetch, urljoin(self.url, action), waiting.get("method", "POST"), self.params(**fields), events)
         return self._run(fetch, events)
 
     def recorded(self, fetch, *, url, sid, duration, digits="#"):
@@ -144,6 +192,12 @@ class Call:
         events = []
         self.fetches = 0
         self.waiting = None
+        if self.dialect == "stringee":
+            # [R] the recordMessage result's field for the recording (gateway.ivr.dialects.stringee).
+            fields = {"recording_url": url if int(duration) > 0 else ""}
+            self._load(fetch, urljoin(self.url, waiting.get("action") or self.url), "POST", self.params(**fields),
+                       events)
+            return self._run(fetch, events)
         if int(duration) <= 0:
             return self._run(fetch, events)  # an empty recording requests no action
         recording = {"RecordingUrl": url, "RecordingSid": sid, "RecordingDuration": int(duration)}
@@ -162,7 +216,15 @@ class Call:
         self.ended = True
         self.waiting = None
         self.pending = []
-        if self.status_url:
+        if self.status_url and self.dialect == "stringee":
+            # A call event: ended, answered for `duration` seconds unless it was never answered.
+            answered = max(int(duration), 1) if status == "completed" else 0
+            cause = {"busy": "USER_BUSY", "no-answer": "NO_ANSWER"}.get(status, "NORMAL_CLEARING")
+            ends = {"from": {"type": "external", "number": self.caller.lstrip("+")},
+                    "to": {"type": "external", "number": self.called.lstrip("+")}}
+            fetch(self.status_url, "POST", self.params(call_status="ended", duration=int(duration),
+                                                       answerDuration=answered, endCallCause=cause, **ends))
+        elif self.status_url:
             fetch(self.status_url, "POST", self.params(status, CallDuration=int(duration)))
         return [{"type": "end", "by": "caller"}]
 
@@ -180,7 +242,8 @@ class Call:
         if self.fetches > MAX_FETCHES_PER_STEP:
             raise TwiMLError(f"more than {MAX_FETCHES_PER_STEP} documents without waiting for the caller: a loop?")
         self.url = url
-        self.pending = parse(fetch(url, method.upper(), params))
+        answer = fetch(url, method.upper(), params)
+        self.pending = parse_scco(answer) if self.dialect == "stringee" else parse(answer)
         events.append({"type": "fetch", "url": url, "method": method.upper()})
 
     def _spoken(self, verb, events):
@@ -223,8 +286,10 @@ class Call:
                 events.append({"type": "dial", "number": number})
                 if verb.attrs.get("action"):
                     # The simulator connects nobody: the dialled party does not answer.
+                    fields = ({} if self.dialect == "stringee"
+                              else {"DialCallStatus": "no-answer", "DialCallDuration": 0})
                     self._load(fetch, urljoin(self.url, verb.attrs["action"]), verb.attrs.get("method", "POST"),
-                               self.params(DialCallStatus="no-answer", DialCallDuration=0), events)
+                               self.params(**fields), events)
             elif verb.name in ("Hangup", "Reject"):
                 self.ended = True
                 events.append({"type": verb.name.lower()})

@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash
 from gateway import queue
 from gateway.auth import area_scope
 from gateway.console.base import (
-    bp, load_official, local_time, login_required, login_user, session_minutes, t, template_names,
+    bp, label, load_official, local_time, login_required, login_user, session_minutes, t, template_names,
 )
 from gateway.console.i18n import LANGUAGES
 from gateway.db import get_db
@@ -110,8 +110,8 @@ def worker_health(app):
         return ("ok" if thread is not None and thread.is_alive() else "idle"), []
     rows = []
     for worker in Worker.all(connection=queue.get_connection(app)):
-        rows.append({"name": worker.name, "state": worker.get_state(),
-                     "queues": ", ".join(worker.queue_names()),
+        rows.append({"name": worker.name, "state": label("dash.worker_state", worker.get_state()),
+                     "queues": ", ".join(label("queue", q) for q in worker.queue_names()),
                      "seen": local_time(_aware(worker.last_heartbeat), "%H:%M:%S")})
     return None, rows
 
@@ -127,6 +127,7 @@ def _aware(moment):
 @login_required()
 def dashboard():
     from gateway.broadcast import coverage
+    from gateway.console import status
 
     db = get_db()
     official = g.official
@@ -149,14 +150,21 @@ def dashboard():
                 continue
             bars.append(row)
         failures = coverage.failure_reasons(db, chosen)
+        unreported = status.sent_unreported(db, chosen)
+        for row in bars:
+            row["sent"] = unreported.get(row["area"], 0)
     report_query = select(func.count()).select_from(Report).where(Report.status.in_(("new", "acknowledged", "in_progress")))
     scope = area_scope(db, official)
     if scope is not None:
         report_query = report_query.where(Report.area_id.in_(scope))
-    embedded, workers = worker_health(current_app)
+    admin = official.role == "admin"  # only admins see the machinery, and then in words
+    embedded, workers = worker_health(current_app) if admin else (None, [])
     return render_template("console/dashboard.html", announcements=announcements, chosen=chosen, bars=bars,
-                           failures=failures, queues=queue.stats(), embedded=embedded, workers=workers,
-                           open_reports=db.scalar(report_query))
+                           failures=failures, queues=queue.stats() if admin else None, embedded=embedded,
+                           workers=workers, open_reports=db.scalar(report_query), admin=admin,
+                           states=status.describe(db, announcements),
+                           reports_delivery=status.sms_reports_delivery(current_app.config),
+                           sms_provider=current_app.config["SMS_PROVIDER"])
 
 
 @bp.get("/downloads")

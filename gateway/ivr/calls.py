@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.broadcast.quiet import held_back, next_allowed
 from gateway.models import PRIORITIES, Area, Delivery, Resident, utcnow
 from gateway.phone import PhoneError, normalize
-from gateway.queue import enqueue_on_commit
+from gateway.queue import enqueue_on_commit, get_connection
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,14 @@ CALLBACK_DEDUPE = dt.timedelta(minutes=10)
 CALLBACK_UNKNOWN_DEDUPE = dt.timedelta(hours=1)
 # A callback this fresh is placed even in quiet hours: the caller rang us just now.
 CALLBACK_FRESH = dt.timedelta(minutes=15)
+# A recording the caller neither sent (1) nor recorded again (2) is filed this long after the
+# provider stored it: they hung up while "bấm 1 để gửi, bấm 2 để ghi lại" played.
+REVIEW_GRACE = dt.timedelta(minutes=3)
+FILE_RECORDING_JOB = "gateway.ivr.jobs.file_recording"
+# A placed call whose provider gave no id yet (its answer request names it): never NULL, since a
+# "sending" call with no provider id is one a worker died placing (gateway.reconcile).
+PROVISIONAL_ID = "provisional:"
+_DISCARDED = "ivr:discarded-recording:"
 
 
 def queue_call(session, *, phone, key, announcement_id=None, resident_id=None, area_id=None,
@@ -174,3 +182,53 @@ def schedule_callback(session, caller, *, reason):
     session.commit()
     log.info("callback scheduled delivery=%s reason=%s known=%s", delivery.id, reason, resident is not None)
     return delivery
+
+
+def remember_call_id(session, delivery, call_id):
+    """Store the provider's id of the call answering `delivery`, unless a real one is stored already."""
+    unknown = Delivery.provider_id.is_(None) | Delivery.provider_id.like(PROVISIONAL_ID + "%")
+    session.execute(update(Delivery).where(Delivery.id == delivery.id, unknown)
+                    .values(provider_id=call_id).execution_options(synchronize_session=False))
+    session.commit()
+    session.refresh(delivery)
+
+
+def schedule_abandoned_recording(session, *, area_id, category, url, recording_id="", caller="", call_id=""):
+    """File this recording after REVIEW_GRACE unless the caller sent it or recorded again by then."""
+    fields = {"area": area_id, "category": category or "other", "url": url, "rec": recording_id or "",
+              "caller": caller or "", "call": call_id or ""}
+    enqueue_on_commit(session, FILE_RECORDING_JOB, fields, queue="high", at=utcnow() + REVIEW_GRACE)
+    session.commit()
+
+
+def discard_recording(url):
+    """The caller chose to record again: the job filing an abandoned recording leaves this one."""
+    get_connection().set(_DISCARDED + url, "1", ex=int(REVIEW_GRACE.total_seconds()) * 20)
+
+
+def recording_discarded(url):
+    return bool(get_connection().exists(_DISCARDED + url))
+
+
+# The phone rendition is 8 kHz µ-law WAV, one byte a sample (audio.codec.PHONE_ARGS): its size
+# gives its length to a hundredth of a second (the header is a few dozen bytes).
+PHONE_BYTES_PER_SECOND = 8000
+# Longer than this on the phone, an elderly listener loses the thread (and hangs up).
+PHONE_WARN_SECONDS = 60
+
+
+def phone_seconds(asset):
+    """How long a rendered asset lasts on the phone (read once), or None before it is rendered."""
+    if asset is None or asset.status != "ready" or not asset.phone_bytes:
+        return None
+    return round(asset.phone_bytes / PHONE_BYTES_PER_SECOND, 1)
+
+
+def phone_warning(asset):
+    """The warning the compose page shows when an announcement lasts more than a minute on the phone, else None."""
+    seconds = phone_seconds(asset)
+    if seconds is None or seconds <= PHONE_WARN_SECONDS:
+        return None
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return (f"Nghe qua điện thoại, thông báo này dài {minutes} phút {rest} giây: người cao tuổi khó nghe hết. "
+            f"Nên viết ngắn lại, dưới một phút.")

@@ -76,12 +76,10 @@ def place_call(delivery_id):
         _release(db, delivery, previous)
         return _later(db, delivery, now + dt.timedelta(seconds=random.randint(15, 45)), "concurrency cap")
     provider = get_provider(config)
+    url, status_callback = provider.webhook_urls(delivery.id)
     try:
-        call_id = provider.call(
-            delivery.phone, purpose=calls.purpose_of(delivery),
-            url=url_for_provider(f"/ivr/outbound?delivery={delivery.id}"),
-            status_callback=url_for_provider(f"/ivr/status?delivery={delivery.id}"),
-        )
+        call_id = provider.call(delivery.phone, purpose=calls.purpose_of(delivery), url=url_for_provider(url),
+                                status_callback=url_for_provider(status_callback) if status_callback else None)
     except TransportError as exc:
         if exc.permanent or not retries_left():
             db.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "sending")
@@ -138,3 +136,25 @@ def _later(db, delivery, at, reason):
     enqueue(calls.JOB, delivery.id, queue=calls.job_queue(delivery), at=at, retry=calls.TRANSIENT_RETRY)
     log.info("call delayed delivery=%s until=%s reason=%s", delivery.id, at.isoformat(), reason)
     return f"later ({reason})"
+
+
+def file_recording(fields):
+    """File a voice report the caller left at "bấm 1 để gửi" (hung up); nothing when it was filed or re-recorded.
+
+    `fields` is what the provider's recording callback said (area, category, url, rec, caller,
+    call): the recording is not in the database until it is filed."""
+    from gateway.ivr import flow
+    from gateway.models import Area
+
+    db = get_db()
+    area = db.get(Area, int(fields["area"]))
+    if area is None:
+        return "no area"
+    if calls.recording_discarded(fields["url"]):
+        log.info("recording recorded again, not filed call=%s", fields.get("call"))
+        return "recorded again"
+    event = flow.Event(step="recording", state={"category": fields.get("category")}, caller=fields.get("caller", ""),
+                       call_id=fields.get("call", ""), recording_url=fields["url"], recording_id=fields.get("rec", ""))
+    report = flow.file_report(flow.Context(db=db, config=current_app.config, resolve=None, audio_url=None,
+                                           request_audio=None), event, area)
+    return f"report {report.id}"

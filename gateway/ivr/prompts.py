@@ -3,12 +3,12 @@
 A prompt is an audio asset: an official's recording where one was uploaded for the commune
 (`Area.settings["prompt_recordings"]`, prompt key → asset id), otherwise the text rendered
 ahead of time (`flask ivr prompts render`). During a call nothing is synthesized: a webhook
-looks up ready assets and plays them; a prompt not rendered yet is spoken by Twilio's
-`<Say language="vi-VN">` and its render is queued.
+looks up ready assets and plays them; a prompt not rendered yet is spoken by the provider's
+own speech (`<Say language="vi-VN">`, SCCO `talk`) and its render is queued.
 
-Numbers (a report number) are read digit by digit by playing the ten digit prompts one after
-another, so "số 1 0 7" needs no rendering during the call; people quote report numbers digit
-by digit on the phone anyway.
+Some texts belong to a commune (its greeting names it; its list of areas) and a report number
+is read as a whole number ("số mười hai", Vietnamese number words from `audio.numbers`): those
+prompts are rendered the first time they are needed and played from then on.
 """
 import functools
 import logging
@@ -16,6 +16,7 @@ import logging
 from flask import current_app
 from sqlalchemy import select
 
+from audio.numbers import cardinal
 from gateway import areas
 from gateway.media.assets import asset_url, ensure_text_asset, text_spec
 from gateway.models import Area, AudioAsset
@@ -27,21 +28,24 @@ log = logging.getLogger(__name__)
 RECORDINGS_SETTING = "prompt_recordings"
 
 PROMPTS = {
-    "greeting": "Xin chào bà con. Đây là đường dây thông tin của xã, phường.",
+    # The commune's own greeting (greeting_text) replaces this one; it is kept short so that a
+    # known caller hears the news begin within six seconds.
+    "greeting": "Xin chào bà con.",
     "callback_greeting": "Xin chào bà con. Đây là cuộc gọi lại miễn phí từ đường dây thông tin của xã, phường.",
-    "news_intro": "Sau đây là các thông báo mới.",
+    "news_intro": "Tin mới.",
     "no_news": "Hiện không có thông báo mới.",
     "menu": ("Muốn nghe lại, bấm 1. Muốn phản ánh, bấm 2. Muốn chọn khu vực khác, bấm 3. "
              "Muốn gặp cán bộ trực, bấm 0."),
     "menu_again": "Xin bà con bấm một phím.",
     "wrong_key": "Phím vừa bấm không đúng.",
     "area_unknown_caller": "Số điện thoại của bà con chưa có trong danh sách.",
-    "area_ask": "Xin chọn khu vực của bà con, rồi bấm thăng.",
+    "area_ask": "Xin bấm số khu vực của bà con, rồi bấm thăng.",
     "category_menu": ("Phản ánh về an ninh trật tự, bấm 1. Về môi trường, rác thải, tiếng ồn, bấm 2. "
                       "Về y tế, dịch bệnh vật nuôi, bấm 3. Có người cần giúp đỡ, như người già đi lạc, bấm 4. "
                       "Việc khác, bấm 5."),
     "record_instructions": "Hãy nói sau tiếng bíp. Nói xong, bấm phím thăng.",
     "record_empty": "Chưa nghe thấy bà con nói gì.",
+    "record_review": "Bà con bấm 1 để gửi, bấm 2 để ghi lại.",
     "report_number": "Đã nhận phản ánh của bà con. Số phản ánh là",
     "report_thanks": "Cán bộ sẽ xem và trả lời sớm. Cảm ơn bà con.",
     "duty_connecting": "Đang nối máy tới cán bộ trực, xin chờ.",
@@ -50,16 +54,6 @@ PROMPTS = {
     "confirm": "Đã nghe rõ, bấm 1 để xác nhận. Muốn nghe lại, bấm 2.",
     "confirm_thanks": "Cảm ơn bà con đã xác nhận.",
     "goodbye": "Cảm ơn bà con đã nghe. Xin chào và hẹn gặp lại.",
-    "digit_0": "không",
-    "digit_1": "một",
-    "digit_2": "hai",
-    "digit_3": "ba",
-    "digit_4": "bốn",
-    "digit_5": "năm",
-    "digit_6": "sáu",
-    "digit_7": "bảy",
-    "digit_8": "tám",
-    "digit_9": "chín",
 }
 
 
@@ -79,21 +73,47 @@ def area_picker_text(session, commune):
     return " ".join(f"{areas.spoken_name(area)}, bấm {key}." for key, area in area_choices(session, commune).items())
 
 
-def catalogue(session, commune=None):
-    """Every prompt key → text, with the area list of `commune` (or of every commune)."""
-    texts = dict(PROMPTS)
-    communes = [commune] if commune is not None else session.scalars(
-        select(Area).where(Area.level == "commune").order_by(Area.id))
-    for c in communes:
-        text = area_picker_text(session, c)
+def greeting_text(commune):
+    """The short greeting naming the commune: "Thị trấn Tân Lập xin chào bà con."."""
+    return f"{commune.name} xin chào bà con." if commune is not None else PROMPTS["greeting"]
+
+
+def commune_texts(session, commune, keys=None):
+    """The texts of a commune's own prompts (its greeting, its list of areas) among `keys` (all when None)."""
+    if commune is None:
+        return {}
+    texts = {"greeting": greeting_text(commune)}
+    key = area_picker_key(commune)
+    if keys is None or key in keys:
+        text = area_picker_text(session, commune)
         if text:
-            texts[area_picker_key(c)] = text
+            texts[key] = text
     return texts
 
 
-def digit_keys(number):
-    """The prompt keys reading `number` digit by digit."""
-    return [f"digit_{d}" for d in str(number)]
+def number_key(number):
+    """The prompt key reading a report number as a whole number."""
+    return f"number_{int(number)}"
+
+
+def number_texts(number):
+    """{number_key: "số mười hai."}: the number in Vietnamese words, not digit by digit."""
+    return {number_key(number): f"số {cardinal(int(number))}."}
+
+
+def catalogue(session, commune=None):
+    """Every prompt key → text, with the greeting and area list of `commune` (or of every commune).
+
+    For one commune its texts take the plain keys ("greeting"); for all, each commune's greeting
+    is listed as greeting_<id> beside the plain one."""
+    texts = dict(PROMPTS)
+    if commune is not None:
+        return {**texts, **commune_texts(session, commune)}
+    for c in session.scalars(select(Area).where(Area.level == "commune").order_by(Area.id)):
+        own = commune_texts(session, c)
+        texts[f"greeting_{c.id}"] = own.pop("greeting")
+        texts.update(own)
+    return texts
 
 
 def recordings_of(commune):
@@ -166,7 +186,7 @@ def resolve(session, keys, *, commune=None, texts=None):
     for text in dict.fromkeys(missing):
         # Creates the pending asset and queues its render (a no-op when it is already queued).
         ensure_text_asset(session, text, kind="prompt")
-        log.warning("prompt not rendered yet, spoken by <Say>: %.40s", text)
+        log.warning("prompt not rendered yet, spoken by the provider: %.40s", text)
     return Playlist(items, missing)
 
 

@@ -45,11 +45,14 @@ def link_command(area_code, label, login):
 @loudspeaker_cli.command("links")
 def links_command():
     """List operator links (without their tokens)."""
-    db = get_db()
-    for link in db.scalars(select(OperatorLink).order_by(OperatorLink.id)):
+    from gateway.cli import echo_lines
+
+    def line(link):
         state = f"revoked {link.revoked_at:%Y-%m-%d}" if link.revoked_at else "active"
         used = f"{link.last_used_at:%Y-%m-%d %H:%M}" if link.last_used_at else "never"
-        click.echo(f"{link.id}\t{link.area.name}\t{link.label}\t{state}\tlast used {used}")
+        return f"{link.id}\t{link.area.name}\t{link.label}\t{state}\tlast used {used}"
+
+    echo_lines(line(link) for link in get_db().scalars(select(OperatorLink).order_by(OperatorLink.id)))
 
 
 @loudspeaker_cli.command("revoke")

@@ -3,10 +3,12 @@
 Unknown tokens get 404 and revoked ones 410. Files honour Range and conditional GET (ETag)."""
 import datetime as dt
 import os
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, jsonify, make_response, render_template, request, send_file
 from sqlalchemy import select
 
+from gateway.broadcast.quiet import DEFAULT_ZONE
 from gateway.db import get_db
 from gateway.loudspeaker import feed
 from gateway.loudspeaker.bulletin import request_bulletin
@@ -57,12 +59,17 @@ def _send(relative, name):
 def page(token):
     """The download page: current and recent announcements, and the daily bulletins."""
     link = _link(token)
-    today = local_day(utcnow())
-    days = [today - dt.timedelta(days=i) for i in range(BULLETIN_DAYS)]
+    now = utcnow()
+    today = local_day(now)
+    # Only the days that had announcements get a bulletin link (the others would answer "none").
+    had = {local_day(a.send_at) for a in for_area(get_db(), link.area, days=BULLETIN_DAYS, now=now)}
+    days = [d for d in (today - dt.timedelta(days=i) for i in range(BULLETIN_DAYS)) if d in had]
     bulletins = {b.day: b for b in get_db().scalars(
-        select(Bulletin).where(Bulletin.area_id == link.area_id, Bulletin.day.in_(days)))}
+        select(Bulletin).where(Bulletin.area_id == link.area_id, Bulletin.day.in_(days)))} if days else {}
+    zone = ZoneInfo(link.area.inherited("timezone", DEFAULT_ZONE))
     return render_template("loudspeaker/page.html", link=link, area=link.area, entries=_entries(token, link.area),
-                           days=days, bulletins=bulletins, token=token,
+                           days=days, bulletins=bulletins, token=token, days_back=BULLETIN_DAYS,
+                           local=lambda moment: moment.astimezone(zone).strftime("%H:%M ngày %d/%m/%Y"),
                            feed_url=link_url(token, "loudspeaker.feed_xml"))
 
 

@@ -114,7 +114,22 @@ def asset_url(asset, rendition="mp3", external=True):
         return base.rstrip("/") + path  # what providers reach, also from a job with no request
     if external and has_request_context():
         return url_for("media.audio_file", content_hash=asset.content_hash, ext=ext, _external=True)
+    if external:  # a job in development: the address officials last reached the gateway at
+        seen = queue.get_connection().get(SEEN_BASE_KEY)
+        if seen:
+            return seen.decode().rstrip("/") + path
     return path
+
+
+SEEN_BASE_KEY = "gateway:seen-base-url"
+
+
+def remember_base_url():
+    """Without PUBLIC_BASE_URL, keep this request's address for jobs' links (group posts) to use."""
+    if not current_app.config.get("PUBLIC_BASE_URL") and has_request_context():
+        from flask import request
+
+        queue.get_connection().set(SEEN_BASE_KEY, request.host_url)
 
 
 def _options(spec):

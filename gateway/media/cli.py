@@ -51,11 +51,14 @@ def list_command(status):
     query = select(AudioAsset).order_by(AudioAsset.id)
     if status:
         query = query.where(AudioAsset.status == status)
-    for a in get_db().scalars(query):
+    from gateway.cli import echo_lines
+
+    def line(a):
         seconds = f"{a.duration_ms / 1000:.1f}s" if a.duration_ms else "-"
         extra = " fallback" if a.fallback_used else ""
-        line = f"{a.id:>5} {a.kind:<12} {a.status:<8} {seconds:>7} {a.engine or '-':<7}{extra} {a.error or ''}"
-        click.echo(line.rstrip())
+        return f"{a.id:>5} {a.kind:<12} {a.status:<8} {seconds:>7} {a.engine or '-':<7}{extra} {a.error or ''}".rstrip()
+
+    echo_lines(line(a) for a in get_db().scalars(query))
 
 
 @audio_cli.command("rerender")

@@ -17,13 +17,13 @@ from sqlalchemy import update
 from gateway.db import get_db
 from gateway.mirror import MIRROR_TARGETS, get_target
 from gateway.mirror.base import ChatMigrated
+from gateway.mirror.outbound import POST_JOB
 from gateway.models import Area, GroupPost, utcnow
 from gateway.queue import enqueue
 from gateway.transport import TransportError
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 60  # about two days at the capped backoff
-JOB = "gateway.mirror.jobs.post"
 NEEDS_OPERATOR = "outcome_unknown"
 UNKNOWN_OUTCOME = ("Không rõ bài đã lên nhóm chưa ({why}); hãy xem trong nhóm, "
                    "rồi đăng lại bằng tay nếu chưa có.")
@@ -119,7 +119,7 @@ def _retry(db, gp, exc, *, delay):
     gp.status, gp.last_error = "pending", str(exc)[:1000]
     gp.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
     db.commit()
-    enqueue(JOB, gp.id, queue="high", at=gp.next_attempt_at, job_id=f"group-post-{gp.id}-{gp.attempts}")
+    enqueue(POST_JOB, gp.id, queue="high", at=gp.next_attempt_at, job_id=f"group-post-{gp.id}-{gp.attempts}")
     log.info("group post retry post=%s in=%ss attempt=%s", gp.id, delay, gp.attempts)
     return "retry"
 

@@ -1,30 +1,12 @@
 """What the group reads: a report, a status change. Vietnamese with diacritics (group members
 have smartphones), never a full phone number."""
-import re
 from zoneinfo import ZoneInfo
 
 from gateway.models import CATEGORY_LABELS, STATUS_LABELS
-from gateway.phone import mask
+from gateway.phone import mask, mask_text
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 CHANNEL_LABELS = {"sms": "tin nhắn SMS", "voice": "gọi tổng đài", "web": "trang web", "open311": "Open311"}
-
-# A run of digits with the separators people put in phone numbers; 8 or more digits.
-_DIGIT_RUN = re.compile(r"\+?\d(?:[\s.\-()]{0,2}\d){7,}")
-_MONEY = re.compile(r"[1-9]\d{0,2}(?:[.,]\d{3})+")
-
-
-def scrub_numbers(text):
-    """`text` with every phone-like number masked to its last 3 digits (money amounts kept)."""
-    def replace(match):
-        written = match.group(0)
-        if _MONEY.fullmatch(written):
-            return written
-        digits = re.sub(r"\D", "", written)
-        return "x" * (len(digits) - 3) + digits[-3:]
-
-    return _DIGIT_RUN.sub(replace, text or "")
-
 
 def local_time(moment):
     return moment.astimezone(VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
@@ -44,11 +26,11 @@ def report_text(report, *, recording_url=None):
     sender = mask(report.phone) if report.phone else "không rõ số"
     lines.append(f"Từ: {sender} ({CHANNEL_LABELS.get(report.channel, report.channel)})")
     if report.text:
-        lines.append(f"«{scrub_numbers(report.text)}»")
+        lines.append(f"«{mask_text(report.text)}»")
     if report.recording_id or report.recording_url:
         lines.append("Phản ánh bằng giọng nói" + (f": nghe tại {recording_url}" if recording_url else "."))
         if report.transcript:
-            lines.append(f"Bản ghi tự động: «{scrub_numbers(report.transcript)}»")
+            lines.append(f"Bản ghi tự động: «{mask_text(report.transcript)}»")
     lines.append(local_time(report.created_at))
     lines.append(f"Trả lời tin này, hoặc nhắn \"#{report.number} nội dung\", để nhắn lại người phản ánh.")
     return "\n".join(lines)
@@ -58,19 +40,19 @@ def status_text(report, status, note=""):
     """The message that tells the group a report's status changed."""
     text = f"Phản ánh #{report.number}: {STATUS_LABELS.get(status, status)}."
     if note:
-        text += f" {scrub_numbers(note)}"
+        text += f" {mask_text(note)}"
     return text
 
 
 def follow_up_text(report, text):
     """A resident's further text on a report, posted as a reply to the report's message."""
     sender = mask(report.phone) if report.phone else "người phản ánh"
-    return f"Phản ánh #{report.number} · {sender} nhắn thêm: «{scrub_numbers(text)}»"
+    return f"Phản ánh #{report.number} · {sender} nhắn thêm: «{mask_text(text)}»"
 
 
 def reply_text(report, text):
     """The record, in the group, of a reply relayed to the reporter."""
-    return f"Đã nhắn người phản ánh #{report.number}: «{scrub_numbers(text)}»"
+    return f"Đã nhắn người phản ánh #{report.number}: «{mask_text(text)}»"
 
 
 PRIORITY_LABELS = {"urgent": "KHẨN", "emergency": "KHẨN CẤP"}

@@ -62,9 +62,10 @@ def stuck_command():
     """List SMS whose outcome is unknown (left for an operator)."""
     from gateway.sms.outbound import NEEDS_OPERATOR
 
+    from gateway.cli import echo_lines
+
     rows = get_db().scalars(select(Delivery).where(Delivery.error_code == NEEDS_OPERATOR, Delivery.status == "failed"))
-    for d in rows:
-        click.echo(f"{d.id}\t{d.provider}\t{d.updated_at:%Y-%m-%d %H:%M}\t{d.idempotency_key}")
+    echo_lines(f"{d.id}\t{d.provider}\t{d.updated_at:%Y-%m-%d %H:%M}\t{d.idempotency_key}" for d in rows)
 
 
 @sms_cli.command("resend")

@@ -4,13 +4,17 @@ Commands are matched on the folded text (no case, diacritics, punctuation or ext
 and forgive the slips of people typing on a keypad: a letter from the same key (multi-tap:
 "ek" for "dk"), i for y, and in longer words one letter missing, doubled or swapped.
 A command word only counts as a command when the message is the command: "TIN" is the news,
-"Tin bao co trom" is a report. Anything that is not a command is a report.
+"Tin bao co trom" is a report. Opt-outs and confirmations are also recognized as the short
+sentences people write ("ngừng nhận tin", "không nhận nữa ạ", "đã nhận được rồi, cảm ơn"): the
+sentence without its courtesy words ("ạ", "nhé", "rồi", "cảm ơn …") must be the whole phrase,
+so "không nhận được tiền hỗ trợ" and "ok nhưng đường bị ngập" stay reports.
+Anything that is not a command is a report.
 
 Intents and args:
     subscribe    {"area": text after the keyword, as written ("" when none)}
     news         {"area": an area named after TIN, or ""}
     report       {"text": the report as written (after "PA"/"phản ánh" when given), "keyword": bool}
-    unsubscribe  {"word": the keyword}
+    unsubscribe  {"word": the keyword, "area": an area named after it ("HUY DK KP5"), or ""}
     help         {"empty": True when the message was empty}
     confirm      {}
 """
@@ -23,13 +27,36 @@ INTENTS = ("subscribe", "news", "report", "unsubscribe", "help", "confirm")
 
 # Each keyword written without spaces, folded.
 SUBSCRIBE = ("dk", "dky", "dangky", "dangki", "start", "unstop", "batdau", "dangkylai")
-NEWS = ("tin", "tinmoi", "tintuc", "xemtin", "thongbao", "news")
+NEWS = ("tin", "tinmoi", "tinmoinhat", "tintuc", "xemtin", "xemtinmoi", "xemtinmoinhat", "thongbao",
+        "thongbaomoi", "thongbaomoinhat", "news")
 REPORT = ("pa", "phananh", "baocao", "baotin", "report")
 # Vietnamese words and the opt-out words carriers require (Twilio's default list).
 UNSUBSCRIBE = ("huy", "huydk", "huydangky", "huytin", "dung", "dungnhan", "tuchoi", "ngung", "ngungnhan",
                "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout")
+# Opt-outs people write as a sentence (folded, without spaces); matched exactly, never as slips.
+UNSUBSCRIBE_PHRASES = (
+    "ngungnhantin", "ngungnhanthongbao", "ngungnhantinnhan", "dungnhantin", "dungnhanthongbao", "huynhantin",
+    "tuchoinhantin", "khongnhannua", "khongnhantinnua", "khongnhanthongbaonua", "khongmuonnhantin",
+    "khongmuonnhannua", "khongmuonnhantinnua", "thoinhantin", "thoikhongnhan", "thoikhongnhannua",
+    "thoikhongnhantinnua", "dungguitin", "dungguitinnhan", "dungguinua", "dungguitinnua", "ngungguitin",
+    "khongguitinnua", "khongguinua", "huydangkynhantin", "huydangkinhantin",
+)
 HELP = ("hd", "huongdan", "trogiup", "help", "info", "menu")
 CONFIRM = ("ok", "oke", "okay", "1", "danhan", "nhanroi", "danghe", "xacnhan", "co")
+# Confirmations people write as a sentence (folded, without spaces, courtesy words removed).
+CONFIRM_PHRASES = (
+    "oki", "okie", "okey", "oce", "okela", "danhanduoc", "nhanduoc", "danhanthongbao", "danhanduocthongbao",
+    "nhanduocthongbao", "nhanduoctin", "danhanduoctin", "danhantin", "danghethongbao", "daghe", "dabiet", "biet",
+    "dabietthongbao", "vang", "vangdabiet", "vangbietroi", "vangdanhan", "dadanhan", "dadanhanduoc", "dadabiet",
+    "daro", "ro", "camon",
+)
+# Courtesy words around a short answer: dropped before matching the phrases above.
+_TAIL_WORDS = {"a", "nhe", "nha", "nhen", "nhi", "ha", "roi", "luon", "day", "nhieu", "nhe", "oi"}
+_LEAD_WORDS = {"toi", "em", "chau", "xin", "cho"}
+# Who is thanked, after "cảm ơn": "cảm ơn anh", "cảm ơn ủy ban xã nhiều ạ".
+_THANKED = _TAIL_WORDS | {"anh", "chi", "em", "ban", "cac", "co", "chu", "bac", "ong", "ba", "uy", "xa", "thon",
+                          "truong", "can", "bo", "rat", "moi", "nguoi", "to", "khu", "pho", "ca"}
+_THANKS = (("cam", "on"), ("thank",), ("thanks",), ("tks",), ("thankyou",))
 
 # Words that start an area name: after "TIN" they make it "news for that area", not a report.
 # "ban" (also "you"), "to" (also "big") and "xa" (also "far") count only before a number.
@@ -108,6 +135,45 @@ def _looks_like_area(words):
     return first in _AREA_WORDS_BEFORE_NUMBER and len(words) > 1 and words[1].isdigit()
 
 
+def _core(words):
+    """The words of a short answer without its courtesy words: "da nhan duoc roi, cam on anh" → da nhan duoc."""
+    for i in range(len(words)):
+        thanks = next((t for t in _THANKS if tuple(words[i:i + len(t)]) == t), None)
+        if thanks and all(w in _THANKED for w in words[i + len(thanks):]):
+            words = words[:i] or list(thanks)  # "cảm ơn" alone is an answer too
+            break
+    for _ in range(2):  # "đã nhận được rồi nhé"; more is a sentence, not a short answer
+        if len(words) > 1 and words[-1] in _TAIL_WORDS:
+            words = words[:-1]
+    while len(words) > 1 and words[0] in _LEAD_WORDS:
+        words = words[1:]
+    return "".join(words)
+
+
+def _is_confirm(whole):
+    return whole in CONFIRM or any(similar(whole, k) for k in CONFIRM if len(k) >= 5)
+
+
+def _unsubscribe(words, original):
+    """The unsubscribe command when `words` opt out ("HUY", "huy dang ky KP5", "ngung nhan tin"), else None."""
+    whole = "".join(words)
+    if any(similar(whole, k) for k in UNSUBSCRIBE):
+        return Command("unsubscribe", {"word": whole, "area": ""})
+    if _core(words) in UNSUBSCRIBE_PHRASES:
+        return Command("unsubscribe", {"word": _core(words), "area": ""})
+    if not words or not similar(words[0], "huy"):
+        return None
+    n = _leading(words[1:], SUBSCRIBE)  # "HUY DK KP5": the subscribe keyword, then the area
+    if n:
+        area = _rest(original, n + 1)
+        if len(fold(area).split()) <= MAX_AREA_WORDS:
+            return Command("unsubscribe", {"word": "".join(words[:n + 1]), "area": area})
+    n = _leading(words[1:], ("tin", "nhantin"), exact=True)  # "HUY TIN KP5", "huy KP5"
+    if _looks_like_area(words[n + 1:]):
+        return Command("unsubscribe", {"word": "".join(words[:n + 1]), "area": _rest(original, n + 1)})
+    return None
+
+
 def parse(text):
     """The command a text carries; anything that is not a command is a report."""
     original = nfc(text).strip()
@@ -119,10 +185,12 @@ def parse(text):
         return Command("help", {"empty": not original})  # "" or "?" or only punctuation
     if any(similar(whole, k) for k in HELP):
         return Command("help", {"empty": False})
-    if whole in CONFIRM or any(similar(whole, k) for k in CONFIRM if len(k) >= 5):
+    core = _core(words)
+    if _is_confirm(whole) or (core and (_is_confirm(core) or core in CONFIRM_PHRASES)):
         return Command("confirm", {})
-    if any(similar(whole, k) for k in UNSUBSCRIBE):
-        return Command("unsubscribe", {"word": whole})
+    unsubscribe = _unsubscribe(words, original)
+    if unsubscribe is not None:
+        return unsubscribe
     if any(similar(whole, k) for k in NEWS):
         return Command("news", {"area": ""})
     n = _leading(words, SUBSCRIBE)

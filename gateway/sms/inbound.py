@@ -93,7 +93,8 @@ def receive(session, *, provider, sender, body, config, to=None, provider_messag
         from gateway.sms.outbound import queue_sms
 
         queue_sms(session, phone=phone, body=result.reply, key=f"sms:in:{message.id}:reply",
-                  resident_id=handler.resident.id if handler.resident else None)
+                  resident_id=handler.resident.id if handler.resident else None,
+                  report_id=result.report.id if result.report else None)  # the receipt is in the report's thread
     session.commit()
     log.info("inbound sms provider=%s message=%s intent=%s report=%s replied=%s", provider, message.id,
              result.intent, result.report.id if result.report else None, bool(result.reply))

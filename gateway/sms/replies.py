@@ -44,8 +44,17 @@ def hotline_text(number):
 
 
 def _short(value, limit=MAX_VALUE):
+    """`value` within `limit` characters, cut after a whole list item or word ("KP10" never becomes "KP1")."""
     value = " ".join(to_gsm(str(value)).split())
-    return value if len(value) <= limit else value[: limit - 3].rstrip() + "..."
+    if len(value) <= limit:
+        return value
+    head = value[: limit - 3]
+    if value[len(head)] not in " ,":
+        for sep in (", ", " "):
+            if sep in head:
+                head = head[: head.rindex(sep)]
+                break
+    return head.rstrip(" ,.") + "..."
 
 
 def render(name, **values):

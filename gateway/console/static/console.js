@@ -33,16 +33,90 @@
     var checked = function (name) {
       return Array.prototype.map.call(form.querySelectorAll('input[name="' + name + '"]:checked'), function (el) { return el.value; });
     };
+    // The area tree: search, expand, a parent covers its parts, and a live summary.
+    var tree = document.getElementById("area-tree");
+    var fold = function (text) {
+      return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
+    };
+    var boxes = function (root) { return Array.prototype.slice.call(root.querySelectorAll('input[name="areas"]')); };
+    var expand = function (button, open) {
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      document.getElementById(button.getAttribute("aria-controls")).hidden = !open;
+    };
+    var areaSummary = function () {
+      var chosen = boxes(tree).filter(function (b) { return b.checked && !b.disabled; });
+      var households = chosen.reduce(function (n, b) { return n + Number(b.dataset.households); }, 0);
+      document.getElementById("area-summary").textContent = chosen.length ? fill(msg.area_summary, {
+        codes: chosen.map(function (b) { return b.dataset.code; }).join(", "), households: households}) : msg.area_none;
+    };
+    var cover = function () {
+      // A ticked area includes its parts: they are shown as covered, not counted twice.
+      boxes(tree).forEach(function (b) { b.disabled = false; var li = b.closest("li"); li.classList.remove("covered"); });
+      boxes(tree).forEach(function (b) {
+        if (!b.checked) { return; }
+        var sub = b.closest("li").querySelector("ul");
+        if (!sub) { return; }
+        boxes(sub).forEach(function (inner) {
+          inner.checked = false; inner.disabled = true; inner.closest("li").classList.add("covered");
+          inner.title = fill(msg.covered, {name: b.parentNode.textContent.trim().split("[")[0].trim()});
+        });
+      });
+      areaSummary();
+    };
+    tree.addEventListener("change", cover);
+    Array.prototype.forEach.call(tree.querySelectorAll("button.toggle"), function (button) {
+      button.addEventListener("click", function () { expand(button, button.getAttribute("aria-expanded") !== "true"); });
+    });
+    document.getElementById("area-search").addEventListener("input", function (e) {
+      var wanted = fold(e.target.value.trim());
+      var items = Array.prototype.slice.call(tree.querySelectorAll("li"));
+      items.forEach(function (li) { li.hidden = false; });
+      if (!wanted) { return; }
+      // Deepest first: an item stays when it or one of its parts matches; matches are opened up to the root.
+      items.reverse().forEach(function (li) {
+        var own = fold(li.dataset.search).indexOf(wanted) >= 0;
+        var inner = Array.prototype.some.call(li.querySelectorAll("li"), function (x) { return !x.hidden; });
+        li.hidden = !own && !inner;
+        var button = li.querySelector(":scope > button.toggle");
+        if (inner && button) { expand(button, true); }
+      });
+    });
+    cover();
+
     var timer = null;
+    var shortBox = document.getElementById("sms-short");
+    var shortEdited = shortBox.value.trim() !== "";
+    shortBox.addEventListener("input", function () { shortEdited = shortBox.value.trim() !== ""; });
+    var setText = function (id, text) { document.getElementById(id).textContent = text || ""; };
     var preview = function () {
+      var mode = form.querySelector('input[name="sms_mode"]:checked');
       post(form.dataset.previewUrl, {
         title: form.title.value, body: form.body.value, areas: checked("areas"), priority: form.priority.value,
-        audiences: checked("audiences"), channels: checked("channels")
+        audiences: checked("audiences"), channels: checked("channels"),
+        sms_mode: mode ? mode.value : "full", sms_short: shortEdited ? shortBox.value : ""
       }).then(function (p) {
-        if (!p.available) { document.getElementById("sms-preview").textContent = p.message || ""; return; }
-        document.getElementById("sms-preview").textContent = p.text || msg.empty;
-        document.getElementById("sms-summary").textContent = p.summary;
-        document.getElementById("sms-cost").textContent = p.text ? p.cost_text : "";
+        if (!p.available) { setText("sms-preview", p.message); return; }
+        setText("sms-preview", p.text || msg.empty);
+        setText("sms-summary", p.summary);
+        setText("sms-cost", p.text ? p.cost_text : "");
+        // Longer than one SMS: the official chooses, never a silent cut.
+        document.getElementById("sms-options").hidden = p.fits;
+        if (!p.fits) {
+          setText("sms-full-label", p.full.label);
+          setText("sms-short-label", p.short.label);
+          document.getElementById("sms-short-box").hidden = p.mode !== "short";
+          if (!shortEdited) { shortBox.value = p.short.text; }
+          var check = document.getElementById("sms-short-check");
+          check.textContent = p.short.parts > 1 ? fill(msg.short_parts, {parts: p.short.parts})
+            : p.short.lost.length ? fill(msg.short_lost, {facts: p.short.lost.join(", ")}) : msg.short_ok;
+          check.className = p.short.parts > 1 || p.short.lost.length ? "small bad" : "small ok";
+        }
+        var list = document.getElementById("compose-warnings");
+        list.innerHTML = "";
+        (p.warnings || []).forEach(function (w) {
+          var li = document.createElement("li"); li.textContent = w; list.appendChild(li);
+        });
+        setText("audio-estimate", p.audio_text);
       });
     };
     var schedule = function () { clearTimeout(timer); timer = setTimeout(preview, 250); };
@@ -54,6 +128,9 @@
     var player = document.getElementById("audio-player");
     var poll = function (asset, onReady) {
       status.textContent = asset.message || msg.rendering;
+      var warning = document.getElementById("phone-warning");
+      warning.textContent = asset.phone_warning || "";
+      warning.hidden = !asset.phone_warning;
       if (asset.status === "ready") {
         player.src = asset.url; player.hidden = false;
         if (onReady) { onReady(asset); }
@@ -125,6 +202,25 @@
     });
   }
 
+  // Copy buttons (private links are shown once): the clipboard, or the text selected to copy by hand.
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (b) {
+    b.addEventListener("click", function () {
+      var input = document.getElementById(b.dataset.copy);
+      var done = function () { document.getElementById("copy-status").textContent = b.dataset.done; };
+      input.select();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else { document.execCommand("copy"); done(); }
+    });
+  });
+
+  // Forms that undo something ask first (data-confirm holds the question).
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (f) {
+    f.addEventListener("submit", function (e) {
+      if (!window.confirm(f.dataset.confirm)) { e.preventDefault(); }
+    });
+  });
+
   // An announcement's progress ----------------------------------------------------------------
   var progress = document.getElementById("progress");
   if (progress) {
@@ -132,7 +228,7 @@
     var refresh = function () {
       get(progress.dataset.url).then(function (p) {
         var badge = document.getElementById("ann-status");
-        badge.textContent = p.status_label; badge.className = "badge " + p.status;
+        badge.textContent = p.status_label; badge.className = "badge " + p.badge;
         document.getElementById("progress-total").textContent = p.total ? fill(labels.total, {total: p.total}) : labels.none;
         var body = document.querySelector("#progress-table tbody");
         body.innerHTML = "";
@@ -148,7 +244,7 @@
           });
         });
         document.getElementById("cancel-form").hidden = !p.cancellable;
-        if (["cancelled", "failed"].indexOf(p.status) < 0) { setTimeout(refresh, 2000); }
+        if (!p.done) { setTimeout(refresh, 2000); }
       });
     };
     setTimeout(refresh, 1000);

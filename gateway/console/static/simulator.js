@@ -112,7 +112,7 @@
     if (r.error) { line(r.error, "error"); }
     (r.events || []).forEach(function (e) {
       if (e.type === "say") { line(msg.say + ": " + e.text); }
-      else if (e.type === "play") { line(msg.play + ": " + e.url.split("/").pop().slice(0, 12) + "…"); playQueue.push(e.url); }
+      else if (e.type === "play") { line(msg.play + ": " + (e.text || msg.play_untitled)); playQueue.push(e.url); }
       else if (e.type === "dial") { line(fill(msg.dial, {number: e.number})); }
       else if (e.type === "gather") { line(msg.waiting_digits, "waiting"); }
       else if (e.type === "record") { line(msg.waiting_record, "waiting"); }

@@ -4,6 +4,7 @@ from gateway.registry import Registry
 VOICE_PROVIDERS = Registry("voice provider", {
     "outbox": "gateway.ivr.providers.outbox.OutboxVoice",
     "twilio": "gateway.ivr.providers.twilio.TwilioVoice",
+    "stringee": "gateway.ivr.providers.stringee.StringeeVoice",
 })
 
 

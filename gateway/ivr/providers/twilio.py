@@ -1,4 +1,9 @@
-"""Twilio Programmable Voice: calls.create with answering-machine detection, and its status table.
+"""Twilio Programmable Voice, or any Twilio-compatible server (Somleng): calls.create with
+answering-machine detection.
+
+TWILIO_API_BASE_URL points the client at a commune's own Somleng (its REST API, e.g.
+`https://somleng.example.vn`); the account and token are then that server's. Its calls fetch the
+same TwiML webhooks (gateway.ivr.dialects.twiml) and sign them the same way.
 
 Answering machines: synchronous detection with `DetectMessageEnd`, so the TwiML request for an
 answered call already carries `AnsweredBy` and, for a machine, comes after its greeting and
@@ -9,18 +14,6 @@ import requests
 from gateway.ivr.providers.base import VoiceProvider
 from gateway.transport import TransportError
 
-# Twilio's CallStatus → our delivery status (models.DELIVERY_STATUSES).
-CALL_STATUSES = {
-    "queued": "sending",
-    "initiated": "sending",
-    "ringing": "sending",
-    "in-progress": "answered",
-    "completed": "answered",  # only an answered call completes; never moves a confirmation back
-    "busy": "busy",
-    "no-answer": "no_answer",
-    "failed": "failed",
-    "canceled": "cancelled",
-}
 # Error codes where retrying cannot help: bad, unreachable or forbidden numbers, a bad caller id.
 PERMANENT_CODES = {13223, 13224, 21210, 21211, 21212, 21214, 21215, 21216, 21217, 21401, 21601}
 TIMEOUT = 15  # seconds; Twilio's client has none by default
@@ -37,6 +30,10 @@ class TwilioVoice(VoiceProvider):
 
         client = Client(self.config["TWILIO_ACCOUNT_SID"], self.config["TWILIO_AUTH_TOKEN"],
                         http_client=TwilioHttpClient(timeout=TIMEOUT))
+        base = (self.config.get("TWILIO_API_BASE_URL") or "").rstrip("/")
+        if base:
+            client.api.base_url = base  # every Calls URL is built from the domain's base URL
+        host = base.split("/")[2] if base else "api.twilio.com"
         try:
             call = client.calls.create(
                 to=to, from_=self.config["TWILIO_FROM_NUMBER"], url=url, method="POST",
@@ -47,9 +44,9 @@ class TwilioVoice(VoiceProvider):
         except TwilioRestException as exc:
             raise error_for(exc.status, exc.code, exc.msg) from None
         except requests.Timeout:
-            raise TransportError("timed out calling api.twilio.com") from None
+            raise TransportError(f"timed out calling {host}") from None
         except requests.ConnectionError:
-            raise TransportError("could not connect to api.twilio.com") from None
+            raise TransportError(f"could not connect to {host}") from None
         return call.sid
 
 

@@ -12,6 +12,8 @@ class SMSProvider:
     STATUSES = {}
     # Our status once the provider has taken the message: "sent", or "queued" when it only accepted it.
     accepted_status = "sent"
+    # Whether the provider tells us a message reached the phone ("delivered"): coverage says so when not.
+    reports_delivery = True
     # Path of the status webhook to give with each message (None: configured once at the provider).
     status_path = None
     # True when sending again with the same reference cannot send twice (the provider refuses

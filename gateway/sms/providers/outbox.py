@@ -10,6 +10,7 @@ class OutboxSMS(SMSProvider):
     # The outbox row is written in the delivery's own transaction: a worker that dies before
     # committing leaves neither, so sending again cannot show the message twice.
     dedupes_reference = True
+    reports_delivery = False  # nothing on the other side tells us a phone got it
 
     def send(self, to, body, status_callback=None, *, reference=None):
         db = get_db()
