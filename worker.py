@@ -11,7 +11,7 @@ import signal
 import time
 
 from gateway import create_app
-from gateway.config import ConfigError
+from gateway.config import ConfigError, check_group_targets
 from gateway.queue import QUEUES, REDIS_DOWN, Ticker, get_connection, make_worker
 
 log = logging.getLogger("worker")
@@ -40,6 +40,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         app = create_app()
+        with app.app_context():
+            from gateway.db import get_db
+
+            check_group_targets(app.config, get_db())  # the workers are what post into groups
     except ConfigError as exc:
         parser.exit(2, f"{exc}\n")
     if not app.config.get("REDIS_URL"):

@@ -35,9 +35,10 @@ class StatusError(ValueError):
 
 def report_received(session, report):
     """Mirror a new report into its area's group (posted after the caller commits)."""
-    from gateway.media.assets import asset_url
+    from gateway.twilio_auth import url_for_provider
 
-    url = asset_url(report.recording) if report.recording is not None else None
+    # A resident's voice is private: the group gets the console page, where officials in scope hear it.
+    url = url_for_provider(f"/console/reports/{report.id}") if report.recording is not None else None
     return _queue_post(session, report, key=f"report:{report.id}:mirror",
                        text=messages.report_text(report, recording_url=url))
 

@@ -2,7 +2,7 @@
 import sys
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
@@ -24,12 +24,36 @@ demo_cli = AppGroup("demo", help="Demo data.")
 
 
 @demo_cli.command("load")
-@click.option("--households", default=320, show_default=True)
+@click.option("--households", type=click.IntRange(1), default=None,
+              help="Households (per commune with --province).  [default: 320, or 3000 per commune]")
 @click.option("--password", default="demo1234", show_default=True, help="Password of the demo officials.")
-def demo_load(households, password):
-    """Load a demo town: 14 neighbourhoods, households, officials."""
-    from gateway.demo import OFFICIALS, load_demo
+@click.option("--province", is_flag=True, help="A whole demo province: many communes, villages, teams and households.")
+@click.option("--communes", type=click.IntRange(1, 999), default=100, show_default=True, help="Communes of the province.")
+def demo_load(households, password, province, communes):
+    """Load a demo town (14 neighbourhoods, households, officials), or a whole province."""
+    from flask import current_app
 
+    from gateway.demo import OFFICIALS, load_demo, load_province
+
+    if current_app.config.get("GATEWAY_ENV") == "production":
+        raise click.ClickException("demo load is refused in production (GATEWAY_ENV=production): it would add "
+                                   "made-up households and officials with a known password.")
+    if province:
+        households = households or 3000
+
+        def progress(done, total):
+            if done == total or done % 10 == 0:
+                click.echo(f"  {done}/{total} communes")
+
+        loaded = load_province(get_db(), communes=communes, households=households, password=password,
+                               progress=progress)
+        if loaded is None:
+            click.echo("The demo province is already loaded.")
+            return
+        click.echo(f"Loaded {loaded.name}: {communes} communes, {communes * households} households.")
+        click.echo(f"Officials (password: {password}): tinh (province), xa001 … xa{communes:03d} (commune admins)")
+        return
+    households = households or 320
     commune = load_demo(get_db(), households=households, password=password)
     if commune is None:
         click.echo("The demo commune is already loaded.")
@@ -106,6 +130,8 @@ officials_cli = AppGroup("officials", help="Officials who log in.")
 @click.password_option()
 def officials_create(login, name, role, area_codes, password):
     """Create an official with a password."""
+    from gateway.setup import password_problem
+
     db = get_db()
     if db.scalar(select(Official).where(Official.login == login)):
         raise click.ClickException(f"Official '{login}' already exists.")
@@ -115,6 +141,9 @@ def officials_create(login, name, role, area_codes, password):
         areas = [resolve(db, code) for code in area_codes]  # "KP5", or "TANLAP/KP5" when several communes have one
     except AreaError as exc:
         raise click.ClickException(str(exc)) from None
+    problem = password_problem(password, login)
+    if problem:
+        raise click.ClickException(problem)
     db.add(Official(login=login, name=name, role=role, areas=areas,
                     password_hash=generate_password_hash(password)))
     db.commit()
@@ -228,8 +257,65 @@ def _report(db, number, commune_code):
     return report
 
 
+@click.command("setup")
+@click.option("--commune", "commune_name", help="Name of the commune or ward, e.g. \"Xã Tân Lập\".")
+@click.option("--code", "commune_code", help="Its short code, e.g. TANLAP.")
+@click.option("--kind", "commune_kind", type=click.Choice(["xa", "phuong", "dac_khu", "thi_tran"]), default="xa",
+              show_default=True)
+@click.option("--hotline", default="", help="The commune's hotline number (optional).")
+@click.option("--province", "province_name", default="", help="The province's name (optional), e.g. \"Tỉnh Lâm Đồng\".")
+@click.option("--province-code", default="", help="The province's code; an existing province is reused.")
+@click.option("--admin", "admin_login", help="Log-in of the commune's first admin.")
+@click.option("--admin-name", default="", help="The admin's full name.")
+@click.option("--password", help="The admin's password (at least 10 characters); asked for when not given.")
+@click.option("--village", "villages", multiple=True, help="A village or neighbourhood as CODE=Name, e.g. "
+              "\"KP5=Khu phố 5\"; repeat for each.")
+@with_appcontext
+def setup_command(commune_name, commune_code, commune_kind, hotline, province_name, province_code, admin_login,
+                  admin_name, password, villages):
+    """First run: create the province (optional), the commune and its first admin.
+
+    Give the values as options, or run it in a terminal and answer the questions."""
+    from gateway.setup import MIN_PASSWORD, SetupError, SetupRequest, first_run
+
+    values = {"commune_name": commune_name, "commune_code": commune_code, "admin_login": admin_login}
+    if sys.stdin.isatty():
+        questions = {"commune_name": "Tên xã/phường", "commune_code": "Mã xã/phường (không dấu, ví dụ TANLAP)",
+                     "admin_login": "Tên đăng nhập của quản trị xã"}
+        if not commune_name and not province_name:
+            province_name = click.prompt("Tên tỉnh (bỏ trống nếu không có)", default="", show_default=False)
+            if province_name:
+                province_code = click.prompt("Mã tỉnh (không dấu, ví dụ LAMDONG)")
+        for key, question in questions.items():
+            if not values[key]:
+                values[key] = click.prompt(question)
+        if not hotline:
+            hotline = click.prompt("Số tổng đài của xã (bỏ trống nếu chưa có)", default="", show_default=False)
+        if not password:
+            password = click.prompt(f"Mật khẩu (ít nhất {MIN_PASSWORD} ký tự)", hide_input=True,
+                                    confirmation_prompt="Nhập lại mật khẩu")
+    missing = [f"--{name}" for name, key in (("commune", "commune_name"), ("code", "commune_code"),
+                                              ("admin", "admin_login")) if not values[key]]
+    if not password:
+        missing.append("--password")
+    if missing:
+        raise click.UsageError("missing " + ", ".join(missing) + " (or run it in a terminal to be asked)")
+    request = SetupRequest(**values, commune_kind=commune_kind, admin_password=password, admin_name=admin_name,
+                           hotline=hotline, province_name=province_name, province_code=province_code,
+                           villages=list(villages))
+    try:
+        commune, admin = first_run(get_db(), request)
+    except SetupError as exc:
+        raise click.ClickException("Chưa tạo được:\n  " + "\n  ".join(exc.problems)) from None
+    where = f" ({commune.parent.name})" if commune.parent else ""
+    click.echo(f"Đã tạo {commune.name} [{commune.code}]{where}, {len(commune.children)} thôn/khu phố "
+               f"và quản trị xã '{admin.login}'.")
+    click.echo("Tiếp theo: thêm thôn/khu phố (python -m gateway areas …), nhập danh sách hộ dân "
+               "(python -m gateway residents import FILE), rồi đăng nhập /console.")
+
+
 def init_app(app):
     from gateway.areas.cli import areas_cli
 
-    for command in (demo_cli, residents_cli, areas_cli, officials_cli, reports_cli):
+    for command in (demo_cli, residents_cli, areas_cli, officials_cli, reports_cli, setup_command):
         app.cli.add_command(command)

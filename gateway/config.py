@@ -88,6 +88,7 @@ SETTINGS = (
     Setting("CONSOLE_SESSION_MINUTES", "60", "Console log-ins end after this many minutes without activity."),
     Setting("TRUSTED_PROXIES", "0", "Reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` are believed (the log-in lock is per client address)."),
     Setting("SMS_PRICE_VND", "800", "Price of one SMS segment in đồng, for the cost estimate when composing."),
+    Setting("ALLOW_OUTBOX", "", "`1`: production may run with the `outbox` SMS or voice provider or group target (nothing is really sent); refused otherwise."),
     Setting("SIMULATOR_ENABLED", "", "Phone simulator at /console/simulator: on outside production; `1` turns it on in production too, `0` off everywhere."),
 )
 
@@ -145,10 +146,37 @@ def check_production(config, extra_required=()):
             "Production refuses to start: set " + ", ".join(missing)
             + " (see the configuration table in README.md)."
         )
+    if not allow_outbox(config):
+        outbox = [f"{k}=outbox" for k in ("SMS_PROVIDER", "VOICE_PROVIDER") if config.get(k) == "outbox"]
+        if outbox:
+            raise ConfigError(
+                "Production refuses to start: " + ", ".join(outbox) + " sends nothing to residents; choose a real "
+                "provider (see the configuration table in README.md), or set ALLOW_OUTBOX=1 to run without one on purpose.")
     if len(str(config["SECRET_KEY"])) < 16:
         raise ConfigError("Production refuses to start: SECRET_KEY must be at least 16 characters.")
     if not str(config["PUBLIC_BASE_URL"]).startswith("https://"):
         raise ConfigError("Production refuses to start: PUBLIC_BASE_URL must be an https:// URL.")
+
+
+def allow_outbox(config):
+    """True when ALLOW_OUTBOX asks for the outbox in production on purpose."""
+    return str(config.get("ALLOW_OUTBOX") or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_group_targets(config, session):
+    """Raise ConfigError when production would mirror into the outbox: areas whose group target is `outbox`."""
+    from sqlalchemy import select
+
+    from gateway.models import Area
+
+    if config.get("GATEWAY_ENV") != "production" or allow_outbox(config):
+        return
+    codes = list(session.scalars(select(Area.code).where(Area.group_target == "outbox").order_by(Area.id).limit(6)))
+    if codes:
+        more = ", …" if len(codes) > 5 else ""
+        raise ConfigError(
+            "Production refuses to start: the group target of areas " + ", ".join(codes[:5]) + more + " is outbox "
+            "(nothing reaches the groups); set a real target with `python -m gateway areas edit`, or ALLOW_OUTBOX=1.")
 
 
 def markdown_table():

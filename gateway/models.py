@@ -173,6 +173,9 @@ class Resident(Timestamped, Base):
     """A household's phone: one row per E.164 number."""
 
     __tablename__ = "residents"
+    # The console lists households by name, a page at a time: at province size (300 000) the
+    # index gives the first page without sorting them all.
+    __table_args__ = (Index("ix_residents_name_id", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), unique=True)
@@ -346,6 +349,16 @@ class AudioAsset(Base):
     rendered_at: Mapped[dt.datetime | None]
 
     source: Mapped["AudioAsset | None"] = relationship(remote_side=[id])
+
+
+# The areas an asset was uploaded or made for (an official's recording, a preview): who may
+# hear it besides the areas of the reports and announcements that use it.
+audio_asset_areas = Table(
+    "audio_asset_areas",
+    Base.metadata,
+    Column("asset_id", ForeignKey("audio_assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_id", ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 
 
 DELIVERY_STATUSES = (

@@ -188,7 +188,7 @@ def create_request(fmt):
                     "; did you mean: " + ", ".join(a.name for a in match.candidates) if match.candidates else ""))
             area = match.area
             break
-    if area is not None and not may_act_on(db, official, area.id):
+    if not may_act_on(db, official, (area or commune).id):
         raise Open311Error(403, "this api_key may not file reports for that area")
     description = nfc(request.form.get("description", "")).strip()
     if len(description) > MAX_DESCRIPTION:

@@ -12,6 +12,8 @@ from gateway.phone import mask
 from gateway.reports import visible_query, visible_to
 from gateway.text import nfc
 
+ROLES = ("province", "admin", "leader")
+
 bp = Blueprint("report_api", __name__, url_prefix="/api/reports")
 json_errors(bp)
 MAX_REPLY = 600
@@ -39,7 +41,7 @@ def _visible(db, report_id):
 
 
 @bp.get("")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def list_reports():
     """Reports in the official's areas, newest first; filters: status, category, area, limit, offset."""
     db = get_db()
@@ -56,7 +58,7 @@ def list_reports():
 
 
 @bp.get("/<int:report_id>")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def get_report(report_id):
     report = _visible(get_db(), report_id)
     if report is None:
@@ -65,7 +67,7 @@ def get_report(report_id):
 
 
 @bp.post("/<int:report_id>/status")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def post_status(report_id):
     """Body {"status": "acknowledged" | "in_progress" | "resolved" | "rejected", "note": "…"}."""
     db = get_db()
@@ -86,7 +88,7 @@ def post_status(report_id):
 
 
 @bp.post("/<int:report_id>/reply")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def post_reply(report_id):
     """Body {"text": "…"}; header Idempotency-Key makes a retried request relay once."""
     db = get_db()

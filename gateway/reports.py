@@ -77,12 +77,9 @@ def visible_query(session, official, *, status=None, category=None, area_id=None
     """A select of the reports `official` may see, filtered; an area includes its teams.
 
     Raises ValueError naming a filter that is not a status, a category or an area id."""
-    from gateway.auth import area_scope
+    from gateway.auth import scoped
 
-    query = select(Report)
-    scope = area_scope(session, official)
-    if scope is not None:
-        query = query.where(Report.area_id.in_(scope))
+    query = scoped(session, official, select(Report), Report.area_id, Report.commune_id)
     if status:
         if status not in REPORT_STATUSES:
             raise ValueError(f"status must be one of {', '.join(REPORT_STATUSES)}")

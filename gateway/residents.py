@@ -214,7 +214,7 @@ class ParsedRow:
     values: dict
 
 
-def parse_row(session, row, columns, header, default_area, today):
+def parse_row(session, row, columns, header, default_area, today, within=None):
     """A data row → ParsedRow; ValueError with the reason when it cannot be used."""
     def cell(name):
         i = columns.get(name)
@@ -226,7 +226,7 @@ def parse_row(session, row, columns, header, default_area, today):
         values["name"] = re.sub(r"\s+", " ", cell("name"))
     area, old_name = default_area, None
     if cell("area"):
-        match = match_area(session, cell("area"), levels=("neighbourhood",))
+        match = match_area(session, cell("area"), within=within, levels=("neighbourhood",))
         if match.area is None:
             raise ValueError(_unknown_area(cell("area"), match.candidates))
         area, old_name = match.area, match.alias
@@ -274,8 +274,10 @@ def _unknown_area(text, candidates, within=None):
 # Importing ----------------------------------------------------------------------------------
 
 def import_residents(session, filename, data, *, skip_bad_rows=False, default_area=None,
-                     consent_source=None, dry_run=False, today=None):
-    """Import a household list; return an ImportReport. Commits only when it imports."""
+                     consent_source=None, dry_run=False, today=None, within=None):
+    """Import a household list; return an ImportReport. Commits only when it imports.
+
+    `within`: the commune (or province) whose areas the rows may name."""
     rows = read_table(filename, data)
     if not any(_filled(r) for r in rows):
         raise ImportFileError("Tệp rỗng: không có dòng nào.")
@@ -300,7 +302,7 @@ def import_residents(session, filename, data, *, skip_bad_rows=False, default_ar
             continue
         written = {k: _raw(row, columns, k) for k in ("name", "phone")}
         try:
-            parsed = parse_row(session, row, columns, header, default_area, today)
+            parsed = parse_row(session, row, columns, header, default_area, today, within)
         except (PhoneError, ValueError) as exc:
             report.rows.append(RowResult(line, "rejected", reason=str(exc), name=written["name"],
                                          written=written["phone"]))
@@ -351,10 +353,13 @@ def _apply(session, parsed, source):
 
 # Exporting ----------------------------------------------------------------------------------
 
-def export_rows(session):
-    """Every resident as a row under EXPORT_HEADERS (the headers import reads back)."""
+def export_rows(session, area_ids=None):
+    """Every resident (of `area_ids`, when given) as a row under EXPORT_HEADERS (the headers import reads back)."""
     yield list(EXPORT_HEADERS)
-    residents = session.scalars(select(Resident).order_by(Resident.area_id, Resident.name, Resident.id))
+    query = select(Resident).order_by(Resident.area_id, Resident.name, Resident.id)
+    if area_ids is not None:
+        query = query.where(Resident.area_id.in_(sorted(area_ids)))
+    residents = session.scalars(query.execution_options(yield_per=2000))
     areas = {a.id: a for a in session.scalars(select(Area))}
     for r in residents:
         area = areas.get(r.area_id)
@@ -370,14 +375,14 @@ def export_rows(session):
         ]
 
 
-def export_csv(session):
+def export_csv(session, area_ids=None):
     """Residents as CSV bytes in UTF-8 with a BOM, so Excel shows Vietnamese correctly."""
-    return rows_csv(export_rows(session))
+    return rows_csv(export_rows(session, area_ids))
 
 
-def export_xlsx(session):
+def export_xlsx(session, area_ids=None):
     """Residents as XLSX bytes."""
-    return rows_xlsx(export_rows(session), title="Hộ dân")
+    return rows_xlsx(export_rows(session, area_ids), title="Hộ dân")
 
 
 # The writers every export shares: cells that a spreadsheet would run as a formula are not. --

@@ -14,6 +14,10 @@ PRODUCTION = {
     "REDIS_URL": "redis://127.0.0.1:6379/15",
     "PUBLIC_BASE_URL": "https://gw.example.vn",
     "TWILIO_AUTH_TOKEN": "t" * 32,
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_FROM_NUMBER": "+15005550006",
+    "SMS_PROVIDER": "twilio",
+    "VOICE_PROVIDER": "twilio",
 }
 
 

@@ -148,10 +148,11 @@ def test_production_cookies_are_secure(make_app, redis_url, tmp_path, sqlite_tem
 
     db_path = tmp_path / "prod.sqlite"
     shutil.copy(sqlite_template, db_path)
-    app = make_app(GATEWAY_ENV="production", DATABASE_URL=f"sqlite:///{db_path}", REDIS_URL=redis_url,
+    app = make_app(GATEWAY_ENV="production", ALLOW_OUTBOX="1", DATABASE_URL=f"sqlite:///{db_path}", REDIS_URL=redis_url,
                    SECRET_KEY="s" * 32)
     assert app.config["SESSION_COOKIE_SECURE"] is True and app.config["SESSION_COOKIE_HTTPONLY"] is True
-    resp = app.test_client().get("/console/login", base_url="https://gw.example.vn")
+    # No official yet: the first-run page (in production it only names the setup command).
+    resp = app.test_client().get("/console/setup", base_url="https://gw.example.vn")
     cookie = resp.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert resp.headers["Cache-Control"] == "no-store"
@@ -607,3 +608,19 @@ def test_sms_recipient_count_is_the_broadcasts_own(any_app):
                 got = sms_recipients(db, areas, {"channels": channels, "audiences": audiences})
                 assert got == expected, (channels, audiences)
         assert db.scalar(select(func.count()).select_from(Announcement)) == 0  # no draft was saved
+
+
+def test_dashboard_answers_while_the_queue_is_unreachable(app, client, demo):
+    import socket
+
+    import redis as redis_lib
+
+    login(client)
+    with socket.socket() as s:  # a port nobody listens on: Redis is "down" after logging in
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.extensions["gateway.redis"] = redis_lib.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    response = client.get("/console/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert i18n.VI["dash.queue_down"] in html and "Bộ phận xử lý" not in html

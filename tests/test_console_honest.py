@@ -293,6 +293,10 @@ def test_a_failed_render_shows_plain_words(client, db, demo):
                        error="CodecError: ffmpeg failed: /srv/loa/instance/audio/renders/ef/x.mp3: Permission denied")
     db.add(asset)
     db.commit()
+    from gateway.media.assets import link_areas
+    from gateway.models import Area
+
+    link_areas(db, asset, [db.get(Area, demo)])  # the commune's own preview: in the admin's scope
     shown = client.get(f"/console/audio/{asset.id}").get_json()
     assert shown["message"].startswith("Chưa tạo được âm thanh") and "error" not in shown
     assert "ffmpeg" not in str(shown) and "/srv" not in str(shown)

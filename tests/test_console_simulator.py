@@ -260,7 +260,7 @@ def test_simulator_is_off_in_production_unless_enabled(make_app, tmp_path, sqlit
     assert not simulator_enabled({"GATEWAY_ENV": "development", "SIMULATOR_ENABLED": "0"})
     db_path = tmp_path / "prod.sqlite"
     shutil.copy(sqlite_template, db_path)
-    app = make_app(GATEWAY_ENV="production", DATABASE_URL=f"sqlite:///{db_path}", REDIS_URL=redis_url)
+    app = make_app(GATEWAY_ENV="production", ALLOW_OUTBOX="1", DATABASE_URL=f"sqlite:///{db_path}", REDIS_URL=redis_url)
     with app.app_context():
         from gateway.db import get_db
         from gateway.demo import load_demo

@@ -45,9 +45,10 @@ def test_recording_is_fetched_kept_and_linked_in_the_group(app, db, demo, tmp_pa
     sent = responses.calls[-1].request.headers["Authorization"]
     assert sent == "Basic " + base64.b64encode(f"AC{'0' * 32}:test-auth-token-0123456789".encode()).decode()
     [text] = group_text(db)
-    assert "Phản ánh bằng giọng nói: nghe tại https://gw.example.vn/audio/" in text
-    assert report.recording.content_hash in text
-    assert app.test_client().get(f"/audio/{report.recording.content_hash}.mp3").status_code == 200
+    # The group gets the console page (officials log in to hear it), never the file itself.
+    assert f"Phản ánh bằng giọng nói: nghe tại https://gw.example.vn/console/reports/{report.id}" in text
+    assert report.recording.content_hash not in text
+    assert app.test_client().get(f"/audio/{report.recording.content_hash}.mp3").status_code == 404
 
 
 @responses.activate

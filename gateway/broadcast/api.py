@@ -1,15 +1,17 @@
 """The officials' JSON API for announcements: create, schedule, list, cancel, coverage."""
 from flask import Blueprint, Response, g, request
-from sqlalchemy import select
 
-from gateway.auth import api_error, area_scope, may_act_on, token_required
+from gateway.auth import (
+    announcements_reaching, api_error, area_scope, covering_ids, may_act_on, may_see_asset, scope_roots, token_required,
+)
 from gateway.broadcast import coverage, service
 from gateway.db import get_db
-from gateway.models import Announcement, AudioAsset, announcement_areas
+from gateway.models import Announcement, AudioAsset
 from gateway.parse import json_errors, json_value, whole
 
 bp = Blueprint("announcement_api", __name__, url_prefix="/api/announcements")
 json_errors(bp)
+ROLES = ("province", "admin", "leader")
 STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled", "failed")
 FIELDS = {"title", "body", "areas", "audiences", "channels", "priority", "category", "send_at", "expires_at",
           "recording_id"}
@@ -29,13 +31,13 @@ def announcement_json(a):
 
 def _visible(db, announcement_id):
     a = db.get(Announcement, announcement_id)
-    if a is None or not any(may_act_on(db, g.official, x.id) for x in a.areas):
+    if a is None or not {x.id for x in a.areas} & covering_ids(db, g.official):
         return None
     return a
 
 
 @bp.post("")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def create():
     """Body: title, body, areas, audiences, channels, priority, category, send_at, expires_at, recording_id."""
     db = get_db()
@@ -52,7 +54,7 @@ def create():
                     or whole(data["recording_id"]) is None):
                 raise service.AnnouncementError("recording_id must be the id of an uploaded recording")
             recording = db.get(AudioAsset, data["recording_id"])
-            if recording is None:
+            if recording is None or not may_see_asset(db, g.official, recording):
                 raise service.AnnouncementError("recording_id is unknown (upload it to /api/announcements/recordings)")
         announcement = service.create(
             db, official=g.official, title=data.get("title"), body=data.get("body"),
@@ -69,14 +71,10 @@ def create():
 
 
 @bp.get("")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def list_announcements():
     db = get_db()
-    query = select(Announcement).order_by(Announcement.id.desc()).limit(200)
-    scope = area_scope(db, g.official)
-    if scope is not None:
-        query = query.where(Announcement.id.in_(
-            select(announcement_areas.c.announcement_id).where(announcement_areas.c.area_id.in_(scope))))
+    query = announcements_reaching(db, g.official).order_by(Announcement.id.desc()).limit(200)
     status = request.args.get("status")
     if status:
         if status not in STATUSES:
@@ -86,22 +84,24 @@ def list_announcements():
 
 
 @bp.get("/<int:announcement_id>")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def get_announcement(announcement_id):
     db = get_db()
     a = _visible(db, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
-    return announcement_json(a) | {"progress": coverage.progress(db, a)}
+    return announcement_json(a) | {"progress": coverage.progress(db, a, within=area_scope(db, g.official))}
 
 
 @bp.post("/<int:announcement_id>/cancel")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def cancel(announcement_id):
     db = get_db()
     a = _visible(db, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
+    if not all(may_act_on(db, g.official, x.id) for x in a.areas):
+        return api_error(403, "this announcement also goes to areas outside yours; ask who sent it")
     try:
         service.cancel(db, a)
     except service.AnnouncementError as exc:
@@ -112,22 +112,23 @@ def cancel(announcement_id):
 
 
 @bp.get("/<int:announcement_id>/coverage")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def get_coverage(announcement_id):
     """Coverage per area and audience; `?format=csv` for a spreadsheet."""
     db = get_db()
     a = _visible(db, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
-    rows = coverage.by_area_and_audience(db, a)
+    scope = area_scope(db, g.official)
+    rows = coverage.by_area_and_audience(db, a, within=scope)
     if request.args.get("format") == "csv":
         return Response(coverage.to_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=coverage-{a.id}.csv"})
-    return {"announcement_id": a.id, "rows": rows, "failures": coverage.failure_reasons(db, a)}
+    return {"announcement_id": a.id, "rows": rows, "failures": coverage.failure_reasons(db, a, within=scope)}
 
 
 @bp.post("/recordings")
-@token_required(roles=("admin", "leader"))
+@token_required(roles=ROLES)
 def upload_recording():
     """Multipart field `file`: the official's own recording; answers its id for `recording_id`."""
     from audio.uploads import UploadRejected
@@ -138,7 +139,7 @@ def upload_recording():
         return api_error(400, "send the recording as multipart form field 'file'")
     db = get_db()
     try:
-        asset = store_upload(db, upload.filename, upload.read())
+        asset = store_upload(db, upload.filename, upload.read(), areas=scope_roots(g.official))
     except UploadRejected as exc:
         db.rollback()
         return api_error(400, str(exc))

@@ -5,9 +5,10 @@ Every targeted household counts, with its delivery rows or without: one with non
 chunk not fanned out, or its job lost) is "not_sent", so a stalled broadcast cannot look done."""
 from collections import Counter, defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import case, exists, func, or_, select
 
-from gateway.broadcast.targeting import all_areas, neighbourhood_of, recipients
+from gateway.auth import among
+from gateway.broadcast.targeting import all_areas, neighbourhood_of, recipients_query
 from gateway.models import Delivery, Resident
 
 REACHED = {"delivered", "answered", "confirmed"}
@@ -17,85 +18,126 @@ AUDIENCE_COLUMNS = (("all", None), ("elderly", "is_elderly"), ("poor", "is_poor"
 CSV_COLUMNS = ("area", "audience", "targeted", "reached", "confirmed", "failed", "in_progress", "not_sent")
 
 
-def progress(session, announcement):
-    """Deliveries per channel and status: {"sms": {"delivered": 120, …}, …, "total": n}."""
+def progress(session, announcement, within=None):
+    """Deliveries per channel and status: {"sms": {"delivered": 120, …}, …, "total": n}; `within`:
+    only deliveries to these area ids (an official's scope)."""
     out = defaultdict(dict)
     total = 0
-    rows = session.execute(select(Delivery.channel, Delivery.status, func.count())
-                           .where(Delivery.announcement_id == announcement.id)
-                           .group_by(Delivery.channel, Delivery.status))
+    query = select(Delivery.channel, Delivery.status, func.count()).where(Delivery.announcement_id == announcement.id)
+    if within is not None:
+        query = query.where(among(session, Delivery.area_id, within))
+    rows = session.execute(query.group_by(Delivery.channel, Delivery.status))
     for channel, status, n in rows:
         out[channel][status] = n
         total += n
     return dict(out) | {"total": total}
 
 
-def household_states(session, announcement):
-    """{resident_id: (area_id, flags, state)} with state reached / confirmed / failed / in_progress /
-    not_sent (targeted, and no delivery row yet), for every targeted household and every one with rows."""
+def household_counts(session, announcement, within=None):
+    """[(area_id, flags, state, households)]: households per area, flags and state (reached /
+    confirmed / failed / in_progress), counted in SQL (a province-wide broadcast has 300 000);
+    `within`: only households of these area ids (an official's scope, `gateway.auth.area_scope`)."""
+    confirmed = or_(Delivery.confirmed_at.is_not(None), Delivery.status == "confirmed")
+    per_household = (
+        select(Delivery.resident_id.label("resident_id"), func.min(Delivery.area_id).label("area_id"),
+               func.max(case((confirmed, 1), else_=0)).label("confirmed"),
+               func.max(case((Delivery.status.in_(REACHED), 1), else_=0)).label("reached"),
+               func.min(case((Delivery.status.in_(FAILED), 1), else_=0)).label("failed"),
+               func.max(case((Delivery.status == "sent", 1), else_=0)).label("handed"))
+        .where(Delivery.announcement_id == announcement.id, Delivery.resident_id.is_not(None))
+        .group_by(Delivery.resident_id))
+    if within is not None:
+        per_household = per_household.where(among(session, Delivery.area_id, within))
+    per_household = per_household.subquery()
     rows = session.execute(
-        select(Delivery.resident_id, Delivery.area_id, Delivery.status, Delivery.confirmed_at,
-               Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
-        .join(Resident, Resident.id == Delivery.resident_id)
-        .where(Delivery.announcement_id == announcement.id)
-    )
-    seen = {}
-    for resident_id, area_id, status, confirmed_at, elderly, poor, no_smartphone in rows:
-        area, flags, statuses, confirmed = seen.get(resident_id, (area_id, None, [], False))
-        statuses.append(status)
-        flags = {"is_elderly": elderly, "is_poor": poor, "no_smartphone": no_smartphone}
-        seen[resident_id] = (area, flags, statuses, confirmed or confirmed_at is not None or status == "confirmed")
-    out = {}
-    for resident_id, (area_id, flags, statuses, confirmed) in seen.items():
-        if confirmed:
-            state = "confirmed"
-        elif REACHED & set(statuses):
-            state = "reached"
-        elif all(s in FAILED for s in statuses):
-            state = "failed"
-        else:
-            state = "in_progress"
-        out[resident_id] = (area_id, flags, state)
-    missing = [r.resident_id for r in recipients(session, announcement) if r.resident_id not in out]
-    for start in range(0, len(missing), 1000):
-        for resident_id, area_id, elderly, poor, no_smartphone in session.execute(
-                select(Resident.id, Resident.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
-                .where(Resident.id.in_(missing[start:start + 1000]))):
-            flags = {"is_elderly": elderly, "is_poor": poor, "no_smartphone": no_smartphone}
-            out[resident_id] = (area_id, flags, "not_sent")
-    return out
+        select(per_household.c.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone,
+               per_household.c.confirmed, per_household.c.reached, per_household.c.failed, per_household.c.handed,
+               func.count())
+        .join(Resident, Resident.id == per_household.c.resident_id)
+        .group_by(per_household.c.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone,
+                  per_household.c.confirmed, per_household.c.reached, per_household.c.failed, per_household.c.handed))
+    out = []
+    for area_id, elderly, poor, no_smartphone, is_confirmed, reached, failed, handed, n in rows:
+        state = "confirmed" if is_confirmed else "reached" if reached else "failed" if failed else "in_progress"
+        # Handed to the provider ("sent") and no word yet that it arrived: shown as such on the dashboard.
+        flags = {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone),
+                 "sent_unreported": bool(handed) and state == "in_progress"}
+        out.append((area_id, flags, state, n))
+    return out + _not_sent_counts(session, announcement, within)
 
 
-def by_area_and_audience(session, announcement):
-    """Rows per neighbourhood and audience, plus a total row per audience (area "*")."""
+def _not_sent_counts(session, announcement, within=None):
+    """[(area_id, flags, "not_sent", households)]: targeted households with no delivery row yet (their
+    chunk not fanned out, or its job lost), counted in SQL, by the fan-out's own recipient query."""
+    wanted = set(announcement.channels or [])
+    if not {"sms", "voice"} & wanted:
+        return []
+    query = recipients_query(session, announcement).order_by(None).where(~exists().where(
+        Delivery.announcement_id == announcement.id, Delivery.resident_id == Resident.id))
+    if "sms" not in wanted:
+        # Calls only: the households a call is for (gateway.broadcast.targeting.channels_for).
+        query = query.where(or_(Resident.prefers_voice.is_(True), Resident.is_elderly.is_(True),
+                                Resident.no_smartphone.is_(True)))
+    if within is not None:
+        query = query.where(among(session, Resident.area_id, within))
+    columns = (Resident.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
+    rows = session.execute(query.with_only_columns(*columns, func.count()).group_by(*columns))
+    return [(area_id, {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone)},
+             "not_sent", n) for area_id, elderly, poor, no_smartphone, n in rows]
+
+
+def by_area_and_audience(session, announcement, within=None, with_sent=False):
+    """Rows per neighbourhood and audience, plus a total row per audience (area "*"); `within`:
+    only households of these area ids (an official's scope), totals included. Households of
+    several communes (a province-wide view) are rolled up per commune. `with_sent`: each row also
+    has "sent", households whose message the provider took with no word yet that it arrived."""
     areas = all_areas(session)
+    states = household_counts(session, announcement, within)
+    hoods = {area_id: neighbourhood_of(areas, area_id) for area_id in {s[0] for s in states}}
+    communes = {_commune_of(areas, h) for h in hoods.values() if h is not None}
     counts = defaultdict(Counter)
     for audience, _ in AUDIENCE_COLUMNS:
         counts[("*", audience)]  # the totals are always there, zero or not
-    for area_id, flags, state in household_states(session, announcement).values():
-        hood = neighbourhood_of(areas, area_id)
-        for name in (hood.name if hood else "?", "*"):
+    for area_id, flags, state, n in states:
+        hood = hoods[area_id]
+        label = "?" if hood is None else hood.name
+        if hood is not None and len(communes) > 1 and _commune_of(areas, hood) is not None:
+            # A province: one row per commune (a thousand villages would be no overview).
+            label = areas[_commune_of(areas, hood)].name
+        for name in (label, "*"):
             for audience, flag in AUDIENCE_COLUMNS:
                 if flag is None or flags[flag]:
                     c = counts[(name, audience)]
-                    c["targeted"] += 1
-                    c[state] += 1
+                    c["targeted"] += n
+                    c[state] += n
+                    if flags.get("sent_unreported"):
+                        c["sent"] += n
                     if state == "confirmed":
-                        c["reached"] += 1  # confirming means it was heard
+                        c["reached"] += n  # confirming means it was heard
     rows = []
     for (area, audience), c in sorted(counts.items(), key=lambda kv: (kv[0][0] == "*", kv[0][0], kv[0][1])):
         rows.append({"area": area, "audience": audience, "targeted": c["targeted"], "reached": c["reached"],
                      "confirmed": c["confirmed"], "failed": c["failed"], "in_progress": c["in_progress"],
-                     "not_sent": c["not_sent"]})
+                     "not_sent": c["not_sent"]} | ({"sent": c["sent"]} if with_sent else {}))
     return rows
 
 
-def failure_reasons(session, announcement):
-    """Failed deliveries grouped by channel and reason, most common first."""
+def _commune_of(areas_by_id, area):
+    """The id of the commune `area` is in (itself for a commune), or None."""
+    while area is not None and area.level != "commune":
+        area = areas_by_id.get(area.parent_id)
+    return area.id if area is not None else None
+
+
+def failure_reasons(session, announcement, within=None):
+    """Failed deliveries grouped by channel and reason, most common first; `within`: only
+    deliveries to these area ids (an official's scope)."""
+    query = select(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error, func.count()).where(
+        Delivery.announcement_id == announcement.id, Delivery.status.in_(FAILED))
+    if within is not None:
+        query = query.where(among(session, Delivery.area_id, within))
     rows = session.execute(
-        select(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error, func.count())
-        .where(Delivery.announcement_id == announcement.id, Delivery.status.in_(FAILED))
-        .group_by(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error)
+        query.group_by(Delivery.channel, Delivery.status, Delivery.error_code, Delivery.last_error)
         .order_by(func.count().desc())
     )
     return [{"channel": c, "status": s, "code": code, "reason": (reason or "")[:200], "count": n}

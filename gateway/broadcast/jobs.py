@@ -122,9 +122,8 @@ def _prepare_content(db, ann):
     if "sms" in (ann.channels or []) and not ann.sms_text:
         from gateway.sms.digest import default_sms
 
-        hotline = (ann.areas[0].inherited("hotline_number") if ann.areas else None) \
-            or current_app.config.get("HOTLINE_NUMBER")
-        ann.sms_text = default_sms(ann, hotline=hotline)  # the console stores the official's choice first
+        # the console stores the official's choice first
+        ann.sms_text = default_sms(ann, hotline=_hotline(ann.areas[0] if ann.areas else None))
         db.commit()
 
 
@@ -177,12 +176,14 @@ def fan_out(announcement_id, first_id, last_id):
         return "skipped"
     now = utcnow()
     rows, calls = [], []
+    bodies = _SmsBodies(db, ann)
     for r in recipients(db, ann, first_id=first_id, last_id=last_id):
         if "sms" in r.channels:
+            # area_id keeps each household's commune: its hotline is in the body, its sender sends it.
             rows.append({
                 "idempotency_key": delivery_key(ann.id, "sms", r.phone), "announcement_id": ann.id,
                 "resident_id": r.resident_id, "area_id": r.area_id, "phone": r.phone, "channel": "sms",
-                "body": ann.sms_text, "status": "pending", "attempts": 0, "created_at": now, "updated_at": now,
+                "body": bodies.get(r.area_id), "status": "pending", "attempts": 0, "created_at": now, "updated_at": now,
             })
         if "voice" in r.channels:
             calls.append(r)
@@ -200,6 +201,37 @@ def fan_out(announcement_id, first_id, last_id):
         send_chunk(ann.id, first_id, last_id)
     finish_if_done(db, ann.id)
     return inserted
+
+
+class _SmsBodies:
+    """The SMS each household gets: the announcement's text with its own commune's hotline (an
+    announcement to a whole province reaches every commune, each with its own number)."""
+
+    def __init__(self, db, ann):
+        self.db, self.ann, self.by_area = db, ann, {}
+        self.default_hotline = _hotline(ann.areas[0] if ann.areas else None)
+
+    def get(self, area_id):
+        if area_id not in self.by_area:
+            area = self.db.get(Area, area_id) if area_id is not None else None
+            hotline = _hotline(area) if area is not None else self.default_hotline
+            self.by_area[area_id] = self.ann.sms_text if hotline == self.default_hotline else self._text(hotline)
+        return self.by_area[area_id]
+
+    def _text(self, hotline):
+        from gateway.sms.digest import _suffix
+
+        # The stored text (chosen by the official, or the default) ends with the first area's
+        # hotline: that ending is swapped for this commune's, the words stay as they were chosen.
+        text, old, new = self.ann.sms_text or "", _suffix(self.default_hotline), _suffix(hotline)
+        if old and text.endswith(old):
+            return text[: -len(old)] + new
+        return text + new
+
+
+def _hotline(area):
+    """The hotline residents of `area` call (its own, its commune's, else the gateway's)."""
+    return (area.inherited("hotline_number") if area is not None else None) or current_app.config.get("HOTLINE_NUMBER")
 
 
 def chunk_timeout():

@@ -6,7 +6,7 @@ from rq import Retry
 from sqlalchemy import update
 
 from gateway.areas import current, find_by_code
-from gateway.auth import may_act_on
+from gateway.auth import may_act_on, may_see_asset
 from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, utcnow
 from gateway.parse import iso_moment, whole
 from gateway.queue import enqueue_on_commit
@@ -101,6 +101,9 @@ def create(session, *, official, title, body, areas, audiences=("everyone",), ch
         raise AnnouncementError(f"not your area: {', '.join(outside)}")
     if recording is not None and (not isinstance(recording, AudioAsset) or recording.kind != "recording"):
         raise AnnouncementError("recording must be an uploaded recording")
+    if recording is not None and not may_see_asset(session, official, recording):
+        # Another area's recording would play on that area's loudspeakers and calls.
+        raise AnnouncementError("recording_id is unknown in your areas (upload it yourself)")
     now = utcnow()
     send_at = send_at or now
     if send_at.tzinfo is None:

@@ -9,7 +9,7 @@ import datetime as dt
 
 def init_app(app):
     from gateway.console import base, views
-    from gateway.console import announcements, areas, phone, reports, residents  # noqa: F401  (their routes)
+    from gateway.console import announcements, areas, firstrun, phone, reports, residents  # noqa: F401  (their routes)
 
     production = app.config.get("GATEWAY_ENV") == "production"
     app.config.update(

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from gateway.areas.settings import sms_price
-from gateway.auth import area_scope, may_act_on
+from gateway.auth import area_scope, may_act_on, may_see_asset, scope_roots, scoped
 from gateway.broadcast import service
 from gateway.console import status
-from gateway.console.base import bp, local_time, login_required, parse_local, t
+from gateway.console.base import ALL_ROLES, bp, local_time, login_required, parse_local, t
 from gateway.console.views import scoped_announcements
 from gateway.db import get_db
 from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, Resident, utcnow
@@ -24,23 +24,38 @@ log = logging.getLogger(__name__)
 PAGE = 30
 
 
-def area_choices(db, official):
-    """[(area, depth)] in tree order, only the areas the official may act on."""
-    scope = area_scope(db, official)
-    areas = list(db.scalars(select(Area).where(Area.retired_at.is_(None)).order_by(Area.id)))
+def area_choices(db, official, levels=None):
+    """[(area, depth)] in tree order, only the areas the official may act on (of `levels`, when given:
+    a filter at province size lists communes and villages, not every team)."""
+    query = scoped(db, official, select(Area).where(Area.retired_at.is_(None)).order_by(Area.id), Area.id)
+    if levels:
+        query = query.where(Area.level.in_(levels))
+    areas = list(db.scalars(query))
+    ids = {a.id for a in areas}
     children = {}
     for a in areas:
-        children.setdefault(a.parent_id, []).append(a)
+        children.setdefault(a.parent_id if a.parent_id in ids else None, []).append(a)
     out = []
 
     def walk(parent_id, depth):
         for a in children.get(parent_id, []):
-            if scope is None or a.id in scope:
-                out.append((a, depth))
-            walk(a.id, depth + 1 if (scope is None or a.id in scope) else depth)
+            out.append((a, depth))
+            walk(a.id, depth + 1)
 
     walk(None, 0)
     return out
+
+
+# Beyond this many areas (a province) the list filters leave out the teams.
+FILTER_MAX_AREAS = 200
+
+
+def filter_choices(db, official):
+    """The area filter of the residents and reports lists: every area of a commune; at province
+    size the communes and villages only (a team is found through its village)."""
+    if len(area_scope(db, official)) > FILTER_MAX_AREAS:
+        return area_choices(db, official, levels=("province", "commune", "neighbourhood"))
+    return area_choices(db, official)
 
 
 def area_tree(db, choices):
@@ -84,7 +99,7 @@ def validate(db, official, values):
     recording = None
     if values["recording_id"]:
         recording = db.get(AudioAsset, whole(values["recording_id"])) if whole(values["recording_id"]) else None
-        if recording is None or recording.kind != "recording":
+        if recording is None or recording.kind != "recording" or not may_see_asset(db, official, recording):
             errors.append(t("ann.err_recording"))
             recording = None
     if not title:
@@ -127,6 +142,7 @@ def _render_form(values, errors=(), status=200):
     recording = None
     if whole(values.get("recording_id")) is not None:
         recording = db.get(AudioAsset, whole(values["recording_id"]))
+        recording = recording if recording is not None and may_see_asset(db, g.official, recording) else None
     choices = area_choices(db, g.official)
     return render_template("console/compose.html", values=values, errors=list(errors),
                            area_choices=choices, area_tree=area_tree(db, choices), audiences=AUDIENCES, channels=CHANNELS,
@@ -179,17 +195,26 @@ def announcements():
 
 
 def _visible(announcement_id):
+    from gateway.auth import covering_ids
+
     db = get_db()
     a = db.get(Announcement, announcement_id)
-    if a is None or not any(may_act_on(db, g.official, x.id) for x in a.areas):
+    if a is None or not {x.id for x in a.areas} & covering_ids(db, g.official):
         abort(404)
     return a
+
+
+def may_cancel(db, official, announcement):
+    """Only an official whose scope holds every area of the announcement may cancel it."""
+    return all(may_act_on(db, official, x.id) for x in announcement.areas)
 
 
 def progress_json(db, announcement):
     from gateway.broadcast import coverage
 
-    progress = coverage.progress(db, announcement)
+    from gateway.auth import area_scope
+
+    progress = coverage.progress(db, announcement, within=area_scope(db, g.official))
     channels = {}
     for channel, counts in progress.items():
         if channel == "total":
@@ -225,6 +250,8 @@ def announcement_progress(announcement_id):
 def cancel_announcement(announcement_id):
     db = get_db()
     a = _visible(announcement_id)
+    if not may_cancel(db, g.official, a):
+        abort(403)
     try:
         service.cancel(db, a)
     except service.AnnouncementError:
@@ -411,19 +438,37 @@ def speak():
     if not body:
         return {"error": t("ann.err_body")}, 400
     try:
-        asset = ensure_text_asset(get_db(), body, kind="announcement", intro=announcement_intro(title, body))
+        asset = ensure_text_asset(get_db(), body, kind="announcement", intro=announcement_intro(title, body),
+                                  areas=scope_roots(g.official))
     except ValueError as exc:
         return {"error": str(exc)}, 400
     return asset_json(asset)
 
 
-@bp.get("/audio/<int:asset_id>")
-@login_required()
-def audio_status(asset_id):
-    asset = get_db().get(AudioAsset, asset_id)
-    if asset is None:
+def _asset(asset_id):
+    """The asset if the official's scope covers it; 404 otherwise (out of scope looks missing)."""
+    db = get_db()
+    asset = db.get(AudioAsset, asset_id)
+    if asset is None or not may_see_asset(db, g.official, asset):
         abort(404)
-    return asset_json(asset)
+    return asset
+
+
+@bp.get("/audio/<int:asset_id>")
+@login_required(roles=ALL_ROLES)
+def audio_status(asset_id):
+    return asset_json(_asset(asset_id))
+
+
+@bp.get("/audio/<int:asset_id>.<ext>")
+@login_required(roles=ALL_ROLES)
+def audio_file(asset_id, ext):
+    """An asset's file for an official in scope: how recordings (residents' voice reports) are heard."""
+    from gateway.media.views import send_asset
+
+    response = send_asset(_asset(asset_id), ext)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/audio/upload")
@@ -442,7 +487,7 @@ def upload():
         return {"error": t("ann.upload_none")}, 400
     data = file.read()
     try:
-        asset = store_upload(get_db(), file.filename, data, kind="recording")
+        asset = store_upload(get_db(), file.filename, data, kind="recording", areas=scope_roots(g.official))
     except UploadRejected as exc:
         return {"error": exc.message, "code": exc.code}, 400
     return asset_json(asset)

@@ -2,26 +2,36 @@
 import (checked per row, then confirmed) and export; each area's settings. Commune admins only."""
 import math
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
 from gateway.areas import area_key, manage, normal_code, settings as area_settings
+from gateway.auth import may_act_on, scope_roots, scoped
 from gateway.console.base import bp, login_required, t
 from gateway.db import get_db
 from gateway.models import AREA_KINDS, KIND_LABELS, Area, AreaAlias, Resident
 from gateway.text import nfc
 
 PAGE = 50
-ADMINS = ("admin",)
+# A commune's admins (their commune) and the province's (every commune of it): gateway.auth's scope.
+ADMINS = ("province", "admin")
 # The kinds offered when adding, in tree order.
 KIND_CHOICES = [(kind, KIND_LABELS[kind]) for level in ("province", "commune", "neighbourhood", "team")
                 for kind in AREA_KINDS[level]]
 
 
 def _area_or_404(area_id):
-    area = get_db().get(Area, area_id)
-    if area is None:
-        abort(404)
+    db = get_db()
+    area = db.get(Area, area_id)
+    if area is None or not may_act_on(db, g.official, area.id):
+        abort(404)  # out of scope looks the same as missing
+    return area
+
+
+def _mine(area):
+    """`area` when the official may change it; AreaError otherwise (a parent, a move target, a merged area)."""
+    if area is None or not may_act_on(get_db(), g.official, area.id):
+        raise manage.AreaError(t("ann.err_area_scope"))
     return area
 
 
@@ -33,10 +43,10 @@ def areas():
     q = nfc(request.args.get("q") or "").strip()
     show_retired = request.args.get("retired") == "1"
     parent_arg = request.args.get("parent", "")
-    parent = db.get(Area, int(parent_arg)) if parent_arg.isdigit() else None
+    parent = _area_or_404(int(parent_arg)) if parent_arg.isdigit() else None
     if parent_arg and parent is None:
         abort(404)
-    query = select(Area)
+    query = scoped(db, g.official, select(Area), Area.id)
     if q:
         like = f"%{q}%"
         aliased = select(AreaAlias.area_id).where(AreaAlias.name.ilike(like))
@@ -45,7 +55,9 @@ def areas():
         query = query.where(or_(Area.name.ilike(like), Area.code.ilike(like), Area.code == normal_code(q),
                                 Area.id.in_(aliased)))
     else:
-        query = query.where(Area.parent_id == parent.id if parent is not None else Area.parent_id.is_(None))
+        # Without a parent: the top of the official's own tree (their commune, or their province).
+        query = query.where(Area.parent_id == parent.id if parent is not None
+                            else Area.id.in_([r.id for r in scope_roots(g.official)]))
     if not show_retired:
         query = query.where(Area.retired_at.is_(None))
     total = db.scalar(select(func.count()).select_from(query.subquery()))
@@ -57,7 +69,7 @@ def areas():
         Area.parent_id.in_(ids), Area.retired_at.is_(None)).group_by(Area.parent_id)).all()) if ids else {}
     households = dict(db.execute(select(Resident.area_id, func.count()).where(
         Resident.area_id.in_(ids)).group_by(Resident.area_id)).all()) if ids else {}
-    trail = list(reversed(list(parent.ancestors()))) if parent is not None else []
+    trail = [a for a in reversed(list(parent.ancestors())) if may_act_on(db, g.official, a.id)] if parent else []
     return render_template("console/areas.html", areas=rows, parent=parent, trail=trail, q=q, total=total,
                            page=page, pages=pages, show_retired=show_retired, children=children,
                            households=households, kind_label=manage.kind_label)
@@ -107,7 +119,7 @@ def area_create():
     db = get_db()
     form = _form()
     try:
-        parent = manage.resolve(db, form["parent"]) if form["parent"] else None
+        parent = _mine(manage.resolve(db, form["parent"]) if form["parent"] else None)
         area = manage.add_area(db, code=form["code"], name=form["name"], kind=form["kind"], parent=parent,
                                hotline=form["hotline"] or None, aliases=_aliases(form["aliases"]))
     except ValueError as exc:  # AreaError, PhoneError
@@ -173,7 +185,7 @@ def area_move(area_id):
     ref = request.form.get("parent", "").strip()
 
     def move():
-        return manage.move_area(db, area, manage.resolve(db, ref) if ref else None)
+        return manage.move_area(db, area, _mine(manage.resolve(db, ref) if ref else None))
 
     return _change(area, move, lambda moved: t("area.moved", name=area.name) if moved else t("area.unchanged"))
 
@@ -190,6 +202,8 @@ def area_merge(area_id):
     def merge():
         if not sources:
             raise manage.AreaError(t("area.err_merge_none"))
+        for source in sources:
+            _mine(source)
         if request.form.get("confirm") != "1":
             raise manage.AreaError(t("area.err_confirm"))
         return manage.merge_areas(db, sources, area)
@@ -307,7 +321,13 @@ def areas_import():
 def areas_export():
     from gateway.areas.tables import export_csv, export_xlsx
 
+    db = get_db()
     fmt = "csv" if request.args.get("format") == "csv" else "xlsx"
-    data = (export_csv if fmt == "csv" else export_xlsx)(get_db())
+    export = export_csv if fmt == "csv" else export_xlsx
+    # The official's own tree only: one export per root (a commune, or the province).
+    roots = scope_roots(g.official)
+    if len(roots) != 1:
+        abort(404)
+    data = export(db, within=roots[0])
     mimetype = "text/csv" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename=khu-vuc.{fmt}"})

@@ -21,7 +21,10 @@ LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 # Pages each role may open; an operator only downloads loudspeaker audio.
-STAFF = ("admin", "leader")
+STAFF = ("province", "admin", "leader")
+# Imports, exports and the phone simulator: a commune's admins and the province's.
+ADMINS = ("province", "admin")
+ALL_ROLES = ("province", "admin", "leader", "operator")
 
 
 def t(key, **values):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from gateway import queue
-from gateway.console.base import bp, login_required, simulator_enabled, t
+from gateway.console.base import ADMINS, bp, login_required, simulator_enabled, t
 from gateway.console.simulator import Call, TwiMLError, messages, new_sid
 from gateway.db import get_db
 from gateway.models import Area, OutboxMessage, Resident
@@ -29,7 +29,8 @@ from gateway.text import nfc
 from gateway.twilio_auth import url_for_provider
 
 log = logging.getLogger(__name__)
-ROLES = ("admin", "leader", "operator")
+# Texting or calling as any resident is for a commune's (or the province's) admins only.
+ROLES = ADMINS
 CALL_TTL = 3600
 MAX_SMS = 1600
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from gateway.auth import may_act_on
 from gateway.casework import TRANSITIONS, StatusError, change_status
-from gateway.console.announcements import area_choices
+from gateway.console.announcements import filter_choices
 from gateway.console.base import bp, label, login_required, t
 from gateway.db import get_db
 from gateway.models import (
@@ -38,7 +38,7 @@ def reports():
                            .limit(PAGE).offset((page - 1) * PAGE)))
     return render_template("console/reports.html", reports=rows, filters=filters, total=total, page=page,
                            pages=pages, statuses=REPORT_STATUSES, categories=REPORT_CATEGORIES,
-                           area_choices=area_choices(db, g.official), names=resident_names(db, rows),
+                           area_choices=filter_choices(db, g.official), names=resident_names(db, rows),
                            length=recording_length)
 
 

@@ -5,9 +5,9 @@ import math
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
-from gateway.auth import area_scope, may_act_on
-from gateway.console.announcements import area_choices
-from gateway.console.base import bp, login_required, t
+from gateway.auth import area_scope, may_act_on, scope_roots, scoped
+from gateway.console.announcements import area_choices, filter_choices
+from gateway.console.base import ADMINS, bp, login_required, t
 from gateway.db import get_db
 from gateway.models import Area, Resident, utcnow
 from gateway.parse import whole
@@ -19,8 +19,7 @@ FLAGS = ("is_elderly", "is_poor", "no_smartphone", "prefers_sms", "prefers_voice
 
 
 def _scoped(db, query):
-    scope = area_scope(db, g.official)
-    return query if scope is None else query.where(Resident.area_id.in_(scope))
+    return scoped(db, g.official, query, Resident.area_id)
 
 
 @bp.get("/residents")
@@ -46,15 +45,13 @@ def residents():
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     rows = list(db.scalars(query.order_by(Resident.name, Resident.id).limit(PAGE).offset((page - 1) * PAGE)))
     return render_template("console/residents.html", residents=rows, q=q, area=area, total=total, page=page,
-                           pages=pages, area_choices=area_choices(db, g.official), national=national)
+                           pages=pages, area_choices=filter_choices(db, g.official), national=national)
 
 
 def _resident(resident_id):
     db = get_db()
     resident = db.get(Resident, resident_id)
-    if resident is None or resident.area_id is None and area_scope(db, g.official) is not None:
-        abort(404)
-    if resident.area_id is not None and not may_act_on(db, g.official, resident.area_id):
+    if resident is None or not may_act_on(db, g.official, resident.area_id):
         abort(404)
     return resident
 
@@ -114,7 +111,9 @@ def _save(resident):
     if phone:
         other = db.scalar(select(Resident).where(Resident.phone == phone))
         if other is not None and other is not resident:
-            errors.append(t("res.err_phone_taken", name=other.name or national(other.phone)))
+            # Someone else's household is not named: only that it is on another list.
+            errors.append(t("res.err_phone_taken", name=other.name or national(other.phone))
+                          if may_act_on(db, g.official, other.area_id) else t("res.err_phone_taken_elsewhere"))
     if len(values["name"]) > 120:
         errors.append(t("res.err_name_long", n=120))
     area_id = whole(values["area_id"])
@@ -152,7 +151,7 @@ def resident_opt_out(resident_id):
 # Import and export (commune admins: a list may name any neighbourhood) ---------------------
 
 @bp.route("/residents/import", methods=["GET", "POST"])
-@login_required(roles=("admin",))
+@login_required(roles=ADMINS)
 def residents_import():
     """Step 1 checks the file (nothing saved, the file kept an hour); step 2 imports it."""
     from gateway.console import uploads
@@ -168,12 +167,19 @@ def residents_import():
     default_area = None
     if whole(form["area_id"]) is not None:
         default_area = db.get(Area, whole(form["area_id"]))
+        if default_area is None or not may_act_on(db, g.official, default_area.id):
+            errors.append(t("res.err_area"))
+    roots = scope_roots(g.official)
+    if not roots:
+        errors.append(t("res.err_area"))
     report = None
     if not errors:
         try:
+            # Rows name areas of the official's commune (or province) only.
             report = import_residents(db, upload.filename, upload.data, skip_bad_rows=form["skip_bad_rows"],
                                       default_area=default_area, dry_run=not upload.confirm,
-                                      consent_source=f"import:{upload.filename}")
+                                      consent_source=f"import:{upload.filename}",
+                                      within=roots[0] if len(roots) == 1 else None)
         except ImportFileError as exc:
             errors.append(str(exc))
     if errors:
@@ -199,12 +205,13 @@ def import_summary(report, skip_bad_rows):
 
 
 @bp.get("/residents/export")
-@login_required(roles=("admin",))
+@login_required(roles=ADMINS)
 def residents_export():
     from gateway.residents import export_csv, export_xlsx
 
+    db = get_db()
     fmt = "csv" if request.args.get("format") == "csv" else "xlsx"
-    data = (export_csv if fmt == "csv" else export_xlsx)(get_db())
+    data = (export_csv if fmt == "csv" else export_xlsx)(db, area_ids=area_scope(db, g.official))
     mimetype = "text/csv" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(data, mimetype=mimetype,
                     headers={"Content-Disposition": f"attachment; filename=ho-dan.{fmt}"})

@@ -73,21 +73,3 @@ def sms_reports_delivery(config):
     from gateway.sms.providers import SMS_PROVIDERS
 
     return SMS_PROVIDERS.get(config["SMS_PROVIDER"]).reports_delivery
-
-
-def sent_unreported(db, announcement):
-    """{neighbourhood name: households} whose message went out with no word yet that it arrived."""
-    from collections import Counter
-
-    from gateway.broadcast import coverage
-    from gateway.broadcast.targeting import all_areas, neighbourhood_of
-
-    handed = set(db.scalars(select(Delivery.resident_id).where(Delivery.announcement_id == announcement.id,
-                                                                Delivery.status == "sent")))
-    areas = all_areas(db)
-    out = Counter()
-    for resident_id, (area_id, _, state) in coverage.household_states(db, announcement).items():
-        if state == "in_progress" and resident_id in handed:
-            hood = neighbourhood_of(areas, area_id)
-            out[hood.name if hood else "?"] += 1
-    return out

@@ -8,13 +8,13 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from gateway import queue
-from gateway.auth import area_scope
+from gateway.auth import area_scope, scoped
 from gateway.console.base import (
-    bp, label, load_official, local_time, login_required, login_user, session_minutes, t, template_names,
+    ALL_ROLES, bp, label, load_official, local_time, login_required, login_user, session_minutes, t, template_names,
 )
 from gateway.console.i18n import LANGUAGES
 from gateway.db import get_db
-from gateway.models import Announcement, Official, Report, announcement_areas, utcnow
+from gateway.models import Announcement, Official, Report, utcnow
 
 log = logging.getLogger(__name__)
 MAX_FAILED_LOGINS = 5
@@ -43,6 +43,10 @@ def home_for(official):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    from gateway.setup import needs_first_run
+
+    if needs_first_run(get_db()):
+        return redirect(url_for("console.first_run_page"))
     error = None
     if session.pop("expired", False):
         error = t("login.expired", minutes=session_minutes())
@@ -91,13 +95,10 @@ def language():
 
 
 def scoped_announcements(db, official):
-    """A SELECT of the announcements touching the official's areas, newest first."""
-    query = select(Announcement).order_by(Announcement.id.desc())
-    scope = area_scope(db, official)
-    if scope is not None:
-        query = query.where(Announcement.id.in_(
-            select(announcement_areas.c.announcement_id).where(announcement_areas.c.area_id.in_(scope))))
-    return query
+    """A SELECT of the announcements reaching the official's areas, newest first."""
+    from gateway.auth import announcements_reaching
+
+    return announcements_reaching(db, official).order_by(Announcement.id.desc())
 
 
 def worker_health(app):
@@ -140,27 +141,22 @@ def dashboard():
     bars, failures = [], []
     if chosen is not None:
         scope = area_scope(db, official)
-        allowed = None
-        if scope is not None:
-            from gateway.models import Area
-
-            allowed = {a.name for a in db.scalars(select(Area).where(Area.id.in_(scope)))}
-        for row in coverage.by_area_and_audience(db, chosen):
-            if row["audience"] != "all" or row["area"] == "*" or (allowed is not None and row["area"] not in allowed):
-                continue
-            bars.append(row)
-        failures = coverage.failure_reasons(db, chosen)
-        unreported = status.sent_unreported(db, chosen)
-        for row in bars:
-            row["sent"] = unreported.get(row["area"], 0)
-    report_query = select(func.count()).select_from(Report).where(Report.status.in_(("new", "acknowledged", "in_progress")))
-    scope = area_scope(db, official)
-    if scope is not None:
-        report_query = report_query.where(Report.area_id.in_(scope))
-    admin = official.role == "admin"  # only admins see the machinery, and then in words
-    embedded, workers = worker_health(current_app) if admin else (None, [])
+        bars = [row for row in coverage.by_area_and_audience(db, chosen, within=scope, with_sent=True)
+                if row["audience"] == "all" and row["area"] != "*"]
+        failures = coverage.failure_reasons(db, chosen, within=scope)
+    report_query = scoped(db, official, select(func.count()).select_from(Report)
+                          .where(Report.status.in_(("new", "acknowledged", "in_progress"))),
+                          Report.area_id, Report.commune_id)
+    admin = official.role in ("province", "admin")  # only admins see the machinery, and then in words
+    embedded, workers, queues, queue_down = None, [], None, False
+    if admin:
+        try:
+            embedded, workers = worker_health(current_app)
+            queues = queue.stats()
+        except queue.REDIS_DOWN:  # the page still answers; the work waits in the database
+            queue_down = True
     return render_template("console/dashboard.html", announcements=announcements, chosen=chosen, bars=bars,
-                           failures=failures, queues=queue.stats() if admin else None, embedded=embedded,
+                           failures=failures, queues=queues, queue_down=queue_down, embedded=embedded,
                            workers=workers, open_reports=db.scalar(report_query), admin=admin,
                            states=status.describe(db, announcements),
                            reports_delivery=status.sms_reports_delivery(current_app.config),
@@ -168,7 +164,7 @@ def dashboard():
 
 
 @bp.get("/downloads")
-@login_required(roles=("admin", "leader", "operator"))
+@login_required(roles=ALL_ROLES)
 def downloads():
     """Loudspeaker audio of the official's areas, and their private page/feed links for devices."""
     return _downloads_page()
@@ -194,7 +190,7 @@ def _downloads_page(created=None):
 
 
 @bp.post("/downloads/links")
-@login_required(roles=("admin", "leader", "operator"))
+@login_required(roles=ALL_ROLES)
 def create_download_link():
     """A private link (page and podcast feed) for a loudspeaker of one of the official's areas."""
     from gateway.auth import may_act_on
@@ -215,14 +211,17 @@ def create_download_link():
 
 
 @bp.post("/downloads/links/<int:link_id>/revoke")
-@login_required(roles=("admin", "leader", "operator"))
+@login_required(roles=ALL_ROLES)
 def revoke_download_link(link_id):
+    from gateway.auth import may_act_on
+    from gateway.console.base import ADMINS
     from gateway.loudspeaker.links import revoke
     from gateway.models import OperatorLink
 
     db = get_db()
     link = db.get(OperatorLink, link_id)
-    if link is None or (link.official_id != g.official.id and g.official.role != "admin"):
+    if link is None or (link.official_id != g.official.id
+                        and not (g.official.role in ADMINS and may_act_on(db, g.official, link.area_id))):
         abort(404)
     revoke(db, link)
     db.commit()

@@ -41,7 +41,7 @@ def text_spec(config, text, kind, intro=""):
                       layout=settings.layout(config, kind, intro))
 
 
-def ensure_text_asset(session, text, kind="prompt", *, intro=""):
+def ensure_text_asset(session, text, kind="prompt", *, intro="", areas=()):
     """The asset speaking `text` (kind: prompt, announcement, bulletin); created pending and queued if new.
 
     Commits when it creates the asset. Same text, engine and layout → the same asset, so asking
@@ -55,10 +55,12 @@ def ensure_text_asset(session, text, kind="prompt", *, intro=""):
         raise ValueError(f"text too long to speak: {len(text)} characters, at most {MAX_TEXT_CHARS}")
     config = current_app.config
     spec = text_spec(config, text, kind, nfc(intro).strip())
-    return _get_or_create(session, spec, AudioAsset(
+    asset = _get_or_create(session, spec, AudioAsset(
         kind=kind, text=text, engine=spec.engine, voice=spec.voice()[:40],
         options=_options(spec), status="pending",
     ))
+    link_areas(session, asset, areas)
+    return asset
 
 
 def announcement_intro(title, body):
@@ -69,10 +71,10 @@ def announcement_intro(title, body):
     return title if title.lower().startswith("thông báo") else f"Thông báo: {title}"
 
 
-def store_upload(session, filename, data, kind="recording"):
+def store_upload(session, filename, data, kind="recording", *, areas=()):
     """Check an uploaded recording, keep the original and queue its renditions; UploadRejected says why not.
 
-    The same bytes uploaded twice give the same asset."""
+    The same bytes uploaded twice give the same asset; `areas` (the uploader's) may hear it."""
     from audio.uploads import check_upload
 
     if kind not in ("recording", "prompt"):
@@ -85,8 +87,20 @@ def store_upload(session, filename, data, kind="recording"):
         kind=kind, original_path=original, original_name=checked.filename, status="pending",
         duration_ms=int(checked.duration * 1000), options=_options(spec),
     ))
+    link_areas(session, asset, areas)
     log.info("upload stored asset=%s format=%s seconds=%.1f", asset.id, checked.format, checked.duration)
     return asset
+
+
+def link_areas(session, asset, areas):
+    """Record that `asset` belongs to `areas` too (idempotent); commits when it adds a link."""
+    from gateway.models import audio_asset_areas
+
+    have = set(session.scalars(select(audio_asset_areas.c.area_id).where(audio_asset_areas.c.asset_id == asset.id)))
+    new = [{"asset_id": asset.id, "area_id": a.id} for a in areas if a.id not in have]
+    if new:
+        session.execute(audio_asset_areas.insert(), new)
+        session.commit()
 
 
 def request_announcement_audio(session, announcement):
@@ -106,9 +120,17 @@ def rerender(session, asset):
 
 
 def asset_url(asset, rendition="mp3", external=True):
-    """The URL of an asset's file: `mp3` (loudspeakers, downloads) or `phone` (8 kHz WAV for <Play>)."""
+    """The URL of an asset's file: `mp3` (loudspeakers, downloads) or `phone` (8 kHz WAV for <Play>).
+
+    Announcement, prompt and bulletin audio is public behind its unguessable URL. A recording (an
+    official's upload, a resident's voice report) is private: inside the console it is served to
+    officials in scope; for a provider (`external`) the URL is signed and expires."""
     ext = {"mp3": "mp3", "phone": "wav"}[rendition]
+    if asset.kind == "recording" and not external:
+        return url_for("console.audio_file", asset_id=asset.id, ext=ext)
     path = f"/audio/{asset.content_hash}.{ext}"
+    if asset.kind == "recording":
+        path += "?" + signed_query(asset.content_hash, ext)
     base = current_app.config.get("PUBLIC_BASE_URL")
     if external and base:
         return base.rstrip("/") + path  # what providers reach, also from a job with no request
@@ -119,6 +141,35 @@ def asset_url(asset, rendition="mp3", external=True):
         if seen:
             return seen.decode().rstrip("/") + path
     return path
+
+
+# A provider fetches a recording it must play within minutes of being given its URL.
+SIGNED_URL_SECONDS = 600
+
+
+def _signature(content_hash, ext, expires, config=None):
+    import hashlib
+    import hmac
+
+    key = str((config or current_app.config)["SECRET_KEY"]).encode()
+    return hmac.new(key, f"audio:{content_hash}.{ext}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_query(content_hash, ext, seconds=SIGNED_URL_SECONDS, now=None):
+    """`exp=…&sig=…` letting whoever holds it fetch one private file until it expires."""
+    expires = int((now or utcnow()).timestamp()) + seconds
+    return f"exp={expires}&sig={_signature(content_hash, ext, expires)}"
+
+
+def signature_valid(content_hash, ext, expires, signature, now=None):
+    """True when `signature` was made by `signed_query` for this file and has not expired."""
+    import hmac
+
+    if not str(expires).isdigit() or len(str(expires)) > 12 or not signature:
+        return False
+    if int(expires) < int((now or utcnow()).timestamp()):
+        return False
+    return hmac.compare_digest(_signature(content_hash, ext, int(expires)), str(signature))
 
 
 SEEN_BASE_KEY = "gateway:seen-base-url"

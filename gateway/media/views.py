@@ -24,10 +24,25 @@ MAX_AGE = 3600
 
 @bp.get("/audio/<content_hash>.<ext>")
 def audio_file(content_hash, ext):
-    """An asset's MP3 (`.mp3`) or telephone rendition (`.wav`); 404 until it is rendered."""
+    """An asset's MP3 (`.mp3`) or telephone rendition (`.wav`); 404 until it is rendered.
+
+    A recording (a resident's voice report, an official's upload) only with a valid, unexpired
+    signature (`asset_url(..., external=True)`); officials hear it through the console."""
+    from gateway.media.assets import signature_valid
+
     if ext not in MIMETYPES or not re.fullmatch(r"[0-9a-f]{64}", content_hash):
         abort(404)
     asset = get_db().scalar(select(AudioAsset).where(AudioAsset.content_hash == content_hash))
+    if asset is not None and asset.kind == "recording" and not signature_valid(
+            content_hash, ext, request.args.get("exp", ""), request.args.get("sig", "")):
+        abort(404)  # the same answer as a missing file: nothing to learn from guessing
+    return send_asset(asset, ext)
+
+
+def send_asset(asset, ext):
+    """The file of a ready asset as a conditional, range-capable response; 404 when there is none."""
+    if ext not in MIMETYPES:
+        abort(404)
     relative = None if asset is None or asset.status != "ready" else (
         asset.mp3_path if ext == "mp3" else asset.phone_path)
     if not relative:

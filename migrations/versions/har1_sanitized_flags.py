@@ -1,7 +1,7 @@
 """sanitized flags on inbound messages and reports; a voice report's recording URL of any length
 
 Revision ID: har1
-Revises: rel1
+Revises: pro1
 Create Date: 2026-12-01 17:40:45
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'har1'
-down_revision = 'rel1'
+down_revision = 'pro1'
 branch_labels = None
 depends_on = None
 
