@@ -353,7 +353,7 @@ def test_production_adds_hsts(tmp_path, redis_url):
 
     app = create_app({"GATEWAY_ENV": "production", "SECRET_KEY": "s" * 32, "REDIS_URL": redis_url,
                       "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "PUBLIC_BASE_URL": "https://gw.example.vn",
-                      "TWILIO_AUTH_TOKEN": "t" * 32, "INSTANCE_PATH": str(tmp_path)})
+                      "TWILIO_AUTH_TOKEN": "t" * 32, "INSTANCE_PATH": str(tmp_path), "ALLOW_OUTBOX": "1"})
     resp = app.test_client().get("/", base_url="https://gw.example.vn")
     assert resp.headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
