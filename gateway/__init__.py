@@ -19,8 +19,11 @@ def create_app(config=None):
     settings.check_production(app.config, _provider_settings(app.config))
     _init_logging(app)
 
-    from gateway import bots, broadcast, cli, console, db, health, ivr, loudspeaker, media, open311, queue, report_api, sms
+    from gateway import (bots, broadcast, cli, console, db, health, ivr, loudspeaker, media, open311, parse, queue,
+                         report_api, security, sms)
 
+    parse.init_app(app)  # before any blueprint: routes compile their converters when registered
+    security.init_app(app)
     db.init_app(app)
     queue.init_app(app)
     health.init_app(app)
@@ -52,3 +55,5 @@ def _init_logging(app):
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("gateway").setLevel(level)
+    # twilio-python logs every API request's parameters (phone numbers) at INFO.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

@@ -18,12 +18,14 @@ from gateway.casework import relay_reply
 from gateway.db import get_db
 from gateway.mirror.webhook import sign
 from gateway.models import Area, GroupPost, Official, Report
+from gateway.parse import field, json_errors, json_object, text_field, whole
 from gateway.reports import find_by_number
 from gateway.text import nfc
 
 log = logging.getLogger(__name__)
 bp = Blueprint("bots", __name__, url_prefix="/bots")
-_NUMBERED = re.compile(r"^\s*#(\d{1,9})\b[\s:.,-]*(.*)$", re.S)
+json_errors(bp)
+_NUMBERED = re.compile(r"^\s*#([0-9]{1,9})\b[\s:.,-]*(.*)$", re.S)
 
 
 def _secret_ok(header, setting):
@@ -37,11 +39,10 @@ def telegram():
     """Telegram updates (setWebhook with secret_token = TELEGRAM_WEBHOOK_SECRET)."""
     if not _secret_ok("X-Telegram-Bot-Api-Secret-Token", "TELEGRAM_WEBHOOK_SECRET"):
         abort(403)
-    message = (request.get_json(silent=True) or {}).get("message") or {}
-    chat_id = str((message.get("chat") or {}).get("id", ""))
-    reply_to = (message.get("reply_to_message") or {}).get("message_id")
-    return _relay("telegram", chat_id, str(message.get("message_id", "")), message.get("text") or "",
-                  sender=str((message.get("from") or {}).get("id", "")), reply_to=reply_to)
+    message = field(json_object(request.get_data()), "message")
+    return _relay("telegram", text_field(field(message, "chat"), "id"), text_field(message, "message_id"),
+                  text_field(message, "text"), sender=text_field(field(message, "from"), "id"),
+                  reply_to=text_field(field(message, "reply_to_message"), "message_id"))
 
 
 @bp.post("/zalo")
@@ -49,12 +50,12 @@ def zalo():
     """Zalo Bot Platform events (setWebhook with secret_token = ZALO_WEBHOOK_SECRET)."""
     if not _secret_ok("X-Bot-Api-Secret-Token", "ZALO_WEBHOOK_SECRET"):
         abort(403)
-    result = (request.get_json(silent=True) or {}).get("result") or {}
-    message = result.get("message") or {}
+    result = field(json_object(request.get_data()), "result")
+    message = field(result, "message")
     if result.get("event_name") != "message.text.received":
         return jsonify(ok=True, relayed=False)
-    return _relay("zalo", str((message.get("chat") or {}).get("id", "")), str(message.get("message_id", "")),
-                  message.get("text") or "", sender=str((message.get("from") or {}).get("id", "")))
+    return _relay("zalo", text_field(field(message, "chat"), "id"), text_field(message, "message_id"),
+                  text_field(message, "text"), sender=text_field(field(message, "from"), "id"))
 
 
 @bp.post("/webhook")
@@ -64,13 +65,14 @@ def webhook():
     secret = current_app.config.get("GROUP_WEBHOOK_SECRET") or ""
     timestamp = request.headers.get("X-Loaxom-Timestamp", "")
     signature = request.headers.get("X-Loaxom-Signature", "")
-    if not (secret and timestamp.isdigit() and abs(time.time() - int(timestamp)) <= 300
+    seconds = whole(timestamp, high=10**10)
+    if not (secret and seconds is not None and abs(time.time() - seconds) <= 300
             and hmac.compare_digest(sign(secret, timestamp, request.get_data()), signature)):
         abort(403)
-    body = request.get_json(silent=True) or {}
-    official = get_db().scalar(select(Official).where(Official.login == str(body.get("official", ""))))
-    return _relay("webhook", str(body.get("chat_id", "")), str(body.get("id", "")), body.get("text") or "",
-                  official=official, reply_to=body.get("reply_to"))
+    body = json_object(request.get_data())
+    official = get_db().scalar(select(Official).where(Official.login == text_field(body, "official")))
+    return _relay("webhook", text_field(body, "chat_id"), text_field(body, "id"), text_field(body, "text"),
+                  official=official, reply_to=text_field(body, "reply_to"))
 
 
 def _relay(platform, chat_id, message_id, text, *, sender=None, official=None, reply_to=None):

@@ -97,6 +97,7 @@ SETTINGS = (
     Setting("BROADCAST_AUDIO_WAIT_MINUTES", "30", "How long an announcement's group post waits for its audio; then it is posted without the link."),
     # Officials' console and phone simulator (gateway/console).
     Setting("CONSOLE_SESSION_MINUTES", "60", "Console log-ins end after this many minutes without activity."),
+    Setting("TRUSTED_PROXIES", "0", "Reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` are believed (the log-in lock is per client address)."),
     Setting("SMS_PRICE_VND", "800", "Price of one SMS segment in đồng, for the cost estimate when composing."),
     Setting("ALLOW_OUTBOX", "", "`1`: production may run with the `outbox` SMS or voice provider or group target (nothing is really sent); refused otherwise."),
     Setting("SIMULATOR_ENABLED", "", "Phone simulator at /console/simulator: on outside production; `1` turns it on in production too, `0` off everywhere."),

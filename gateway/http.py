@@ -56,5 +56,17 @@ def check_status(response, what):
                          code=str(response.status_code))
 
 
+def json_answer(resp, what):
+    """A provider's answer as a JSON object; a failed HTTP status or an answer that is not one raises TransportError."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return body
+    check_status(resp, what)
+    raise TransportError(f"{what}: unreadable answer (HTTP {resp.status_code})")
+
+
 def _host(url):
     return url.split("/")[2] if "://" in url else url

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-    TypeDecorator, UniqueConstraint, select,
+    TypeDecorator, UniqueConstraint, false, select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -459,7 +459,7 @@ class Report(Timestamped, Base):
     text: Mapped[str] = mapped_column(Text, default="")
     recording_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
     # The provider's URL of a voice report's recording, until it is fetched into our storage.
-    recording_url: Mapped[str | None] = mapped_column(String(500))
+    recording_url: Mapped[str | None] = mapped_column(Text)
     transcript: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     # Where, when a report came with a place (Open311 clients).
@@ -467,6 +467,8 @@ class Report(Timestamped, Base):
     lat: Mapped[float | None]
     lon: Mapped[float | None]
     last_message_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # True when something received could not be stored as it was (NUL, a lone surrogate, too long).
+    sanitized: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     area: Mapped[Area | None] = relationship(foreign_keys=[area_id])
     resident: Mapped[Resident | None] = relationship()
@@ -512,6 +514,8 @@ class InboundMessage(Base):
     # thread shows it).
     reply: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # True when something received could not be stored as it was (NUL, a lone surrogate, too long).
+    sanitized: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Counter(Base):

@@ -9,6 +9,7 @@ from xml.etree import ElementTree as ET
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
+from werkzeug.exceptions import BadRequest, NotFound
 
 from gateway.areas import match_area
 from gateway.auth import may_act_on, official_for_token
@@ -16,6 +17,7 @@ from gateway.casework import report_received
 from gateway.db import get_db
 from gateway.mirror.messages import VIETNAM
 from gateway.models import CATEGORY_LABELS, REPORT_CATEGORIES, Area, Report
+from gateway.parse import coordinate, date_arg, id_or_404, whole
 from gateway.phone import mask_text
 from gateway.reports import open_report
 from gateway.text import nfc
@@ -40,10 +42,13 @@ class Open311Error(Exception):
 
 
 @bp.errorhandler(Open311Error)
+@bp.errorhandler(BadRequest)
+@bp.errorhandler(NotFound)
 def _error(exc):
+    status = getattr(exc, "status", None) or exc.code  # ours, or a gateway.parse helper's 400/404
     fmt = (request.view_args or {}).get("fmt")
-    return _render([{"code": exc.status, "description": exc.description}], "errors", "error",
-                   fmt=fmt if fmt in ("json", "xml") else "json"), exc.status
+    return _render([{"code": status, "description": exc.description}], "errors", "error",
+                   fmt=fmt if fmt in ("json", "xml") else "json"), status
 
 
 def _render(items, root, item_tag, fmt):
@@ -122,12 +127,12 @@ def list_requests(fmt):
     query = select(Report).where(Report.commune_id == commune.id)
     ids = request.args.get("service_request_id")
     if ids:
-        numbers = [int(x) for x in ids.split(",") if x.strip().isdigit()]
+        numbers = [n for n in (whole(x) for x in ids.split(",")) if n is not None]
         query = query.where(Report.number.in_(numbers))
     else:
         if request.args.get("service_code"):
             query = query.where(Report.category.in_(request.args["service_code"].split(",")))
-        start, end = _date_arg("start_date"), _date_arg("end_date")
+        start, end = date_arg(request.args, "start_date", zone=VIETNAM), date_arg(request.args, "end_date", zone=VIETNAM)
         if start is None and end is None:
             start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=90)
         if start is not None:
@@ -147,7 +152,8 @@ def list_requests(fmt):
 def get_request(request_id, fmt):
     db = get_db()
     commune = _jurisdiction(db)
-    report = db.scalar(select(Report).where(Report.commune_id == commune.id, Report.number == _number(request_id)))
+    number = id_or_404(request_id, "service_request_id")
+    report = db.scalar(select(Report).where(Report.commune_id == commune.id, Report.number == number))
     if report is None:
         raise Open311Error(404, f"unknown service_request_id '{request_id}'")
     return _render([_with_agency(commune, report)], "service_requests", "request", fmt)
@@ -187,10 +193,7 @@ def create_request(fmt):
     description = nfc(request.form.get("description", "")).strip()
     if len(description) > MAX_DESCRIPTION:
         raise Open311Error(400, f"description is longer than {MAX_DESCRIPTION} characters")
-    try:
-        coords = (float(lat), float(lon)) if lat and lon else (None, None)
-    except ValueError:
-        raise Open311Error(400, "lat and long must be numbers") from None
+    coords = (coordinate(lat, "lat", 90), coordinate(lon, "long", 180)) if lat and lon else (None, None)
     report = open_report(db, commune=commune, channel="open311", text=description, area=area, category=code)
     report.lat, report.lon, report.address = coords[0], coords[1], address
     report_received(db, report)
@@ -202,23 +205,6 @@ def create_request(fmt):
 
 def _with_agency(commune, report):
     return request_json(report, f"UBND {commune.name}")
-
-
-def _number(request_id):
-    if not str(request_id).isdigit():
-        raise Open311Error(404, f"unknown service_request_id '{request_id}'")
-    return int(request_id)
-
-
-def _date_arg(name):
-    value = request.args.get(name)
-    if not value:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Open311Error(400, f"{name} must be an ISO 8601 date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)
 
 
 def init_app(app):

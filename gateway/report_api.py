@@ -7,6 +7,7 @@ from gateway.auth import api_error, token_required
 from gateway.casework import StatusError, change_status, relay_reply
 from gateway.db import get_db
 from gateway.models import REPORT_STATUSES, Report
+from gateway.parse import int_arg, json_errors, json_object, text_field
 from gateway.phone import mask
 from gateway.reports import visible_query, visible_to
 from gateway.text import nfc
@@ -14,6 +15,7 @@ from gateway.text import nfc
 ROLES = ("province", "admin", "leader")
 
 bp = Blueprint("report_api", __name__, url_prefix="/api/reports")
+json_errors(bp)
 MAX_REPLY = 600
 
 
@@ -48,11 +50,8 @@ def list_reports():
                               category=request.args.get("category"), area_id=request.args.get("area"))
     except ValueError as exc:
         return api_error(400, str(exc))
-    try:
-        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError:
-        return api_error(400, "limit and offset must be whole numbers")
+    limit = min(max(int_arg(request.args, "limit", 50), 1), 500)
+    offset = int_arg(request.args, "offset", 0)
     total = db.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.scalars(query.order_by(Report.id.desc()).limit(limit).offset(offset))
     return {"total": total, "reports": [report_json(r) for r in rows]}
@@ -75,15 +74,15 @@ def post_status(report_id):
     report = _visible(db, report_id)
     if report is None:
         return api_error(404, "no such report in your areas")
-    body = request.get_json(silent=True) or {}
-    note = nfc(str(body.get("note") or "")).strip()
+    body = json_object(request.get_data())
+    note = nfc(text_field(body, "note")).strip()
     if len(note) > MAX_REPLY:
         return api_error(400, f"note is longer than {MAX_REPLY} characters")
     try:
-        change_status(db, report, str(body.get("status", "")), note=note, official=g.official)
+        change_status(db, report, text_field(body, "status"), note=note, official=g.official)
     except StatusError as exc:
         db.rollback()
-        return api_error(409 if str(body.get("status")) in REPORT_STATUSES else 400, str(exc))
+        return api_error(409 if text_field(body, "status") in REPORT_STATUSES else 400, str(exc))
     db.commit()
     return report_json(report, events=True)
 
@@ -96,7 +95,7 @@ def post_reply(report_id):
     report = _visible(db, report_id)
     if report is None:
         return api_error(404, "no such report in your areas")
-    text = nfc(str((request.get_json(silent=True) or {}).get("text") or "")).strip()
+    text = nfc(text_field(json_object(request.get_data()), "text")).strip()
     if not text:
         return api_error(400, "text is empty")
     if len(text) > MAX_REPLY:

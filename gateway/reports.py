@@ -4,6 +4,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.models import REPORT_CATEGORIES, REPORT_STATUSES, Area, Counter, Report, ReportEvent, utcnow
+from gateway.parse import whole
 
 
 def next_number(session, commune_id, name="report"):
@@ -61,8 +62,10 @@ def _filter_area(session, ref):
     or a code, old codes and names included; None for an unknown id."""
     from gateway.areas import current, find_by_code
 
-    if str(ref).isdigit():
-        return current(session.get(Area, int(ref)))
+    if whole(ref) is not None:
+        return current(session.get(Area, whole(ref)))
+    if str(ref).strip().isdigit():  # "²", or past INTEGER: no id, and no code is all digits
+        raise ValueError(f"area '{str(ref)[:40]}' is not an area id or a code")
     found = find_by_code(session, str(ref))
     if len(found) != 1:
         raise ValueError(f"area '{ref}' is not an area id or a code" if not found else
@@ -87,5 +90,5 @@ def visible_query(session, official, *, status=None, category=None, area_id=None
         query = query.where(Report.category == category)
     if area_id not in (None, ""):
         area = _filter_area(session, area_id)
-        query = query.where(Report.area_id.in_(area.descendant_ids(session) if area else [int(area_id)]))
+        query = query.where(Report.area_id.in_(area.descendant_ids(session) if area else [whole(area_id)]))
     return query

@@ -123,7 +123,7 @@ def read_table(filename, data):
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [[nfc(c) for c in row] for row in csv.reader(io.StringIO(text), dialect)]
+    return [[unsafe_cell(nfc(c)) for c in row] for row in csv.reader(io.StringIO(text), dialect)]
 
 
 def _read_xlsx(data):
@@ -148,7 +148,7 @@ def _cell_text(value):
         value = int(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
-    return nfc(str(value)).strip()
+    return unsafe_cell(nfc(str(value)).strip())
 
 
 def _header_key(text):
@@ -385,22 +385,41 @@ def export_xlsx(session, area_ids=None):
     return rows_xlsx(export_rows(session, area_ids), title="Hộ dân")
 
 
+# The writers every export shares: cells that a spreadsheet would run as a formula are not. --
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A cell as text a spreadsheet shows and never runs: a leading = + - @ tab or CR gets a `'` (OWASP)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def unsafe_cell(text):
+    """The value `safe_cell` neutralized, as read back from our own export."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
 def rows_csv(rows):
-    """Rows of cells as CSV bytes in UTF-8 with a BOM (every export writes CSV this way)."""
+    """Rows of cells as CSV bytes in UTF-8 with a BOM (every export writes CSV this way), each through `safe_cell`."""
     buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
+    csv.writer(buf).writerows([safe_cell(v) for v in row] for row in rows)
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
 
 
 def rows_xlsx(rows, *, title):
-    """Rows of cells as XLSX bytes, one sheet named `title` (every export writes XLSX this way)."""
+    """Rows of cells as XLSX bytes, one sheet named `title` (every export writes XLSX this way): every
+    cell a string through `safe_cell`, never a formula."""
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
-    ws.title = title
-    for row in rows:
-        ws.append(row)
+    ws.title = title[:31]
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row, start=1):
+            cell = ws.cell(row=r, column=c, value=safe_cell(value))
+            cell.data_type = "s"  # openpyxl would otherwise store a text starting with "=" as a formula
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

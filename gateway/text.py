@@ -22,3 +22,14 @@ def fold(text):
     text = strip_diacritics(text).lower()
     text = re.sub(r"[^\w\s]", " ", text).replace("_", " ")
     return _SPACES.sub(" ", text).strip()
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def storable(text):
+    """(`text` with NUL and lone surrogates as U+FFFD, whether any was replaced): what every database stores."""
+    if not isinstance(text, str) or not _UNSTORABLE.search(text):
+        return text, False
+    return _UNSTORABLE.sub(REPLACEMENT, text), True

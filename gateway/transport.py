@@ -6,7 +6,11 @@ class TransportError(Exception):
     otherwise the job raises so RQ retries it. `retry_after` (seconds) when the far side said."""
 
     def __init__(self, message, *, permanent=False, code=None, retry_after=None):
-        super().__init__(message)
+        # Providers' messages name the number ("The 'To' number +8491… is not valid"); the
+        # message is logged by workers and kept on the row, so only a masked number goes on.
+        from gateway.phone import mask_text
+
+        super().__init__(mask_text(str(message)))
         self.permanent = permanent
         self.code = code
         self.retry_after = retry_after

@@ -130,8 +130,9 @@ def find_by_code(session, ref, *, within=None):
     found = list(session.scalars(select(Area).where(Area.code == code, *conditions).order_by(Area.id)))
     if found or not area_key(ref):
         return found
-    return list(session.scalars(select(Area).join(AreaAlias, AreaAlias.area_id == Area.id)
-                                .where(AreaAlias.key == area_key(ref), *conditions).distinct().order_by(Area.id)))
+    # IN, not JOIN + DISTINCT: PostgreSQL cannot compare the JSON settings column for DISTINCT.
+    aliased = select(AreaAlias.area_id).where(AreaAlias.key == area_key(ref))
+    return list(session.scalars(select(Area).where(Area.id.in_(aliased), *conditions).order_by(Area.id)))
 
 
 def normal_code(text):

@@ -7,8 +7,10 @@ from gateway.auth import (
 from gateway.broadcast import coverage, service
 from gateway.db import get_db
 from gateway.models import Announcement, AudioAsset
+from gateway.parse import json_errors, json_value, whole
 
 bp = Blueprint("announcement_api", __name__, url_prefix="/api/announcements")
+json_errors(bp)
 ROLES = ("province", "admin", "leader")
 STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled", "failed")
 FIELDS = {"title", "body", "areas", "audiences", "channels", "priority", "category", "send_at", "expires_at",
@@ -39,7 +41,7 @@ def _visible(db, announcement_id):
 def create():
     """Body: title, body, areas, audiences, channels, priority, category, send_at, expires_at, recording_id."""
     db = get_db()
-    data = request.get_json(silent=True)
+    data = json_value(request.get_data())
     if not isinstance(data, dict):
         return api_error(400, "send a JSON object")
     try:
@@ -48,7 +50,8 @@ def create():
             raise service.AnnouncementError(f"unknown field(s): {', '.join(unknown)}; fields are {', '.join(sorted(FIELDS))}")
         recording = None
         if data.get("recording_id") is not None:
-            if isinstance(data["recording_id"], bool) or not isinstance(data["recording_id"], int):
+            if (isinstance(data["recording_id"], bool) or not isinstance(data["recording_id"], int)
+                    or whole(data["recording_id"]) is None):
                 raise service.AnnouncementError("recording_id must be the id of an uploaded recording")
             recording = db.get(AudioAsset, data["recording_id"])
             if recording is None or not may_see_asset(db, g.official, recording):

@@ -3,8 +3,6 @@ delivered or call answered), confirmed, and failed with which reasons.
 
 Every targeted household counts, with its delivery rows or without: one with none yet (its
 chunk not fanned out, or its job lost) is "not_sent", so a stalled broadcast cannot look done."""
-import csv
-import io
 from collections import Counter, defaultdict
 
 from sqlalchemy import case, exists, func, or_, select
@@ -147,9 +145,7 @@ def failure_reasons(session, announcement, within=None):
 
 
 def to_csv(rows):
-    """Coverage rows as CSV text (UTF-8 with BOM, for Excel)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return "\ufeff" + buf.getvalue()
+    """Coverage rows as CSV text (UTF-8 with BOM, for Excel), through the exports' shared writer."""
+    from gateway.residents import rows_csv
+
+    return rows_csv([list(CSV_COLUMNS)] + [[row.get(c, "") for c in CSV_COLUMNS] for row in rows]).decode("utf-8")

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from gateway.areas import current, find_by_code
 from gateway.auth import may_act_on, may_see_asset
 from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, utcnow
+from gateway.parse import iso_moment, whole
 from gateway.queue import enqueue_on_commit
 from gateway.text import nfc
 
@@ -31,7 +32,7 @@ def parse_time(value, name):
         moment = value
     else:
         try:
-            moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+            moment = iso_moment(value)
         except ValueError:
             raise AnnouncementError(f"{name} must be an ISO 8601 time, e.g. 2026-11-23T08:00:00+07:00") from None
     if moment.tzinfo is None:
@@ -50,7 +51,8 @@ def resolve_areas(session, refs):
         if isinstance(ref, bool) or not isinstance(ref, (int, str)) or not str(ref).strip():
             raise AnnouncementError(f"area {ref!r} is not an area id or code")
         if isinstance(ref, int) or str(ref).strip().isdigit():
-            found = [a for a in [current(session.get(Area, int(ref)))] if a is not None]
+            number = whole(ref)  # None for "²" or a number past INTEGER: no such area
+            found = [a for a in [current(session.get(Area, number)) if number is not None else None] if a is not None]
             if found and not found[0].active:
                 raise AnnouncementError(f"area {ref} is retired")
         else:

@@ -16,6 +16,7 @@ from gateway.console.base import ALL_ROLES, bp, local_time, login_required, pars
 from gateway.console.views import scoped_announcements
 from gateway.db import get_db
 from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, Resident, utcnow
+from gateway.parse import json_fields, whole
 from gateway.sms.encoding import count_segments
 from gateway.text import nfc
 
@@ -82,7 +83,7 @@ def area_tree(db, choices):
 def _form_values(form):
     return {
         "title": form.get("title", ""), "body": form.get("body", ""),
-        "areas": [int(x) for x in form.getlist("areas") if x.isdigit()],
+        "areas": [whole(x) for x in form.getlist("areas") if whole(x) is not None],
         "audiences": form.getlist("audiences") or (["everyone"] if not form else []),
         "channels": form.getlist("channels") or ([] if form else ["sms", "hotline"]),
         "priority": form.get("priority", "normal"), "send_at": form.get("send_at", ""),
@@ -97,7 +98,7 @@ def validate(db, official, values):
     title, body = nfc(values["title"]).strip(), nfc(values["body"]).strip()
     recording = None
     if values["recording_id"]:
-        recording = db.get(AudioAsset, int(values["recording_id"])) if str(values["recording_id"]).isdigit() else None
+        recording = db.get(AudioAsset, whole(values["recording_id"])) if whole(values["recording_id"]) else None
         if recording is None or recording.kind != "recording" or not may_see_asset(db, official, recording):
             errors.append(t("ann.err_recording"))
             recording = None
@@ -139,8 +140,8 @@ def validate(db, official, values):
 def _render_form(values, errors=(), status=200):
     db = get_db()
     recording = None
-    if str(values.get("recording_id") or "").isdigit():
-        recording = db.get(AudioAsset, int(values["recording_id"]))
+    if whole(values.get("recording_id")) is not None:
+        recording = db.get(AudioAsset, whole(values["recording_id"]))
         recording = recording if recording is not None and may_see_asset(db, g.official, recording) else None
     choices = area_choices(db, g.official)
     return render_template("console/compose.html", values=values, errors=list(errors),
@@ -187,7 +188,7 @@ def create_announcement():
 @login_required()
 def announcements():
     db = get_db()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = whole(request.args.get("page"), low=1) or 1
     rows = list(db.scalars(scoped_announcements(db, g.official).limit(PAGE + 1).offset((page - 1) * PAGE)))
     return render_template("console/announcements.html", announcements=rows[:PAGE], page=page,
                            more=len(rows) > PAGE, states=status.describe(db, rows[:PAGE]))
@@ -270,7 +271,7 @@ def preview():
     """The SMS exactly as residents will get it (or the choice when it does not fit one), its parts,
     the cost for the chosen recipients, and how long the audio will be."""
     db = get_db()
-    data = request.get_json(silent=True) or {}
+    data = json_fields(request.get_data())
     title = nfc(str(data.get("title") or "")).strip()
     body = nfc(str(data.get("body") or "")).strip()
     if not title and not body:
@@ -379,7 +380,7 @@ def _duration(seconds):
 
 
 def _chosen_areas(db, official, data):
-    ids = [int(x) for x in data.get("areas") or [] if str(x).isdigit()]
+    ids = [whole(x) for x in data.get("areas") or [] if whole(x) is not None]
     return [a for a in (db.get(Area, i) for i in ids) if a is not None and may_act_on(db, official, a.id)]
 
 
@@ -431,7 +432,7 @@ def speak():
     """Queue the spoken rendition of the draft (as the announcement will sound) and return its asset."""
     from gateway.media.assets import announcement_intro, ensure_text_asset
 
-    data = request.get_json(silent=True) or {}
+    data = json_fields(request.get_data())
     title = nfc(str(data.get("title") or "")).strip()
     body = nfc(str(data.get("body") or "")).strip()
     if not body:

@@ -189,7 +189,8 @@ def _no_store(response):
 
 
 @bp.context_processor
-def _template_names():
+def template_names():
+    """What every console template uses (also given to error pages of URLs no console route matched)."""
     from gateway.console.i18n import LANGUAGE_NAMES
     from gateway.media.assets import asset_url
     from gateway.phone import national

@@ -23,6 +23,7 @@ from gateway.console.base import ADMINS, bp, login_required, simulator_enabled, 
 from gateway.console.simulator import Call, TwiMLError, messages, new_sid
 from gateway.db import get_db
 from gateway.models import Area, OutboxMessage, Resident
+from gateway.parse import json_fields, whole
 from gateway.phone import PhoneError, normalize
 from gateway.text import nfc
 from gateway.twilio_auth import url_for_provider
@@ -136,7 +137,7 @@ def simulator():
 @login_required(roles=ROLES)
 def simulator_sms():
     """Text the gateway: a signed inbound-SMS webhook; its <Message> replies come back at once."""
-    data = request.get_json(silent=True) or {}
+    data = json_fields(request.get_data())
     phone, error = _phone(data.get("phone"))
     body = nfc(str(data.get("body") or ""))
     if error:
@@ -260,7 +261,7 @@ def _with_words(events):
 @login_required(roles=ROLES)
 def simulator_call():
     """Dial the hotline: the entry webhook, then TwiML step by step."""
-    data = request.get_json(silent=True) or {}
+    data = json_fields(request.get_data())
     phone, error = _phone(data.get("phone"))
     if error:
         return {"error": error}, 400
@@ -278,7 +279,7 @@ def simulator_call():
 def _placed_call(data):
     """The call the gateway placed to the simulated phone (an outbox row), ready to answer."""
     phone, error = _phone(data.get("phone"))
-    row = get_db().get(OutboxMessage, int(data["id"])) if str(data.get("id", "")).isdigit() else None
+    row = get_db().get(OutboxMessage, whole(data.get("id"))) if whole(data.get("id")) is not None else None
     if error or row is None or row.channel != "voice" or row.recipient != phone or not row.media_url:
         abort(404)
     # The CallSid is the provider id the outbox gave the call, so status callbacks find its delivery.
@@ -293,7 +294,7 @@ def _placed_call(data):
 @login_required(roles=ROLES)
 def simulator_answer():
     """Answer a call the gateway placed (an outbox call): its TwiML URL, step by step, as Twilio would."""
-    call = _placed_call(request.get_json(silent=True) or {})
+    call = _placed_call(json_fields(request.get_data()))
     return _step(call, lambda: call.start(_fetch(call)))
 
 
@@ -302,7 +303,7 @@ def simulator_answer():
 @login_required(roles=ROLES)
 def simulator_decline():
     """Reject a call the gateway placed: its status callback hears `busy`."""
-    call = _placed_call(request.get_json(silent=True) or {})
+    call = _placed_call(json_fields(request.get_data()))
     return _step(call, lambda: call.hangup(_fetch(call), status="busy"))
 
 
@@ -311,7 +312,7 @@ def simulator_decline():
 @login_required(roles=ROLES)
 def simulator_digits(sid):
     call = _load(sid)
-    data = request.get_json(silent=True) or {}
+    data = json_fields(request.get_data())
     digits = "".join(ch for ch in str(data.get("digits") or "") if ch in "0123456789*#")
     return _step(call, lambda: call.press(_fetch(call), digits, str(data.get("finished_on_key") or "")))
 

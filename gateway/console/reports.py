@@ -12,6 +12,7 @@ from gateway.db import get_db
 from gateway.models import (
     REPORT_CATEGORIES, REPORT_STATUSES, Delivery, GroupPost, InboundMessage, Report, Resident,
 )
+from gateway.parse import whole
 from gateway.reports import visible_query, visible_to
 from gateway.text import nfc
 
@@ -24,12 +25,12 @@ MAX_NOTE = 600
 def reports():
     db = get_db()
     filters = {k: request.args.get(k, "") for k in ("area", "status", "category")}
-    if filters["area"].isdigit() and not may_act_on(db, g.official, int(filters["area"])):
+    if whole(filters["area"]) is not None and not may_act_on(db, g.official, whole(filters["area"])):
         abort(404)
     # A filter that is not one of the choices (an edited URL) is ignored, not an error page.
     query = visible_query(db, g.official, status=filters["status"] if filters["status"] in REPORT_STATUSES else None,
                           category=filters["category"] if filters["category"] in REPORT_CATEGORIES else None,
-                          area_id=filters["area"] if filters["area"].isdigit() else None)
+                          area_id=whole(filters["area"]))
     total = db.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(math.ceil(total / PAGE), 1)
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)

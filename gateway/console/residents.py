@@ -10,6 +10,7 @@ from gateway.console.announcements import area_choices, filter_choices
 from gateway.console.base import ADMINS, bp, login_required, t
 from gateway.db import get_db
 from gateway.models import Area, Resident, utcnow
+from gateway.parse import whole
 from gateway.phone import PhoneError, household, national
 from gateway.text import nfc
 
@@ -35,8 +36,8 @@ def residents():
             conditions.append(Resident.phone.contains(digits.lstrip("0")))
         query = query.where(or_(*conditions))
     area = request.args.get("area", "")
-    if area.isdigit() and may_act_on(db, g.official, int(area)):
-        node = db.get(Area, int(area))
+    if whole(area) is not None and may_act_on(db, g.official, whole(area)):
+        node = db.get(Area, whole(area))
         if node is not None:
             query = query.where(Resident.area_id.in_(node.descendant_ids(db)))
     total = db.scalar(select(func.count()).select_from(query.subquery()))
@@ -115,7 +116,7 @@ def _save(resident):
                           if may_act_on(db, g.official, other.area_id) else t("res.err_phone_taken_elsewhere"))
     if len(values["name"]) > 120:
         errors.append(t("res.err_name_long", n=120))
-    area_id = int(values["area_id"]) if values["area_id"].isdigit() else None
+    area_id = whole(values["area_id"])
     if area_id is None or db.get(Area, area_id) is None or not may_act_on(db, g.official, area_id):
         errors.append(t("res.err_area"))
     if errors:
@@ -164,8 +165,8 @@ def residents_import():
     upload = uploads.received("import")
     errors = [upload.error] if upload.error else []
     default_area = None
-    if form["area_id"].isdigit():
-        default_area = db.get(Area, int(form["area_id"]))
+    if whole(form["area_id"]) is not None:
+        default_area = db.get(Area, whole(form["area_id"]))
         if default_area is None or not may_act_on(db, g.official, default_area.id):
             errors.append(t("res.err_area"))
     roots = scope_roots(g.official)

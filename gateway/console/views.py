@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash
 from gateway import queue
 from gateway.auth import area_scope, scoped
 from gateway.console.base import (
-    ALL_ROLES, bp, label, local_time, login_required, login_user, session_minutes, t,
+    ALL_ROLES, bp, label, load_official, local_time, login_required, login_user, session_minutes, t, template_names,
 )
 from gateway.console.i18n import LANGUAGES
 from gateway.db import get_db
@@ -32,7 +32,9 @@ def _safe_next(target):
 
 
 def _failures_key(login):
-    return f"console:login-failures:{login.lower()}"
+    # Per login and client address: a stranger guessing an official's password locks out only
+    # their own address, not the official (TRUSTED_PROXIES makes the address the client's).
+    return f"console:login-failures:{login.lower()}:{request.remote_addr or '-'}"
 
 
 def home_for(official):
@@ -239,7 +241,9 @@ def init_errors(app):
             message = exc.description
         if request.is_json or request.accept_mimetypes.best == "application/json":
             return {"error": message}, code
-        return render_template("console/error.html", code=code, message=message), code
+        if request.blueprint != "console":  # an unknown /console URL: the blueprint's hooks did not run
+            load_official()
+        return render_template("console/error.html", code=code, message=message, **template_names()), code
 
     for code in (400, 401, 403, 404, 413):
         app.register_error_handler(code, handler)

@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from gateway.broadcast.current import current_announcements
 from gateway.ivr import calls, prompts
 from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
+from gateway.parse import whole
 from gateway.phone import PhoneError, hotline, normalize
 from gateway.reports import next_number, open_report
 
@@ -124,10 +125,7 @@ class Event:
 
     def int_arg(self, name):
         """The state's `name` as an integer, or None."""
-        try:
-            return int(self.state.get(name, ""))
-        except (TypeError, ValueError):
-            return None
+        return whole(self.state.get(name))  # "²" and 20 digits are no id: None, not a database error
 
     @property
     def tries(self):

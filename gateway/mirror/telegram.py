@@ -1,6 +1,7 @@
 """Telegram Bot API: sendMessage into a group (the bot sees replies to its own posts)."""
 from gateway import http
 from gateway.mirror.base import ChatMigrated, MirrorTarget
+from gateway.parse import field, text_field, whole
 from gateway.transport import TransportError
 
 API = "https://api.telegram.org"
@@ -14,21 +15,22 @@ class TelegramTarget(MirrorTarget):
     def post(self, chat_id, text, *, reply_to=None, data=None):
         payload = {"chat_id": chat_id, "text": self.fit(text), "link_preview_options": {"is_disabled": True}}
         if reply_to:
-            payload["reply_parameters"] = {"message_id": int(reply_to), "allow_sending_without_reply": True}
+            if whole(reply_to) is not None:  # our own post's id, as Telegram gave it
+                payload["reply_parameters"] = {"message_id": whole(reply_to), "allow_sending_without_reply": True}
         resp = http.request("POST", f"{API}/bot{self.config['TELEGRAM_BOT_TOKEN']}/sendMessage", json=payload)
-        try:
-            body = resp.json()
-        except ValueError:
-            http.check_status(resp, "telegram")
-            raise TransportError(f"telegram: unreadable answer (HTTP {resp.status_code})") from None
-        if body.get("ok"):
-            return str(body["result"]["message_id"])
-        params = body.get("parameters") or {}
-        message = f"telegram: {body.get('error_code')} {body.get('description', '')}"[:300]
-        if params.get("migrate_to_chat_id"):
-            raise ChatMigrated(message, params["migrate_to_chat_id"])
-        code = body.get("error_code") or resp.status_code
+        body = http.json_answer(resp, "telegram")
+        if body.get("ok") is True:
+            message_id = text_field(field(body, "result"), "message_id")
+            if not message_id:
+                raise TransportError("telegram: answer without a message id")
+            return message_id
+        params = field(body, "parameters")
+        message = f"telegram: {text_field(body, 'error_code')} {text_field(body, 'description')}"[:300]
+        if text_field(params, "migrate_to_chat_id"):
+            raise ChatMigrated(message, text_field(params, "migrate_to_chat_id"))
+        code = whole(text_field(body, "error_code"), high=999) or resp.status_code
         if code == 429:
-            raise TransportError(message, code="429", retry_after=params.get("retry_after") or http.retry_after(resp))
+            raise TransportError(message, code="429", retry_after=whole(text_field(params, "retry_after"))
+                                 or http.retry_after(resp))
         # 400 bad request, 401 bad token, 403 bot removed from the group: retrying cannot help.
-        raise TransportError(message, permanent=400 <= int(code) < 500, code=str(code))
+        raise TransportError(message, permanent=400 <= code < 500, code=str(code))

@@ -14,6 +14,7 @@ import uuid
 
 from gateway import http
 from gateway.mirror.base import MirrorTarget
+from gateway.parse import text_field
 
 
 def sign(secret, timestamp, body):
@@ -40,6 +41,7 @@ class WebhookTarget(MirrorTarget):
         })
         http.check_status(resp, "webhook")
         try:
-            return str(resp.json().get("message_id") or uuid.uuid4().hex)
-        except (ValueError, AttributeError):
-            return uuid.uuid4().hex
+            answer = resp.json()
+        except ValueError:
+            answer = None  # the receiver need not answer JSON: the post is made
+        return text_field(answer, "message_id")[:100] or uuid.uuid4().hex

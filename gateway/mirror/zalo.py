@@ -1,18 +1,11 @@
 """Zalo: the Bot Platform's Telegram-shaped API, and an Official Account's group messages."""
 from gateway import http
 from gateway.mirror.base import MirrorTarget
+from gateway.parse import field, text_field, whole
 from gateway.transport import TransportError
 
 BOT_API = "https://bot-api.zaloplatforms.com"
 OA_GROUP_API = "https://openapi.zalo.me/v3.0/oa/group/message"
-
-
-def _json(resp, what):
-    try:
-        return resp.json()
-    except ValueError:
-        http.check_status(resp, what)
-        raise TransportError(f"{what}: unreadable answer (HTTP {resp.status_code})") from None
 
 
 class ZaloBotTarget(MirrorTarget):
@@ -25,14 +18,14 @@ class ZaloBotTarget(MirrorTarget):
     def post(self, chat_id, text, *, reply_to=None, data=None):
         resp = http.request("POST", f"{BOT_API}/bot{self.config['ZALO_BOT_TOKEN']}/sendMessage",
                             json={"chat_id": chat_id, "text": self.fit(text)})
-        body = _json(resp, "zalo")
-        if body.get("ok"):
-            return str(body["result"]["message_id"])
-        code = body.get("error_code") or resp.status_code
-        message = f"zalo: {code} {body.get('description', '')}"[:300]
+        body = http.json_answer(resp, "zalo")
+        if body.get("ok") is True and text_field(field(body, "result"), "message_id"):
+            return text_field(field(body, "result"), "message_id")
+        code = whole(text_field(body, "error_code"), high=999) or resp.status_code
+        message = f"zalo: {code} {text_field(body, 'description')}"[:300]
         if code == 429 or resp.status_code == 429:
             raise TransportError(message, code="429", retry_after=http.retry_after(resp))
-        raise TransportError(message, permanent=400 <= int(code) < 500 and int(code) != 408, code=str(code))
+        raise TransportError(message, permanent=400 <= code < 500 and code != 408, code=str(code))
 
 
 class ZaloOATarget(MirrorTarget):
@@ -47,10 +40,10 @@ class ZaloOATarget(MirrorTarget):
                             json={"recipient": {"group_id": chat_id}, "message": {"text": self.fit(text)}})
         if resp.status_code == 429 or resp.status_code >= 500:
             http.check_status(resp, "zalo_oa")
-        body = _json(resp, "zalo_oa")
-        if body.get("error") == 0:
-            return str(body["data"]["message_id"])
+        body = http.json_answer(resp, "zalo_oa")
+        if body.get("error") == 0 and text_field(field(body, "data"), "message_id"):
+            return text_field(field(body, "data"), "message_id")
         # Zalo answers HTTP 200 with a negative error code; the codes are not documented well
         # enough to tell rate limits from refusals, so retry them a bounded number of times.
-        raise TransportError(f"zalo_oa: error {body.get('error')} {body.get('message', '')}"[:300],
-                             code=str(body.get("error")))
+        raise TransportError(f"zalo_oa: error {text_field(body, 'error')} {text_field(body, 'message')}"[:300],
+                             code=text_field(body, "error")[:40])

@@ -11,21 +11,20 @@ Bad or missing signatures get 403, never 500. Unknown message ids get 200, so pr
 retrying. Everything is answered from the database; sending is an RQ job.
 """
 import hmac
-import json
 import logging
 import time
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
-from sqlalchemy import select
-
 from gateway.db import get_db
 from gateway.models import Delivery, utcnow
+from gateway.parse import field, json_errors, json_object, text_field, whole
 from gateway.sms import outbound
 from gateway.sms.inbound import receive
 from gateway.twilio_auth import twilio_signed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__, url_prefix="/sms")
+json_errors(bp)
 
 
 def _twiml(reply):
@@ -42,6 +41,8 @@ def _twiml(reply):
 def twilio_inbound():
     """An SMS to our Twilio number; the reply goes back in the TwiML answer."""
     form = request.form
+    if not (form.get("From") or form.get("Body")):
+        return Response("no message: From and Body are both missing", status=400, mimetype="text/plain")
     result = receive(get_db(), provider="twilio", sender=form.get("From", ""), body=form.get("Body", ""),
                      to=form.get("To"), provider_message_id=form.get("MessageSid") or None,
                      config=current_app.config)
@@ -83,29 +84,27 @@ def android_event():
                            time.time()):
         log.warning("rejected android webhook: bad or missing signature")
         abort(403)
-    try:
-        event = json.loads(raw)
-        payload = event.get("payload") or {}
-        name = str(event.get("event", ""))
-    except (ValueError, AttributeError):
-        return jsonify(ok=False, error="body is not a JSON event"), 400
+    event = json_object(raw)
+    payload, name = field(event, "payload"), text_field(event, "event")
     if name == "sms:received":
-        result = receive(get_db(), provider="android", sender=payload.get("sender") or payload.get("phoneNumber") or "",
-                         body=payload.get("message") or "", to=payload.get("recipient"),
-                         provider_message_id=str(event.get("id") or "") or None, reply_by_sms=True,
+        result = receive(get_db(), provider="android",
+                         sender=text_field(payload, "sender") or text_field(payload, "phoneNumber"),
+                         body=text_field(payload, "message"), to=text_field(payload, "recipient") or None,
+                         provider_message_id=text_field(event, "id") or None, reply_by_sms=True,
                          config=current_app.config)
         return jsonify(ok=True, intent=result.intent, duplicate=result.duplicate)
     if name in ("sms:sent", "sms:delivered", "sms:failed", "sms:cancelled"):
-        if _seen_before("android", event.get("id")):
+        if _seen_before("android", text_field(event, "id")):
             return jsonify(ok=True, duplicate=True)  # the app retries a webhook it thinks was lost
-        moved = _update("android", payload.get("messageId"), STATUSES[name], error=payload.get("reason"),
+        moved = _update("android", text_field(payload, "messageId"), STATUSES[name],
+                        error=text_field(payload, "reason") or None,
                         error_code="android_failed" if name == "sms:failed" else None)
         if name == "sms:failed" and moved:
             from gateway.sms.senders import refused_for_limit
 
             db = get_db()
-            refused_for_limit(db, outbound.find_by_provider_id(db, "android", payload.get("messageId")),
-                              payload.get("reason"))
+            refused_for_limit(db, outbound.find_by_provider_id(db, "android", text_field(payload, "messageId")),
+                              text_field(payload, "reason"))
         return jsonify(ok=True, updated=moved)
     return jsonify(ok=True, ignored=name)
 
@@ -139,10 +138,10 @@ def esms_status():
     status = callback_status(args.get("SendStatus"), args.get("SendSuccess"), args.get("SendFailed"))
     db = get_db()
     delivery = outbound.find_by_provider_id(db, "esms", args.get("SMSID"))
-    if delivery is None and args.get("RequestId", "").startswith("lx-"):
+    ref = args.get("RequestId", "")
+    if delivery is None and ref.startswith("lx-") and whole(ref.split("-")[1]) is not None:
         # Sent twice after a crash, the second answered "duplicate RequestId": match on ours.
-        ref = args["RequestId"]
-        candidate = db.scalar(select(Delivery).where(Delivery.id == _int(ref.split("-")[1])))
+        candidate = db.get(Delivery, whole(ref.split("-")[1]))
         delivery = candidate if candidate is not None and outbound.reference(candidate) == ref else None
     _update("esms", args.get("SMSID"), status, error_code="esms_" + str(args.get("SendStatus")) if status in
             ("failed", "undelivered") else None, delivery=delivery)
@@ -214,13 +213,6 @@ def kannel_status():
     _update("kannel", None, status, error_code=f"kannel_{kind}" if status in ("failed", "undelivered") else None,
             delivery=delivery)
     return Response("ok\n", status=200, mimetype="text/plain")
-
-
-def _int(text):
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return 0
 
 
 def init_app(app):

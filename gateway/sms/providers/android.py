@@ -11,6 +11,7 @@ import hashlib
 import hmac
 
 from gateway import http
+from gateway.parse import whole
 from gateway.sms.providers.base import SMSProvider
 from gateway.transport import TransportError
 
@@ -30,9 +31,8 @@ def signature(key, raw_body, timestamp):
 
 def signature_valid(key, raw_body, timestamp, given, now):
     """True when `given` signs the body at `timestamp` (Unix seconds) within the window."""
-    if not (key and given and timestamp and timestamp.isdigit()):
-        return False
-    if abs(now - int(timestamp)) > SIGNATURE_WINDOW:
+    seconds = whole(timestamp, high=10**10)  # "²" is a digit to str.isdigit(), not to int()
+    if not (key and given) or seconds is None or abs(now - seconds) > SIGNATURE_WINDOW:
         return False
     return hmac.compare_digest(signature(key, raw_body, timestamp), given.strip().lower())
 
