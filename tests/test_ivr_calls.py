@@ -531,7 +531,7 @@ def test_voice_provider_registry_names_the_choices(make_app):
         make_app(VOICE_PROVIDER="nope")
     with pytest.raises(ConfigError, match="TWILIO_FROM_NUMBER"):
         make_app(GATEWAY_ENV="production", DATABASE_URL="sqlite:////tmp/x.sqlite", REDIS_URL="redis://127.0.0.1:6379/0",
-                 VOICE_PROVIDER="twilio", TWILIO_FROM_NUMBER="")
+                 VOICE_PROVIDER="twilio", TWILIO_FROM_NUMBER="", ALLOW_OUTBOX="1")
     with pytest.raises(ConfigError, match="HOTLINE_MODE"):
         make_app(HOTLINE_MODE="sometimes")
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from gateway.db import get_db
 from gateway.ivr import calls, prompts
-from gateway.media.assets import ensure_text_asset
+from gateway.media.assets import ensure_text_asset, link_areas
 from gateway.models import Announcement, Area, AudioAsset, Report
 from gateway.queue import drain
 from tests.ivr_helpers import (  # noqa: F401  (fixtures)
@@ -95,6 +95,8 @@ def test_compose_warns_when_an_announcement_lasts_over_a_minute_on_the_phone(hot
         db = get_db()
         short = db.scalar(select(Announcement)).audio
         long = ensure_text_asset(db, sentence * 16, kind="announcement")
+        # As compose's preview does: the asset belongs to the commune it is written for.
+        link_areas(db, long, [db.scalar(select(Area).where(Area.level == "commune"))])
     drain(hotline, ["audio"])
     with hotline.app_context():
         db = get_db()

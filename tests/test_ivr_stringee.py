@@ -346,7 +346,7 @@ def test_production_refuses_stringee_without_its_settings(make_app):
 
     with pytest.raises(ConfigError) as refused:
         make_app(GATEWAY_ENV="production", DATABASE_URL="sqlite:////tmp/x.sqlite", REDIS_URL="redis://127.0.0.1:6379/0",
-                 VOICE_PROVIDER="stringee", STRINGEE_API_KEY_SID="SK1")
+                 VOICE_PROVIDER="stringee", STRINGEE_API_KEY_SID="SK1", ALLOW_OUTBOX="1")
     message = str(refused.value)
     assert all(name in message for name in ("STRINGEE_API_KEY_SECRET", "STRINGEE_SIGNING_SECRET", "STRINGEE_NUMBER"))
     assert "STRINGEE_API_KEY_SID" not in message
