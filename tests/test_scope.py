@@ -166,6 +166,28 @@ def test_area_pages_and_export_are_the_admins_own_tree(app, province):
     assert "X001" in everything and "X002" in everything
 
 
+def test_area_import_stays_within_the_officials_commune(app, province):
+    client = app.test_client()
+    token = login(client, "xa001", PASSWORD)
+    rows = "Mã,Tên,Loại,Mã cấp trên\nT9,Thôn 9,thôn,X001\nT8,Thôn 8,thôn,X002\nX003,Xã 3,xã,\n"
+
+    def send(**extra):
+        data = {"csrf_token": token, "file": (io.BytesIO(rows.encode()), "kv.csv"), **extra}
+        return client.post("/console/areas/import", data=data, content_type="multipart/form-data")
+
+    html = send().get_data(as_text=True)
+    assert html.count("không thuộc phạm vi của bạn") == 2 and 'id="import-confirm"' not in html
+    html = send(skip_bad_rows="1").get_data(as_text=True)
+    confirm = html.split('name="token" value="')[1].split('"')[0]
+    client.post("/console/areas/import", data={"csrf_token": token, "token": confirm, "confirm": "1",
+                                               "skip_bad_rows": "1"})
+    with app.app_context():
+        db = get_db()
+        made = {a.code: a.parent.code if a.parent else None
+                for a in db.scalars(select(Area).where(Area.code.in_(("T9", "T8", "X003"))))}
+    assert made == {"T9": "X001"}  # nothing in the other commune, no new commune
+
+
 def test_voice_reports_are_never_public_and_providers_get_a_short_lived_url(app, province):
     from gateway.media.assets import asset_url, signed_query
 

@@ -11,6 +11,7 @@ from gateway.areas.manage import (
     AreaError, add_area, check_code, check_edit, code_conflict, edit_area, kind_label, move_area, parse_kind,
     qualified_code, resolve,
 )
+from gateway.auth import may_act_on
 from gateway.models import Area
 from gateway.phone import national
 from gateway.residents import ImportFileError, ImportReport, RowResult, _filled, _header_key, read_table
@@ -49,8 +50,10 @@ def find_header(rows):
     return None
 
 
-def import_areas(session, filename, data, *, skip_bad_rows=False, dry_run=False):
-    """Import an area list; an ImportReport (rows: line, status, code, reason). Commits only when it imports."""
+def import_areas(session, filename, data, *, skip_bad_rows=False, dry_run=False, official=None):
+    """Import an area list; an ImportReport (rows: line, status, code, reason). Commits only when it imports.
+
+    With `official` (the console), every row must lie within their scope (gateway.auth)."""
     rows = read_table(filename, data)
     if not any(_filled(r) for r in rows):
         raise ImportFileError("Tệp rỗng: không có dòng nào.")
@@ -68,7 +71,7 @@ def import_areas(session, filename, data, *, skip_bad_rows=False, dry_run=False)
             continue
         cells = {name: (row[i] or "").strip() if i < len(row) else "" for name, i in columns.items()}
         try:
-            status = _import_row(session, cells, seen, line)
+            status = _import_row(session, cells, seen, line, official)
         except ValueError as exc:  # AreaError, PhoneError: the row's reason
             report.rows.append(RowResult(line, "rejected", cells.get("code", ""), str(exc)))
             continue
@@ -81,11 +84,13 @@ def import_areas(session, filename, data, *, skip_bad_rows=False, dry_run=False)
     return report
 
 
-def _import_row(session, cells, seen, line):
+def _import_row(session, cells, seen, line, official=None):
     """Add or update the area a row describes; its status. Every check comes before any change,
     so a refused row leaves nothing behind."""
     level, _ = parse_kind(cells["kind"])
     parent = resolve(session, cells["parent"]) if cells.get("parent") else None
+    if official is not None and (parent is None or not may_act_on(session, official, parent.id)):
+        raise AreaError(OUT_OF_SCOPE)
     commune = parent.commune() if parent is not None and level in ("neighbourhood", "team") else None
     key = (commune.id if commune is not None else None, check_code(cells["code"]))
     if key in seen:
@@ -94,6 +99,8 @@ def _import_row(session, cells, seen, line):
     seen[key] = line
     aliases = [a.strip() for a in cells.get("aliases", "").split(";") if a.strip()]
     existing = _existing(session, cells["code"], level, parent)
+    if official is not None and existing is not None and not may_act_on(session, official, existing.id):
+        raise AreaError(OUT_OF_SCOPE)
     if existing is None:
         add_area(session, code=cells["code"], name=cells["name"], kind=cells["kind"], parent=parent,
                  hotline=cells.get("hotline") or None, aliases=aliases)
@@ -105,6 +112,10 @@ def _import_row(session, cells, seen, line):
     moved = parent is not None and existing.parent_id != parent.id and move_area(session, existing, parent)
     changed = edit_area(session, existing, aliases=aliases, **edit)
     return "updated" if changed or moved else "unchanged"
+
+
+OUT_OF_SCOPE = ("Khu vực cấp trên không thuộc phạm vi của bạn: chỉ thêm hoặc sửa được khu vực "
+                "trong xã, phường (hoặc tỉnh) bạn quản lý.")
 
 
 def _existing(session, code, level, parent):

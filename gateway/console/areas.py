@@ -306,7 +306,7 @@ def areas_import():
     if not errors:
         try:
             report = import_areas(get_db(), upload.filename, upload.data, skip_bad_rows=form["skip_bad_rows"],
-                                  dry_run=not upload.confirm)
+                                  dry_run=not upload.confirm, official=g.official)
         except ImportFileError as exc:
             errors.append(str(exc))
     if errors:
