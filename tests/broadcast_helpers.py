@@ -56,3 +56,18 @@ def deliveries(db, announcement, channel=None):
     if channel:
         query = query.where(Delivery.channel == channel)
     return list(db.scalars(query))
+
+
+def children(pid):
+    """Every process below `pid` (from /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as f:
+                kids = [int(k) for k in f.read().split()]
+        except FileNotFoundError:
+            continue
+        found += kids
+        todo += kids
+    return found

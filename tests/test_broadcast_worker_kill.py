@@ -1,5 +1,6 @@
 """A real worker process (`python worker.py`) on the local Redis and PostgreSQL, killed with
 SIGKILL in the middle of a broadcast and started again: every household gets exactly one SMS."""
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -15,7 +16,7 @@ from gateway.db import get_db
 from gateway.models import Announcement, Delivery, OutboxMessage
 from gateway.queue import QUEUES
 
-from tests.broadcast_helpers import announce, set_quiet, sms_sent_per_phone, targeted_phones
+from tests.broadcast_helpers import announce, children, set_quiet, sms_sent_per_phone, targeted_phones
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOUSEHOLDS = 1200
@@ -80,6 +81,11 @@ def test_worker_killed_mid_fan_out_and_restarted_sends_each_sms_once(pg_app):
         # Kill while a chunk job is running, 40 SMS into its 100 (a quarter of a second from its end).
         wait_for(lambda: count(pg_app, OutboxMessage, *sms) >= 340
                  and bulk_running.get_job_count(cleanup=False) > 0, 120, "a quarter of the SMS sent", pg_app)
+        # RQ runs the job in a work horse with a process group of its own: kill it too, or the
+        # chunk would finish after its worker died.
+        for pid in children(worker.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
     finally:

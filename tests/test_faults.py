@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text, update
 from gateway.db import get_db
 from gateway.models import Announcement, Base, Delivery, GroupPost, InboundMessage, OutboxMessage, Report, Resident
 
-from tests.broadcast_helpers import announce, set_quiet, sms_sent_per_phone, targeted_phones
+from tests.broadcast_helpers import announce, children, set_quiet, sms_sent_per_phone, targeted_phones
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOUSEHOLDS = 300
@@ -92,21 +92,6 @@ def wait_for(predicate, timeout, what, log_path=None):
         with open(log_path) as f:
             tail = "\nworker log (end):\n" + f.read()[-5000:]
     pytest.fail(f"gave up after {timeout} s waiting for {what}{tail}")
-
-
-def children(pid):
-    """Every process below `pid` (from /proc)."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            with open(f"/proc/{parent}/task/{parent}/children") as f:
-                kids = [int(k) for k in f.read().split()]
-        except FileNotFoundError:
-            continue
-        found += kids
-        todo += kids
-    return found
 
 
 class Workers:
