@@ -60,6 +60,20 @@ def wait_for(predicate, timeout, what, app=None):
     pytest.fail(f"timed out waiting for {what}{log}")
 
 
+def stop_worker(worker):
+    """SIGTERM (a warm shutdown), then SIGKILL for it and its children if it is still there after
+    30 s: a worker left behind would take the next test's jobs from the same Redis database."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        for pid in children(worker.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+
+
 @pytest.mark.timeout(300)
 def test_worker_killed_mid_fan_out_and_restarted_sends_each_sms_once(pg_app):
     from gateway.demo import load_demo
@@ -124,8 +138,7 @@ def test_worker_killed_mid_fan_out_and_restarted_sends_each_sms_once(pg_app):
                  and count(pg_app, Delivery, Delivery.announcement_id == aid) == HOUSEHOLDS, 180,
                  "every delivery to be sent", pg_app)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
+        stop_worker(worker)
     with pg_app.app_context():
         db = get_db()
         assert sms_sent_per_phone(db) == {p: 1 for p in phones}
