@@ -20,6 +20,20 @@ def echo_lines(lines):
         click.echo("none")
 
 
+def echo_import_report(report, *, dry_run):
+    """Print an ImportReport (households or areas) row by row; exit 1 when nothing was saved."""
+    labels = {"imported": "mới", "updated": "cập nhật", "unchanged": "không đổi", "rejected": "LỖI"}
+    for row in report.rows:
+        click.echo(f"dòng {row.line}: {labels[row.status]} {row.phone} {row.reason}".rstrip())
+    if report.ignored_columns:
+        click.echo("Bỏ qua các cột: " + ", ".join(report.ignored_columns))
+    click.echo(report.summary())
+    if dry_run:
+        click.echo("(chạy thử: không lưu gì)")
+    if not report.committed and not dry_run:
+        sys.exit(1)
+
+
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
@@ -89,16 +103,7 @@ def residents_import(path, skip_bad_rows, dry_run, area_code):
                                   default_area=default_area)
     except ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
-    labels = {"imported": "mới", "updated": "cập nhật", "unchanged": "không đổi", "rejected": "LỖI"}
-    for row in report.rows:
-        click.echo(f"dòng {row.line}: {labels[row.status]} {row.phone} {row.reason}".rstrip())
-    if report.ignored_columns:
-        click.echo("Bỏ qua các cột: " + ", ".join(report.ignored_columns))
-    click.echo(report.summary())
-    if dry_run:
-        click.echo("(chạy thử: không lưu gì)")
-    if not report.committed and not dry_run:
-        sys.exit(1)
+    echo_import_report(report, dry_run=dry_run)
 
 
 @residents_cli.command("export")

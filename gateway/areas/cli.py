@@ -149,6 +149,7 @@ def areas_retire(ref):
 def areas_import(path, skip_bad_rows, dry_run):
     """Import a CSV or XLSX area list (code, name, kind, parent code, hotline number, aliases)."""
     from gateway.areas.tables import import_areas
+    from gateway.cli import echo_import_report
     from gateway.residents import ImportFileError
 
     with open(path, "rb") as f:
@@ -157,16 +158,7 @@ def areas_import(path, skip_bad_rows, dry_run):
         report = import_areas(get_db(), path, data, skip_bad_rows=skip_bad_rows, dry_run=dry_run)
     except ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
-    labels = {"imported": "mới", "updated": "cập nhật", "unchanged": "không đổi", "rejected": "LỖI"}
-    for row in report.rows:
-        click.echo(f"dòng {row.line}: {labels[row.status]} {row.phone} {row.reason}".rstrip())
-    if report.ignored_columns:
-        click.echo("Bỏ qua các cột: " + ", ".join(report.ignored_columns))
-    click.echo(report.summary())
-    if dry_run:
-        click.echo("(chạy thử: không lưu gì)")
-    if not report.committed and not dry_run:
-        sys.exit(1)
+    echo_import_report(report, dry_run=dry_run)
 
 
 @areas_cli.command("export")
