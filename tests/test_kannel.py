@@ -4,7 +4,6 @@ and PostgreSQL."""
 import datetime as dt
 import os
 import signal
-import subprocess
 import time
 from urllib.parse import quote_from_bytes
 
@@ -20,7 +19,7 @@ from gateway.text import nfc
 
 from tests.broadcast_helpers import announce, set_quiet, targeted_phones
 from tests.kannel_helpers import SECRET, SHORT_CODE, FakeSMSC, Kannel, LiveServer, needs_kannel, wait_until
-from tests.test_broadcast_worker_kill import busy_backends, count, start_worker, wait_for
+from tests.test_broadcast_worker_kill import busy_backends, count, start_worker, stop_worker, wait_for
 
 pytestmark = needs_kannel
 
@@ -175,7 +174,7 @@ def test_broadcast_of_500_through_kannel_arrives_once_per_household_when_a_worke
                      and count(pg_app, Delivery, Delivery.announcement_id == aid) == households, 180,
                      "every delivery to be sent", pg_app)
         finally:
-            stop(worker)
+            stop_worker(worker)
         _settle(smsc)
         got = smsc.per_receiver()
         assert got == {p: 1 for p in phones}
@@ -187,16 +186,6 @@ def test_broadcast_of_500_through_kannel_arrives_once_per_household_when_a_worke
     finally:
         smsc.stop()
 
-
-def stop(worker):
-    """Warm shutdown; a worker still busy after 30 s is killed with its process group (its
-    scheduler too), so no worker outlives the test and takes the next test's jobs."""
-    os.killpg(worker.pid, signal.SIGTERM)
-    try:
-        worker.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(10)
 
 
 def _settle(smsc, quiet=1.5, timeout=30):
