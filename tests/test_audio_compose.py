@@ -213,3 +213,21 @@ def test_each_rendition_is_spoken_with_its_own_espeak_defaults(tmp_path, monkeyp
     heard.clear()
     render(RenderSpec(text=text, engine_options={"voice": "vi+m3", "rate": 130}), tmp_path)
     assert heard == [("vi+m3", 130)]
+
+
+def test_export_keeps_under_the_ceiling_when_the_rounds_cannot_meet_both(tmp_path, monkeypatch):
+    """The ceiling is a limit, the loudness a target: when the correcting round gives up (here the
+    limiter lets everything through and only one round is allowed), gain alone brings the peak under."""
+    from audio import compose, loudness
+
+    rate = 44100
+    t = np.arange(rate * 2) / rate
+    signal = np.sin(2 * np.pi * 220 * t) * 0.05
+    burst = (t % 0.2) < 0.02
+    signal[burst] = np.sin(2 * np.pi * 1000 * t[burst]) * 0.9  # loud bursts, far above the rest
+    monkeypatch.setattr(loudness, "limit", lambda samples, rate, ceiling_db, **kw: samples)
+    monkeypatch.setattr(compose, "EXPORT_ROUNDS", 1)
+    result = compose._export(signal, rate, str(tmp_path / "out.mp3"), codec.MP3_ARGS, Layout(target_lufs=-10.0))
+    lufs, peak = measure(codec.decode(str(tmp_path / "out.mp3"), rate=rate).samples, rate)
+    assert result["dbtp"] <= -1.5 and peak <= -1.5, (result, peak)
+    assert result["dbtp"] == round(peak, 2)
