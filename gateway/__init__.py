@@ -19,8 +19,8 @@ def create_app(config=None):
     settings.check_production(app.config, _provider_settings(app.config))
     _init_logging(app)
 
-    from gateway import (bots, broadcast, cli, console, db, health, ivr, loudspeaker, media, open311, parse, queue,
-                         report_api, security, sms)
+    from gateway import (broadcast, cli, console, db, health, ivr, loudspeaker, media, parse, queue, reports,
+                         security, sms)
 
     parse.init_app(app)  # before any blueprint: routes compile their converters when registered
     security.init_app(app)
@@ -28,9 +28,7 @@ def create_app(config=None):
     queue.init_app(app)
     health.init_app(app)
     media.init_app(app)
-    report_api.init_app(app)
-    open311.init_app(app)
-    bots.init_app(app)
+    reports.init_app(app)
     broadcast.init_app(app)
     loudspeaker.init_app(app)
     sms.init_app(app)

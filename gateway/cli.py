@@ -234,7 +234,7 @@ def reports_show(number, commune):
 def reports_status(number, status, note, login, commune):
     """Acknowledge, move to in progress, resolve or reject a report."""
     from gateway.auth import may_act_on
-    from gateway.casework import StatusError, change_status
+    from gateway.reports.casework import StatusError, change_status
 
     db = get_db()
     report, official = _report(db, number, commune), _official(db, login)

@@ -230,7 +230,7 @@ def set_up(app):
     from gateway.db import get_db
     from gateway.demo import load_demo
     from gateway.models import Area, GroupPost, Official
-    from gateway.reports import open_report
+    from gateway.reports.records import open_report
 
     with app.app_context():
         db = get_db()

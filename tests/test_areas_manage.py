@@ -127,7 +127,7 @@ def test_move_keeps_codes_unique_and_refuses_loops(app, commune):
 def _populate_kp6(db, commune):
     """Rows of every kind that point at KP6: the merge must move each of them."""
     from gateway.loudspeaker.links import create_link
-    from gateway.reports import open_report
+    from gateway.reports.records import open_report
 
     kp5, kp6 = area(db, "KP5"), area(db, "KP6")
     follower = db.scalar(select(Resident).where(Resident.area_id.in_(kp5.descendant_ids(db))).limit(1))
@@ -284,7 +284,7 @@ def test_hotline_picker_lists_active_areas_with_their_old_names(app, demo):
 
 def test_api_area_filters_follow_merges(app, demo):
     from gateway.auth import issue_token
-    from gateway.reports import open_report
+    from gateway.reports.records import open_report
 
     with app.app_context():
         db = get_db()

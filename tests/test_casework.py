@@ -7,14 +7,14 @@ import responses
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
-from gateway.casework import StatusError, change_status, report_received
+from gateway.reports.casework import StatusError, change_status, report_received
 from gateway.mirror.jobs import post as post_job
 from gateway.mirror.messages import report_text
 from gateway.mirror.outbound import POST_JOB
 from gateway.phone import mask_text
 from gateway.models import Area, Delivery, GroupPost, Official, OutboxMessage, Report
 from gateway.queue import drain, stats
-from gateway.reports import open_report
+from gateway.reports.records import open_report
 
 TG = "https://api.telegram.org/botT:1/sendMessage"
 

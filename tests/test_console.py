@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from gateway.casework import change_status
+from gateway.reports.casework import change_status
 from gateway.console import i18n
 from gateway.models import (
     Announcement, Area, AudioAsset, Delivery, Official, OutboxMessage, Report, Resident, utcnow,

@@ -368,7 +368,7 @@ def test_inbox_and_thread_show_the_name_and_everything_the_resident_was_sent(app
 
 
 def test_a_voice_report_shows_its_length_a_player_and_the_transcript(client, db, demo):
-    from gateway.reports import open_report
+    from gateway.reports.records import open_report
 
     a = area(db, "KP2")
     recording = AudioAsset(kind="recording", content_hash="aa" * 32, status="ready", duration_ms=42_400,

@@ -220,7 +220,7 @@ def test_report_by_phone_goes_to_the_pipeline(hotline):
 
     with hotline.app_context():
         jobs = Queue("high", connection=get_connection()).jobs
-    assert [(j.func_name, j.args) for j in jobs] == [("gateway.recordings.process_voice_report", (report.id,))]
+    assert [(j.func_name, j.args) for j in jobs] == [("gateway.reports.recordings.process_voice_report", (report.id,))]
     assert run_filings(hotline) == [f"report {report.id}"]  # the late job finds it filed: still one
     with hotline.app_context():
         assert get_db().scalar(select(func.count(Report.id))) == 1
@@ -317,7 +317,7 @@ def test_the_report_number_is_read_as_a_whole_number(hotline, dialect):
     """"số một trăm linh bảy" in Vietnamese number words, not "một không bảy" digit by digit."""
     with hotline.app_context():
         db = get_db()
-        from gateway.reports import next_number
+        from gateway.reports.records import next_number
 
         kp5 = area(db, "KP5")
         for _ in range(106):

@@ -317,7 +317,7 @@ def test_the_callers_number_is_sealed_in_stringees_urls(stringee_app):
 def test_stringee_voice_report_is_fetched_with_the_rest_jwt(stringee_app):
     import os
 
-    from gateway.recordings import process_voice_report
+    from gateway.reports.recordings import process_voice_report
 
     sample = os.path.join(os.path.dirname(os.path.dirname(__file__)), "gateway", "console", "static",
                           "sample-report.ogg")
@@ -446,7 +446,7 @@ def test_a_voice_report_on_somleng_is_fetched_from_it(make_app, tmp_path, hotlin
     """A commune's Somleng on its own network (plain http, the configured host) serves the recording."""
     import os
 
-    from gateway.recordings import process_voice_report
+    from gateway.reports.recordings import process_voice_report
 
     with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "gateway", "console", "static",
                            "sample-report.ogg"), "rb") as f:
@@ -473,7 +473,7 @@ def test_a_voice_report_on_somleng_is_fetched_from_it(make_app, tmp_path, hotlin
 
     assert auth == "Basic " + base64.b64encode(f"{account}:{TWILIO_TOKEN}".encode()).decode()
     with app.app_context():  # an http URL elsewhere is still refused
-        from gateway.recordings import fetch
+        from gateway.reports.recordings import fetch
         from gateway.transport import TransportError
 
         with pytest.raises(TransportError, match="https"):

@@ -5,7 +5,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from gateway.casework import change_status
+from gateway.reports.casework import change_status
 from gateway.models import OutboxMessage
 from gateway.queue import drain
 from tests.test_casework import new_report

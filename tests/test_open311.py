@@ -48,7 +48,7 @@ def test_services_in_xml(client, demo):
 
 def test_requests_hide_phone_numbers_and_show_status(client, db, demo):
     report = new_report(db)
-    from gateway.casework import change_status
+    from gateway.reports.casework import change_status
 
     change_status(db, report, "resolved", note="Đã xử lý, liên hệ 0987 654 321")
     db.commit()
@@ -68,7 +68,7 @@ def test_requests_hide_phone_numbers_and_show_status(client, db, demo):
 def test_request_filters(client, db, demo):
     a = new_report(db, category="security")
     b = new_report(db, category="environment")
-    from gateway.casework import change_status
+    from gateway.reports.casework import change_status
 
     change_status(db, b, "rejected")
     db.commit()

@@ -388,7 +388,7 @@ def test_the_bulletins_task_requests_today_for_every_area_with_an_operator_link(
 def test_voice_report_whose_job_was_lost_is_processed_and_mirrored_once(rapp, db):
     from gateway.demo import load_demo
     from gateway.models import Area
-    from gateway.reports import open_report
+    from gateway.reports.records import open_report
 
     load_demo(db, households=20)
     kp5 = db.scalar(select(Area).where(Area.code == "KP5"))

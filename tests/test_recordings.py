@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from gateway.models import Area, GroupPost, OutboxMessage
 from gateway.queue import drain
-from gateway.recordings import queue_voice_report
-from gateway.reports import open_report
+from gateway.reports.recordings import queue_voice_report
+from gateway.reports.records import open_report
 from tests.audio_helpers import encode_as, speech_wav
 
 REC = "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Recordings/RE" + "1" * 32

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.auth import issue_token
-from gateway.casework import change_status
+from gateway.reports.casework import change_status
 from gateway.models import Area, Delivery, Official
 from tests.test_casework import new_report
 
@@ -47,7 +47,7 @@ def test_leader_sees_only_reports_of_their_areas(client, db, tokens):
 
 def test_team_reports_count_for_the_neighbourhood_leader(client, db, tokens, demo):
     team = db.scalar(select(Area).where(Area.code == "KP2T1"))
-    from gateway.reports import open_report
+    from gateway.reports.records import open_report
 
     report = open_report(db, commune=team.commune(), channel="sms", text="x", area=team, phone="+84987654321")
     db.commit()

@@ -132,7 +132,7 @@ def test_replies_and_report_threads_stay_on_the_number_the_resident_texted(pool_
             assert android_post(client, event).status_code == 200
             drain(pool_app)
         # An official's status update on the report goes from the same number too.
-        from gateway.casework import change_status
+        from gateway.reports.casework import change_status
         from gateway.models import Official, Report
 
         report = db.scalar(select(Report))

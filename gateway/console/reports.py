@@ -5,7 +5,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from gateway.auth import may_act_on
-from gateway.casework import TRANSITIONS, StatusError, change_status
+from gateway.reports.casework import TRANSITIONS, StatusError, change_status
 from gateway.console.announcements import filter_choices
 from gateway.console.base import bp, label, login_required, t
 from gateway.db import get_db
@@ -13,7 +13,7 @@ from gateway.models import (
     REPORT_CATEGORIES, REPORT_STATUSES, Delivery, GroupPost, InboundMessage, Report, Resident,
 )
 from gateway.parse import whole
-from gateway.reports import visible_query, visible_to
+from gateway.reports.records import visible_query, visible_to
 from gateway.text import nfc
 
 PAGE = 25

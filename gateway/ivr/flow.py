@@ -22,7 +22,7 @@ from gateway.ivr import calls, prompts
 from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
 from gateway.parse import whole
 from gateway.phone import PhoneError, hotline, normalize
-from gateway.reports import next_number, open_report
+from gateway.reports.records import next_number, open_report
 
 log = logging.getLogger(__name__)
 
@@ -403,7 +403,7 @@ def file_report(ctx, event, area):
     if existing is not None:
         db.commit()
         return existing
-    from gateway.recordings import queue_voice_report
+    from gateway.reports.recordings import queue_voice_report
 
     phone, resident = _caller(ctx, event)
     category = event.state.get("category")

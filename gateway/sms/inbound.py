@@ -172,7 +172,7 @@ class _Handler:
         if report is None:
             report = self.open(self.message.body)
         else:
-            from gateway.reports import add_event
+            from gateway.reports.records import add_event
 
             add_event(self.session, report, "message_in", text=self.message.body)
         log.warning("inbound sms over the rate limit message=%s report=%s", self.message.id, report and report.id)
@@ -262,7 +262,7 @@ class _Handler:
 
     def file_report(self, text):
         """A new report, or a follow-up on the number's open one within the thread window."""
-        from gateway.casework import follow_up
+        from gateway.reports.casework import follow_up
 
         minutes = float(self.config.get("SMS_REPORT_THREAD_MINUTES") or 30)
         thread = self.open_thread(minutes)
@@ -272,8 +272,8 @@ class _Handler:
         return _Filed(self.open(text), False)
 
     def open(self, text):
-        from gateway.casework import report_received
-        from gateway.reports import open_report
+        from gateway.reports.casework import report_received
+        from gateway.reports.records import open_report
 
         area = self.resident.area if self.resident is not None else None
         commune = area.commune() if area is not None else self.default_commune()

@@ -4,12 +4,12 @@ from flask import Blueprint, g, request
 from sqlalchemy import func, select
 
 from gateway.auth import api_error, token_required
-from gateway.casework import StatusError, change_status, relay_reply
+from gateway.reports.casework import StatusError, change_status, relay_reply
 from gateway.db import get_db
 from gateway.models import REPORT_STATUSES, Report
 from gateway.parse import int_arg, json_errors, json_object, text_field
 from gateway.phone import mask
-from gateway.reports import visible_query, visible_to
+from gateway.reports.records import visible_query, visible_to
 from gateway.text import nfc
 
 ROLES = ("province", "admin", "leader")

@@ -13,13 +13,13 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from gateway.areas import match_area
 from gateway.auth import may_act_on, official_for_token
-from gateway.casework import report_received
+from gateway.reports.casework import report_received
 from gateway.db import get_db
 from gateway.mirror.messages import VIETNAM
 from gateway.models import CATEGORY_LABELS, REPORT_CATEGORIES, Area, Report
 from gateway.parse import coordinate, date_arg, id_or_404, whole
 from gateway.phone import mask_text
-from gateway.reports import open_report
+from gateway.reports.records import open_report
 from gateway.text import nfc
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from gateway.mirror import messages
 from gateway.mirror.outbound import queue_post
 from gateway.models import Area, REPORT_STATUSES, STATUS_LABELS, Delivery
-from gateway.reports import add_event
+from gateway.reports.records import add_event
 
 log = logging.getLogger(__name__)
 

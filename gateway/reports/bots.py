@@ -14,12 +14,12 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import select
 
 from gateway.auth import may_act_on
-from gateway.casework import relay_reply
+from gateway.reports.casework import relay_reply
 from gateway.db import get_db
 from gateway.mirror.webhook import sign
 from gateway.models import Area, GroupPost, Official, Report
 from gateway.parse import field, json_errors, json_object, text_field, whole
-from gateway.reports import find_by_number
+from gateway.reports.records import find_by_number
 from gateway.text import nfc
 
 log = logging.getLogger(__name__)

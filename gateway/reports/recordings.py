@@ -13,15 +13,15 @@ from rq import Retry
 from sqlalchemy import select
 
 from gateway import http
-from gateway.casework import report_received
+from gateway.reports.casework import report_received
 from gateway.db import get_db
 from gateway.models import AudioAsset, Report
 from gateway.queue import enqueue_on_commit, retries_left
-from gateway.reports import add_event
+from gateway.reports.records import add_event
 from gateway.transport import TransportError
 
 log = logging.getLogger(__name__)
-JOB = "gateway.recordings.process_voice_report"
+JOB = "gateway.reports.recordings.process_voice_report"
 RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
 MAX_BYTES = 20 * 1024 * 1024
 _OWN_AUDIO = re.compile(r"^/audio/([0-9a-f]{64})\.(?:mp3|wav)$")
