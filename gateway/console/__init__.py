@@ -8,7 +8,7 @@ import datetime as dt
 
 
 def init_app(app):
-    from gateway.console import base, views
+    from gateway.console import base, i18n, views
     from gateway.console import announcements, areas, firstrun, phone, reports, residents, senders  # noqa: F401  (their routes)
 
     production = app.config.get("GATEWAY_ENV") == "production"
@@ -18,5 +18,6 @@ def init_app(app):
         SESSION_COOKIE_SECURE=production,
         PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=base.session_minutes(app.config)),
     )
+    i18n.init_app(app, locale_selector=base.current_language)
     app.register_blueprint(base.bp)
     views.init_errors(app)

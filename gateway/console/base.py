@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
-from gateway.console.i18n import LANGUAGES, translate
+from gateway.console.i18n import LANGUAGES, message, translate
 from gateway.db import get_db
 from gateway.models import Official
 
@@ -29,15 +29,13 @@ ALL_ROLES = ("province", "admin", "leader", "operator")
 
 def t(key, **values):
     """`key` from the catalogue in the session's language, formatted with `values`."""
-    return translate(current_language(), key, strict=current_app.testing, **values)
+    return translate(key, strict=current_app.testing, **values)
 
 
 def label(prefix, value):
     """The translation of `prefix.value` when the catalogue has one, else `value` itself."""
-    from gateway.console.i18n import CATALOGUES
-
-    key = f"{prefix}.{value}"
-    return t(key) if key in CATALOGUES[current_language()] else value
+    text = message(f"{prefix}.{value}")
+    return value if text is None else text
 
 
 def area_name(area):
@@ -57,6 +55,7 @@ def area_path(area, with_commune=False):
 
 
 def current_language():
+    """The session's language (Flask-Babel's locale selector)."""
     lang = session.get("lang")
     return lang if lang in LANGUAGES else "vi"
 
