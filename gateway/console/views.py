@@ -4,6 +4,7 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
@@ -37,6 +38,34 @@ def _failures_key(login):
     return f"console:login-failures:{login.lower()}:{request.remote_addr or '-'}"
 
 
+# The lock's counts live in Redis. While it is unreachable officials can still log in and nothing
+# is counted: the slow password hash is then the only brake on guessing.
+def _failures(name):
+    """Wrong passwords counted for `name` from this address (0 while Redis is unreachable)."""
+    try:
+        return int(queue.get_connection().get(_failures_key(name)) or 0)
+    except RedisError:
+        log.warning("console login lock not counted: Redis is unreachable")
+        return 0
+
+
+def _count_failure(name):
+    """One more wrong password for `name` from this address; the count lasts LOCK_MINUTES."""
+    try:
+        with queue.get_connection().pipeline() as pipe:
+            pipe.incr(_failures_key(name)).expire(_failures_key(name), LOCK_MINUTES * 60).execute()
+    except RedisError:
+        pass  # _failures() has just said so
+
+
+def _clear_failures(name):
+    """A right password: the count for `name` from this address starts again."""
+    try:
+        queue.get_connection().delete(_failures_key(name))
+    except RedisError:
+        pass  # _failures() has just said so
+
+
 def home_for(official):
     return url_for("console.downloads" if official.role == "operator" else "console.dashboard")
 
@@ -53,20 +82,18 @@ def login():
     if request.method == "POST":
         name = (request.form.get("login") or "").strip()
         password = request.form.get("password") or ""
-        conn = queue.get_connection()
-        failures = int(conn.get(_failures_key(name)) or 0) if name else 0
+        failures = _failures(name) if name else 0
         official = get_db().scalar(select(Official).where(Official.login == name)) if name else None
         if failures >= MAX_FAILED_LOGINS:
             error = t("login.locked", minutes=LOCK_MINUTES)
         elif (official is None or not official.active or not official.password_hash
               or not check_password_hash(official.password_hash, password)):
             if name:
-                conn.incr(_failures_key(name))
-                conn.expire(_failures_key(name), LOCK_MINUTES * 60)
+                _count_failure(name)
             log.info("console login failed")
             error = t("login.failed")
         else:
-            conn.delete(_failures_key(name))
+            _clear_failures(name)
             login_user(official)
             log.info("console login official=%s", official.id)
             return redirect(_safe_next(request.args.get("next")) or home_for(official))
