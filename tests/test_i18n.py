@@ -2,6 +2,7 @@
 import logging
 
 import pytest
+from babel import Locale
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask import session
@@ -26,6 +27,13 @@ def test_each_compiled_catalogue_matches_its_po_file(lang):
         mo = read_mo(f)
     assert len(po) > 500 and entries(po) == entries(mo)
     assert not [m.id for m in po if m.id and (m.fuzzy or not m.string or not all(m.string))]  # nothing untranslated
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_every_console_language_is_a_locale_babel_knows_with_a_catalogue(lang):
+    # Flask-Babel parses the selected language as a CLDR locale: an unknown code fails every request.
+    assert Locale.parse(lang).language == lang
+    assert i18n.catalogue(lang).keys() == i18n.catalogue("vi").keys()
 
 
 def speak(app, lang, key, **values):
