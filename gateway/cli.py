@@ -177,9 +177,9 @@ def officials_link(login, telegram_id, zalo_id):
     db = get_db()
     official = _official(db, login)
     if telegram_id:
-        official.telegram_user_id = telegram_id
+        official.link_account("telegram", telegram_id)
     if zalo_id:
-        official.zalo_user_id = zalo_id
+        official.link_account("zalo", zalo_id)
     db.commit()
     click.echo(f"Linked '{login}'.")
 

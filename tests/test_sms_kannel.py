@@ -66,7 +66,9 @@ def test_kannel_inbound(kannel_app, db, case, method, data, status, stored):
 
 def test_kannel_inbound_is_refused_when_no_secret_is_configured(app, db):
     app.config.update(KANNEL_SECRET="")
-    assert app.test_client().get("/sms/kannel/inbound?secret=&from=0912345678&text=x").status_code == 403
+    assert app.test_client().get("/sms/kannel/inbound?secret=&from=0912345678&text=DK+KP5&id=n-1").status_code == 403
+    assert db.scalar(select(func.count()).select_from(InboundMessage)) == 0
+    assert db.scalar(select(func.count()).select_from(Delivery)) == 0  # no reply queued either
 
 
 def test_the_same_kannel_message_twice_is_stored_once(kannel_app, db):

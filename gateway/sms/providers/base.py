@@ -6,7 +6,6 @@ its signature or secret, `parse` turns the request into an `Inbound` or a `Statu
 an event we do not act on; ValueError: a request that cannot be read, answered 400), and
 `answer` says what the provider expects back. `gateway.sms.views` does the rest, the same for all.
 """
-import hmac
 from dataclasses import dataclass
 
 from gateway.transport import TransportError
@@ -112,8 +111,3 @@ class SMSProvider:
     def status_of(self, provider_status):
         """Our status for the provider's word, or None when it means nothing to us."""
         return self.STATUSES.get(str(provider_status or "").strip().lower())
-
-
-def secret_matches(expected, given):
-    """True when a secret is configured and `given` is it (compared in constant time)."""
-    return bool(expected) and hmac.compare_digest(str(given or "").encode("utf-8"), str(expected).encode("utf-8"))

@@ -7,7 +7,8 @@ eSMS documents inbound SMS only for short codes, so this provider is one-way.
 """
 from gateway import http
 from gateway.phone import national
-from gateway.sms.providers.base import SMSProvider, StatusReport, secret_matches
+from gateway.security import secret_matches
+from gateway.sms.providers.base import SMSProvider, StatusReport
 from gateway.transport import TransportError
 
 SEND_URL = "https://rest.esms.vn/MainService.svc/json/SendMultipleMessage_V4_post_json/"

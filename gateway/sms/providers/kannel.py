@@ -15,8 +15,9 @@ import xml.etree.ElementTree as ElementTree
 from urllib.parse import parse_qs, urlencode
 
 from gateway import http
+from gateway.security import secret_matches
 from gateway.sms.encoding import count_segments
-from gateway.sms.providers.base import Inbound, SMSProvider, StatusReport, secret_matches
+from gateway.sms.providers.base import Inbound, SMSProvider, StatusReport
 from gateway.transport import TransportError
 
 # dlr-mask bits → ours (courier's mapping): 1 delivered, 2 failed, 4 buffered, 8 SMSC accepted,
