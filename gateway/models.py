@@ -11,6 +11,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from gateway import categories
+
 
 def utcnow():
     """The current time, timezone-aware UTC."""
@@ -456,12 +458,9 @@ class Delivery(Timestamped, Base):
 
 
 REPORT_STATUSES = ("new", "acknowledged", "in_progress", "resolved", "rejected")
-REPORT_CATEGORIES = ("security", "environment", "health", "person", "other")
 # What officials and the group read.
 STATUS_LABELS = {"new": "Mới", "acknowledged": "Đã tiếp nhận", "in_progress": "Đang xử lý",
                  "resolved": "Đã giải quyết", "rejected": "Không xử lý"}
-CATEGORY_LABELS = {"security": "An ninh, trật tự", "environment": "Môi trường, rác thải, tiếng ồn",
-                   "health": "Y tế, dịch bệnh vật nuôi", "person": "Người cần giúp đỡ", "other": "Việc khác"}
 
 
 class Report(Timestamped, Base):
@@ -478,7 +477,7 @@ class Report(Timestamped, Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     # sms, voice, web, open311
     channel: Mapped[str] = mapped_column(String(20))
-    category: Mapped[str] = mapped_column(String(30), default="other")
+    category: Mapped[str] = mapped_column(String(30), default=categories.DEFAULT)  # a code of gateway.categories
     # Exactly as received (NFC).
     text: Mapped[str] = mapped_column(Text, default="")
     recording_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))

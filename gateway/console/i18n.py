@@ -5,6 +5,7 @@ tests (`strict`) and shows the key itself in production, so a gap is seen, never
 """
 import logging
 
+from gateway.categories import CATEGORIES
 from gateway.console import i18n_areas
 
 log = logging.getLogger(__name__)
@@ -252,11 +253,7 @@ VI = {
     "rstatus.in_progress": "Đang xử lý",
     "rstatus.resolved": "Đã giải quyết",
     "rstatus.rejected": "Không xử lý",
-    "category.security": "An ninh, trật tự",
-    "category.environment": "Môi trường, rác thải, tiếng ồn",
-    "category.health": "Y tế, dịch bệnh vật nuôi",
-    "category.person": "Người cần giúp đỡ",
-    "category.other": "Việc khác",
+    **{f"category.{c.code}": c.vi for c in CATEGORIES},  # the report categories' table
     "res.title": "Hộ dân",
     "res.search": "Tìm theo tên hoặc số điện thoại",
     "res.count": "{count} hộ",
@@ -450,6 +447,9 @@ VI = {
     "dash.no_delivery_reports": "Nhà cung cấp tin nhắn hiện tại ({provider}) không báo tin đã đến máy người nhận: chỉ biết tin đã gửi đi, cuộc gọi được nghe máy và người đã xác nhận.",
     "dash.delivery_reports": "“Đã nhận”: tin nhắn nhà mạng báo đã đến máy, cuộc gọi được nghe máy, hoặc người dân đã xác nhận.",
     **i18n_areas.VI,  # the area pages
+    # Prompt recordings whose text changed after they were recorded (issue 16, report categories)
+    "area.prompt_stale": "Lời '{prompt}' đã đổi sau khi ghi âm. Bản ghi âm đọc: «{recorded}». Lời bây giờ: «{now}». "
+                         "Xin ghi âm lại lời này.",
 }
 
 EN = {
@@ -693,11 +693,7 @@ EN = {
     "rstatus.in_progress": "In progress",
     "rstatus.resolved": "Resolved",
     "rstatus.rejected": "Rejected",
-    "category.security": "Security, public order",
-    "category.environment": "Environment, waste, noise",
-    "category.health": "Health, livestock disease",
-    "category.person": "Person needing help",
-    "category.other": "Other",
+    **{f"category.{c.code}": c.en for c in CATEGORIES},  # the report categories' table
     "res.title": "Residents",
     "res.search": "Search by name or phone",
     "res.count": "{count} households",
@@ -891,6 +887,9 @@ EN = {
     "dash.no_delivery_reports": "The current SMS provider ({provider}) does not report whether messages reached phones: we only know what was sent out, calls answered and residents who confirmed.",
     "dash.delivery_reports": "“Reached”: SMS the carrier reports as delivered, answered calls, or residents who confirmed.",
     **i18n_areas.EN,  # the area pages
+    # Prompt recordings whose text changed after they were recorded (issue 16, report categories)
+    "area.prompt_stale": "The words of '{prompt}' changed after it was recorded. The recording says: «{recorded}». "
+                         "The words now: «{now}». Please record it again.",
 }
 
 CATALOGUES = {"vi": VI, "en": EN}
