@@ -402,7 +402,7 @@ def file_report(ctx, event, area):
     if existing is not None:
         db.commit()
         return existing
-    from gateway.reports.recordings import queue_voice_report
+    from gateway.ivr.recordings import queue_voice_report
 
     phone, resident = _caller(ctx, event)
     category = event.state.get("category")
