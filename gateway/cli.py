@@ -177,9 +177,9 @@ def officials_link(login, telegram_id, zalo_id):
     db = get_db()
     official = _official(db, login)
     if telegram_id:
-        official.telegram_user_id = telegram_id
+        official.link_account("telegram", telegram_id)
     if zalo_id:
-        official.zalo_user_id = zalo_id
+        official.link_account("zalo", zalo_id)
     db.commit()
     click.echo(f"Linked '{login}'.")
 
@@ -199,14 +199,15 @@ reports_cli = AppGroup("reports", help="Work the reports residents sent.")
 @click.option("--limit", default=30, show_default=True)
 def reports_list(status, limit):
     """The newest reports."""
-    from gateway.models import CATEGORY_LABELS, STATUS_LABELS, Report
+    from gateway.categories import label
+    from gateway.models import STATUS_LABELS, Report
     from gateway.phone import mask
 
     query = select(Report).order_by(Report.id.desc()).limit(limit)
     if status:
         query = query.where(Report.status == status)
     echo_lines(f"#{r.number:<5} {STATUS_LABELS[r.status]:<15} {r.area.name if r.area else '-':<15} "
-               f"{CATEGORY_LABELS.get(r.category, r.category):<30} {mask(r.phone) if r.phone else '-':<14} {r.text[:60]!r}"
+               f"{label(r.category):<30} {mask(r.phone) if r.phone else '-':<14} {r.text[:60]!r}"
                for r in get_db().scalars(query))
 
 

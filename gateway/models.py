@@ -11,6 +11,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from gateway import categories
+
 
 def utcnow():
     """The current time, timezone-aware UTC."""
@@ -241,11 +243,35 @@ class Official(Timestamped, Base):
     # sha256 of the API token; the token itself is shown once.
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Their accounts in the group chats: replies from these are relayed to residents.
-    telegram_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
-    zalo_user_id: Mapped[str | None] = mapped_column(String(80), unique=True)
 
     areas: Mapped[list[Area]] = relationship(secondary=official_areas)
+    # Their accounts in the group chats: replies from these are relayed to residents.
+    accounts: Mapped[list["OfficialAccount"]] = relationship(back_populates="official", cascade="all, delete-orphan")
+
+    def link_account(self, platform, user_id):
+        """Make `user_id` this official's account on `platform` (replacing any earlier one)."""
+        for account in self.accounts:
+            if account.platform == platform:
+                account.user_id = user_id
+                return account
+        account = OfficialAccount(platform=platform, user_id=user_id)
+        self.accounts.append(account)
+        return account
+
+
+class OfficialAccount(Base):
+    """An official's user id on a group platform (a mirror target name: telegram, zalo)."""
+
+    __tablename__ = "official_accounts"
+    __table_args__ = (UniqueConstraint("platform", "user_id", name="uq_official_accounts_platform_user"),
+                      UniqueConstraint("official_id", "platform", name="uq_official_accounts_official_platform"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(80))
+
+    official: Mapped[Official] = relationship(back_populates="accounts")
 
 
 announcement_areas = Table(
@@ -432,12 +458,9 @@ class Delivery(Timestamped, Base):
 
 
 REPORT_STATUSES = ("new", "acknowledged", "in_progress", "resolved", "rejected")
-REPORT_CATEGORIES = ("security", "environment", "health", "person", "other")
 # What officials and the group read.
 STATUS_LABELS = {"new": "Mới", "acknowledged": "Đã tiếp nhận", "in_progress": "Đang xử lý",
                  "resolved": "Đã giải quyết", "rejected": "Không xử lý"}
-CATEGORY_LABELS = {"security": "An ninh, trật tự", "environment": "Môi trường, rác thải, tiếng ồn",
-                   "health": "Y tế, dịch bệnh vật nuôi", "person": "Người cần giúp đỡ", "other": "Việc khác"}
 
 
 class Report(Timestamped, Base):
@@ -454,7 +477,7 @@ class Report(Timestamped, Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     # sms, voice, web, open311
     channel: Mapped[str] = mapped_column(String(20))
-    category: Mapped[str] = mapped_column(String(30), default="other")
+    category: Mapped[str] = mapped_column(String(30), default=categories.DEFAULT)  # a code of gateway.categories
     # Exactly as received (NFC).
     text: Mapped[str] = mapped_column(Text, default="")
     recording_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))

@@ -272,7 +272,7 @@ def voice_reports(db, config, now):
     """Voice reports whose processing job (fetch the recording, then mirror) was lost: no mirror
     post yet though their area has a group."""
     from gateway.mirror import group_of
-    from gateway.reports.recordings import JOB, RETRY
+    from gateway.ivr.recordings import JOB, RETRY
 
     cutoff = now - _after(config)
     key = literal("report:") + cast(Report.id, String) + literal(":mirror")

@@ -1,6 +1,8 @@
 """Headers every response carries: a Content-Security-Policy (scripts only from our own files),
 no MIME sniffing, no full URLs in Referer, and HSTS in production (served over HTTPS only); and
-the client's address as TRUSTED_PROXIES reverse proxies report it."""
+the client's address as TRUSTED_PROXIES reverse proxies report it; and the one comparison of a
+webhook's shared secret."""
+import hmac
 from urllib.parse import urlsplit
 
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -25,6 +27,11 @@ def content_security_policy(config):
         "form-action 'self'",
         "frame-ancestors 'none'",
     ))
+
+
+def secret_matches(expected, given):
+    """True when a secret is configured and `given` is it (compared in constant time)."""
+    return bool(expected) and hmac.compare_digest(str(given or "").encode("utf-8"), str(expected).encode("utf-8"))
 
 
 def init_app(app):

@@ -55,17 +55,21 @@ def request_params():
     return request.get_data(as_text=True)
 
 
+def request_signed(config):
+    """True when this request carries a valid X-Twilio-Signature for TWILIO_AUTH_TOKEN in `config`."""
+    signature = request.headers.get("X-Twilio-Signature", "")
+    algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+    return signature_valid(public_url(), request_params(), signature, config.get("TWILIO_AUTH_TOKEN"), algorithm)
+
+
 def twilio_signed(view):
     """Decorator: 403 unless the request carries a valid Twilio signature."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        signature = request.headers.get("X-Twilio-Signature", "")
-        algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
-        token = current_app.config.get("TWILIO_AUTH_TOKEN")
-        if not signature_valid(public_url(), request_params(), signature, token, algorithm):
+        if not request_signed(current_app.config):
             log.warning("rejected unsigned or badly signed webhook path=%s signature_present=%s",
-                        request.path, bool(signature))
+                        request.path, bool(request.headers.get("X-Twilio-Signature")))
             abort(403)
         return view(*args, **kwargs)
 

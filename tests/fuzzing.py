@@ -236,7 +236,8 @@ def set_up(app):
         db = get_db()
         commune = load_demo(db, households=20)
         admin = db.scalar(select(Official).where(Official.role == "admin"))
-        admin.telegram_user_id = admin.zalo_user_id = "42"
+        admin.link_account("telegram", "42")
+        admin.link_account("zalo", "42")
         token = issue_token(db, admin)
         area = db.scalar(select(Area).where(Area.code == "KP1"))
         for n in range(3):

@@ -3,8 +3,11 @@ import json
 import time
 
 import pytest
+from flask import request
 from sqlalchemy import select
 
+from gateway.mirror import MIRROR_TARGETS
+from gateway.mirror.base import GroupReply
 from gateway.mirror.webhook import sign
 from gateway.models import Area, Delivery, GroupPost, Official
 from gateway.queue import drain
@@ -21,7 +24,8 @@ def group(app, db, demo):
     kp1 = db.scalar(select(Area).where(Area.code == "KP1"))
     kp1.group_target, kp1.group_chat_id = "telegram", "-1001"
     leader = db.scalar(select(Official).where(Official.login == "truongkp1"))
-    leader.telegram_user_id, leader.zalo_user_id = "111", "z-111"
+    leader.link_account("telegram", "111")
+    leader.link_account("zalo", "z-111")
     db.commit()
     report = new_report(db, code="KP1")
     post = db.scalar(select(GroupPost).where(GroupPost.report_id == report.id))
@@ -131,3 +135,61 @@ def test_generic_webhook_reply_is_signed(client, db, group):
     assert relayed(db, group) == []  # refused before anything was relayed
     assert client.post("/bots/webhook", data=body, headers=good).get_json()["relayed"] is True
     assert len(relayed(db, group)) == 1
+
+
+def test_an_account_on_another_platform_is_not_the_official(client, db, group):
+    """The leader's Zalo id written as a Telegram sender is nobody on Telegram."""
+    post_tg(client, update("Đã xử lý.", reply_to=500, sender="z-111"))
+    assert relayed(db, group) == []
+
+
+def test_officials_link_command_lets_their_group_replies_through(app, client, db, group):
+    leader = db.scalar(select(Official).where(Official.login == "truongkp1"))
+    leader.accounts.clear()
+    db.commit()
+    assert post_tg(client, update("Chưa liên kết.", reply_to=500, sender=777)).get_json()["relayed"] is False
+    result = app.test_cli_runner().invoke(args=["officials", "link", "truongkp1", "--telegram", "777"])
+    assert result.exit_code == 0, result.output
+    db.expire_all()
+    assert {(a.platform, a.user_id) for a in leader.accounts} == {("telegram", "777")}
+    assert post_tg(client, update("Đã liên kết.", reply_to=500, sender=777, message_id=990)).get_json()["relayed"]
+    app.test_cli_runner().invoke(args=["officials", "link", "truongkp1", "--telegram", "778"])  # a new account
+    db.expire_all()
+    assert [(a.platform, a.user_id) for a in leader.accounts] == [("telegram", "778")]
+
+
+# What each target reads from its platform's webhook (bodies as the platforms' docs give them)
+PARSE = [
+    ("telegram", update("Đã nhận", reply_to=500), GroupReply("-1001", "900", "Đã nhận", sender="111", reply_to="500")),
+    ("telegram", update("#3 Đã nhận", sender=222, message_id=7, chat=-1002),
+     GroupReply("-1002", "7", "#3 Đã nhận", sender="222")),
+    ("telegram", {"update_id": 5, "edited_message": {"text": "x"}}, None),
+    ("telegram", {"update_id": 6, "my_chat_member": {"chat": {"id": -1001}}}, None),
+    ("zalo", zalo_event("#3 Đã nhận"), GroupReply("zalo-kp1", "zm1", "#3 Đã nhận", sender="z-111")),
+    ("zalo", zalo_event("", event="message.image.received"), None),
+    ("zalo", {"ok": True}, None),
+    ("webhook", {"id": "w1", "chat_id": "c", "text": "#3 x", "official": "truongkp1", "reply_to": "m9"},
+     GroupReply("c", "w1", "#3 x", official_login="truongkp1", reply_to="m9")),
+]
+
+
+@pytest.mark.parametrize("platform, body, expected", PARSE)
+def test_each_target_reads_its_platforms_webhook(app, platform, body, expected):
+    with app.test_request_context(f"/bots/{platform}", method="POST", json=body):
+        assert MIRROR_TARGETS.get(platform).parse_reply(request) == expected
+
+
+@pytest.mark.parametrize("platform", ["telegram", "zalo", "webhook"])
+def test_no_configured_secret_refuses_everything(app, db, group, platform):
+    app.config.update(TELEGRAM_WEBHOOK_SECRET="", ZALO_WEBHOOK_SECRET="", GROUP_WEBHOOK_SECRET="")
+    body = json.dumps({"telegram": update(f"#{group.number} Đã xử lý.", reply_to=500),
+                       "zalo": zalo_event(f"#{group.number} Đã xử lý."),
+                       "webhook": {"id": "w9", "chat_id": "-1001", "text": f"#{group.number} Đã xử lý.",
+                                   "official": "truongkp1"}}[platform]).encode()
+    ts = str(int(time.time()))
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "", "X-Bot-Api-Secret-Token": "", "X-Loaxom-Timestamp": ts,
+               "X-Loaxom-Signature": sign("", ts, body), "Content-Type": "application/json"}
+    events = len(group.events)
+    assert app.test_client().post(f"/bots/{platform}", data=body, headers=headers).status_code == 403
+    db.expire_all()
+    assert relayed(db, group) == [] and len(group.events) == events  # a relayable reply, refused

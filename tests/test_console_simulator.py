@@ -295,7 +295,7 @@ def test_a_recording_the_simulator_stored_is_used_without_fetching(app, db, demo
     """The simulator's RecordingUrl names our own file: the voice report takes it from storage."""
     from gateway.media.assets import store_upload
     from gateway.models import Area, Report
-    from gateway.reports.recordings import process_voice_report
+    from gateway.ivr.recordings import process_voice_report
     from gateway.reports.records import open_report
 
     with open(SAMPLE, "rb") as f, app.test_request_context():

@@ -220,7 +220,7 @@ def test_report_by_phone_goes_to_the_pipeline(hotline):
 
     with hotline.app_context():
         jobs = Queue("high", connection=get_connection()).jobs
-    assert [(j.func_name, j.args) for j in jobs] == [("gateway.reports.recordings.process_voice_report", (report.id,))]
+    assert [(j.func_name, j.args) for j in jobs] == [("gateway.ivr.recordings.process_voice_report", (report.id,))]
     assert run_filings(hotline) == [f"report {report.id}"]  # the late job finds it filed: still one
     with hotline.app_context():
         assert get_db().scalar(select(func.count(Report.id))) == 1
@@ -388,6 +388,19 @@ def test_unrendered_prompts_are_said_in_vietnamese_and_queued(make_app, tmp_path
     assert Call(app, app.names).inbound().tokens == GREETING_NEWS_MENU
 
 
+def webhook_effects(app):
+    """What a call's webhook can leave behind: reports, deliveries (calls, SMS), audio assets, queued jobs."""
+    from rq import Queue
+
+    from gateway.models import Delivery
+    from gateway.queue import get_connection
+
+    with app.app_context():
+        db = get_db()
+        jobs = sum(len(q) for q in Queue.all(connection=get_connection()))
+        return tuple(db.scalar(select(func.count()).select_from(m)) for m in (Report, Delivery, AudioAsset)) + (jobs,)
+
+
 def test_bad_or_missing_signature_is_refused_everywhere(hotline):
     client = hotline.test_client()
     params = {"CallSid": "CA" + "9" * 32, "From": KNOWN, "To": "+842633822123", "Digits": "1"}
@@ -402,7 +415,11 @@ def test_bad_or_missing_signature_is_refused_everywhere(hotline):
         from tests.ivr_helpers import sign
 
         headers = {"X-Twilio-Signature": sign(path, {**params, "Digits": "2"})}
+        before = webhook_effects(hotline)
         assert client.post(path, data=params, headers=headers).status_code == 403, path
+        assert client.post(path, data={**params, "RecordingUrl": "https://api.twilio.com/x", "Digits": "1"}
+                           ).status_code == 403, path
+        assert webhook_effects(hotline) == before, path  # refused before anything was filed, sent or queued
         assert signed_post(client, path, params).status_code == 200, path
 
 

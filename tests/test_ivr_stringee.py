@@ -258,6 +258,15 @@ def test_stringee_callback_mode_ends_the_call_and_calls_back(make_app, tmp_path,
 
 # --- signatures and bad input --------------------------------------------------------------
 
+def rows_left(app):
+    """The reports and deliveries (calls, SMS) a webhook could have made."""
+    from sqlalchemy import func
+
+    with app.app_context():
+        db = get_db()
+        return tuple(db.scalar(select(func.count()).select_from(m)) for m in (Report, Delivery))
+
+
 def test_stringee_signature_is_checked_on_every_request(stringee_app):
     client = stringee_app.test_client()
     uri = "/ivr/stringee/answer?" + urlencode({"from": KNOWN.lstrip("+"), "to": OURS, "uuid": "call-vn-1-SIG",
@@ -272,9 +281,11 @@ def test_stringee_signature_is_checked_on_every_request(stringee_app):
                  "/ivr/stringee/record?area=1&category=other", "/ivr/stringee/review?area=1&url=x",
                  "/ivr/stringee/dialed?area=1", "/ivr/stringee/confirm?delivery=1", "/ivr/stringee/play?area=1",
                  "/ivr/stringee/event"]:
+        before = rows_left(stringee_app)
         assert client.post(path, data=body, content_type="application/json").status_code == 403, path
         bad = {"X-STRINGEE-SIGNATURE": stringee_signature(body + b" ")}
         assert client.post(path, data=body, content_type="application/json", headers=bad).status_code == 403, path
+        assert rows_left(stringee_app) == before, path  # refused before anything was filed or placed
         good = {"X-STRINGEE-SIGNATURE": stringee_signature(body)}
         assert client.post(path, data=body, content_type="application/json", headers=good).status_code == 200, path
     # Signed nonsense is answered, never a 500; an unknown step is a 404.
@@ -317,7 +328,7 @@ def test_the_callers_number_is_sealed_in_stringees_urls(stringee_app):
 def test_stringee_voice_report_is_fetched_with_the_rest_jwt(stringee_app):
     import os
 
-    from gateway.reports.recordings import process_voice_report
+    from gateway.ivr.recordings import process_voice_report
 
     sample = os.path.join(os.path.dirname(os.path.dirname(__file__)), "gateway", "console", "static",
                           "sample-report.ogg")
@@ -446,7 +457,7 @@ def test_a_voice_report_on_somleng_is_fetched_from_it(make_app, tmp_path, hotlin
     """A commune's Somleng on its own network (plain http, the configured host) serves the recording."""
     import os
 
-    from gateway.reports.recordings import process_voice_report
+    from gateway.ivr.recordings import process_voice_report
 
     with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "gateway", "console", "static",
                            "sample-report.ogg"), "rb") as f:
@@ -473,7 +484,7 @@ def test_a_voice_report_on_somleng_is_fetched_from_it(make_app, tmp_path, hotlin
 
     assert auth == "Basic " + base64.b64encode(f"{account}:{TWILIO_TOKEN}".encode()).decode()
     with app.app_context():  # an http URL elsewhere is still refused
-        from gateway.reports.recordings import fetch
+        from gateway.ivr.recordings import fetch
         from gateway.transport import TransportError
 
         with pytest.raises(TransportError, match="https"):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from gateway.models import Area, GroupPost, OutboxMessage
 from gateway.queue import drain
-from gateway.reports.recordings import queue_voice_report
+from gateway.ivr.recordings import queue_voice_report
 from gateway.reports.records import open_report
 from tests.audio_helpers import encode_as, speech_wav
 

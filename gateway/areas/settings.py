@@ -11,6 +11,7 @@ OTHER_HOTLINES = "other_hotline_numbers"
 QUIET_HOURS = "quiet_hours"
 SMS_PRICE = "sms_price_vnd"
 PROMPT_RECORDINGS = "prompt_recordings"  # the hotline's key (gateway.ivr.prompts.RECORDINGS_SETTING)
+PROMPT_RECORDING_TEXTS = "prompt_recording_texts"  # gateway.ivr.prompts.RECORDED_TEXTS_SETTING
 # Settings that only make sense for a whole commune (or a province, whose communes inherit them).
 COMMUNE_FIELDS = ("hotline_numbers", "duty_officer_phone", "quiet_hours", "sms_price", "prompt_recordings")
 FIELDS = ("hotline_numbers", "group_target", "group_chat_id", "duty_officer_phone", "quiet_hours", "sms_price",
@@ -122,6 +123,10 @@ def apply(session, area, changes):
         if problem:
             errors["prompt_recordings"] = problem
         values["prompt_recordings"] = mapping
+        if not problem:
+            from gateway.ivr.prompts import recorded_texts
+
+            values["prompt_recording_texts"] = recorded_texts(session, area, mapping)
     if errors:
         raise SettingsError(errors)
     _store(area, changes, values)
@@ -168,6 +173,7 @@ def _store(area, changes, values):
         _put(settings, SMS_PRICE, values.get("sms_price"))
     if "prompt_recordings" in changes:
         _put(settings, PROMPT_RECORDINGS, values["prompt_recordings"])
+        _put(settings, PROMPT_RECORDING_TEXTS, values.get("prompt_recording_texts"))
     # A new dict: the JSON column only notices assignment.
     area.settings = settings
 

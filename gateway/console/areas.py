@@ -231,7 +231,7 @@ def area_retire(area_id):
 @login_required(roles=ADMINS)
 def area_settings_page(area_id):
     """Hotline numbers, group, duty officer, quiet hours, SMS price and prompt recordings of an area."""
-    from gateway.ivr.prompts import catalogue
+    from gateway.ivr.prompts import catalogue, changed_since_recorded
     from gateway.mirror import MIRROR_TARGETS
 
     db = get_db()
@@ -258,8 +258,9 @@ def area_settings_page(area_id):
             flash(t("area.settings_saved", name=area.name), "success")
             return redirect(url_for("console.area_settings_page", area_id=area.id))
     prompt_keys = sorted(catalogue(db, area)) if area.level == "commune" else []
+    stale = changed_since_recorded(db, area) if area.level == "commune" else {}
     return render_template("console/area_settings.html", area=area, values=values, errors=errors,
-                           prompt_keys=prompt_keys,
+                           prompt_keys=prompt_keys, stale_prompts=stale,
                            labels=area_settings.LABELS, targets=MIRROR_TARGETS.names(),
                            commune_fields=area_settings.COMMUNE_FIELDS,
                            inherited={"quiet_hours": area.inherited("quiet_hours") or "",

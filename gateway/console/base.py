@@ -8,7 +8,9 @@ import secrets
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask_babel import get_locale
 
+from gateway import categories
 from gateway.console.i18n import LANGUAGES, message, translate
 from gateway.db import get_db
 from gateway.models import Official
@@ -34,6 +36,8 @@ def t(key, **values):
 
 def label(prefix, value):
     """The translation of `prefix.value` when the catalogue has one, else `value` itself."""
+    if prefix == "category":  # report categories carry their own labels (gateway.categories)
+        return categories.label(value, str(get_locale()))
     text = message(f"{prefix}.{value}")
     return value if text is None else text
 

@@ -9,8 +9,9 @@ from gateway.reports.casework import TRANSITIONS, StatusError, change_status
 from gateway.console.announcements import filter_choices
 from gateway.console.base import bp, label, login_required, t
 from gateway.db import get_db
+from gateway.categories import CODES as REPORT_CATEGORIES
 from gateway.models import (
-    REPORT_CATEGORIES, REPORT_STATUSES, Delivery, GroupPost, InboundMessage, Report, Resident,
+    REPORT_STATUSES, Delivery, GroupPost, InboundMessage, Report, Resident,
 )
 from gateway.parse import whole
 from gateway.reports.records import visible_query, visible_to

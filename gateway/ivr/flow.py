@@ -17,17 +17,16 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
+from gateway import categories as report_categories
 from gateway.broadcast.current import current_announcements
 from gateway.ivr import calls, prompts
-from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
+from gateway.models import Area, AudioAsset, Delivery, Report, Resident, utcnow
 from gateway.parse import whole
 from gateway.phone import PhoneError, hotline, normalize
 from gateway.reports.records import next_number, open_report
 
 log = logging.getLogger(__name__)
 
-# Keypad → report category (models.REPORT_CATEGORIES, in the order the prompt reads them).
-CATEGORY_KEYS = {str(i): c for i, c in enumerate(REPORT_CATEGORIES, start=1)}
 MENU_TIMEOUT = 6  # seconds of silence before a menu counts as unanswered
 PICK_TIMEOUT = 5  # an unknown caller who keys nothing this long hears the list of areas
 DIAL_TIMEOUT = 30
@@ -287,18 +286,18 @@ def play(ctx, event):
 
 
 def menu_key(ctx, event):
-    """A key from the main menu: 1 replay, 2 report, 3 another area, 0 the duty officer."""
+    """A key from the main menu (prompts.MAIN_MENU, whose table the menu prompt is read from)."""
     area = _area(ctx, event)
     if area is None:
         return goodbye(ctx, None)
-    digits = event.digits
-    if digits == "1":
+    action = prompts.MAIN_MENU.get(event.digits, (None,))[0]
+    if action == "replay":
         return news(ctx, area)
-    if digits == "2":
+    if action == "report":
         return categories(ctx, area)
-    if digits == "3":
+    if action == "area":
         return picker(ctx, area.commune())
-    if digits == "0":
+    if action == "duty":
         return duty(ctx, area)
     if event.tries >= 1:
         return goodbye(ctx, area.commune())
@@ -336,10 +335,10 @@ def report(ctx, event):
     area = _area(ctx, event)
     if area is None:
         return goodbye(ctx, None)
-    category = CATEGORY_KEYS.get(event.digits)
+    category = report_categories.BY_KEY.get(event.digits)
     if category is None and event.tries < 1:
         return categories(ctx, area, tries=event.tries + 1, lead=_lead(event))
-    return record(ctx, area, category or "other")
+    return record(ctx, area, category.code if category else report_categories.DEFAULT)
 
 
 def recorded(ctx, event):
@@ -366,7 +365,7 @@ def review(ctx, event):
         return goodbye(ctx, area.commune() if area else None)
     if event.digits == "2":
         calls.discard_recording(url)
-        return record(ctx, area, event.state.get("category") or "other")
+        return record(ctx, area, event.state.get("category") or report_categories.DEFAULT)
     filed = file_report(ctx, Event(step="review", state=event.state, caller=event.caller, call_id=event.call_id,
                                    recording_url=url, recording_id=event.state.get("rec", ""),
                                    recording_seconds=event.state.get("seconds", "")), area)
@@ -403,12 +402,12 @@ def file_report(ctx, event, area):
     if existing is not None:
         db.commit()
         return existing
-    from gateway.reports.recordings import queue_voice_report
+    from gateway.ivr.recordings import queue_voice_report
 
     phone, resident = _caller(ctx, event)
     category = event.state.get("category")
     filed = open_report(db, commune=commune, channel="voice", area=area, resident=resident, phone=phone,
-                        category=category if category in REPORT_CATEGORIES else "other")
+                        category=category if category in report_categories.BY_CODE else report_categories.DEFAULT)
     filed.recording_url = url
     queue_voice_report(db, filed)
     db.commit()

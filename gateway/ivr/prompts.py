@@ -17,15 +17,31 @@ from flask import current_app
 from sqlalchemy import select
 
 from audio.numbers import cardinal
-from gateway import areas
+from gateway import areas, categories
 from gateway.media.assets import asset_url, ensure_text_asset, text_spec
 from gateway.models import Area, AudioAsset
 from gateway.text import nfc
 
 log = logging.getLogger(__name__)
 
-# The key under Area.settings (on the commune) mapping prompt keys to uploaded recordings.
+# The key under Area.settings (on the commune) mapping prompt keys to uploaded recordings, and
+# the one keeping the text each recording was made for (a text changed since is flagged).
 RECORDINGS_SETTING = "prompt_recordings"
+RECORDED_TEXTS_SETTING = "prompt_recording_texts"
+
+# The main menu: key → (what gateway.ivr.flow.menu_key does, what the menu prompt says for it).
+MAIN_MENU = {
+    "1": ("replay", "Muốn nghe lại"),
+    "2": ("report", "Muốn phản ánh"),
+    "3": ("area", "Muốn chọn khu vực khác"),
+    "0": ("duty", "Muốn gặp cán bộ trực"),
+}
+
+
+def menu_key_for(action):
+    """The main menu's key for `action` ("report" → "2")."""
+    return next(key for key, (name, _) in MAIN_MENU.items() if name == action)
+
 
 PROMPTS = {
     # The commune's own greeting (greeting_text) replaces this one; it is kept short so that a
@@ -34,22 +50,19 @@ PROMPTS = {
     "callback_greeting": "Xin chào bà con. Đây là cuộc gọi lại miễn phí từ đường dây thông tin của xã, phường.",
     "news_intro": "Tin mới.",
     "no_news": "Hiện không có thông báo mới.",
-    "menu": ("Muốn nghe lại, bấm 1. Muốn phản ánh, bấm 2. Muốn chọn khu vực khác, bấm 3. "
-             "Muốn gặp cán bộ trực, bấm 0."),
+    "menu": " ".join(f"{phrase}, bấm {key}." for key, (_, phrase) in MAIN_MENU.items()),
     "menu_again": "Xin bà con bấm một phím.",
     "wrong_key": "Phím vừa bấm không đúng.",
     "area_unknown_caller": "Số điện thoại của bà con chưa có trong danh sách.",
     "area_ask": "Xin bấm số khu vực của bà con, rồi bấm thăng.",
-    "category_menu": ("Phản ánh về an ninh trật tự, bấm 1. Về môi trường, rác thải, tiếng ồn, bấm 2. "
-                      "Về y tế, dịch bệnh vật nuôi, bấm 3. Có người cần giúp đỡ, như người già đi lạc, bấm 4. "
-                      "Việc khác, bấm 5."),
+    "category_menu": categories.menu_text(),
     "record_instructions": "Hãy nói sau tiếng bíp. Nói xong, bấm phím thăng.",
     "record_empty": "Chưa nghe thấy bà con nói gì.",
     "record_review": "Bà con bấm 1 để gửi, bấm 2 để ghi lại.",
     "report_number": "Đã nhận phản ánh của bà con. Số phản ánh là",
     "report_thanks": "Cán bộ sẽ xem và trả lời sớm. Cảm ơn bà con.",
     "duty_connecting": "Đang nối máy tới cán bộ trực, xin chờ.",
-    "duty_unavailable": "Hiện chưa có cán bộ trực. Bà con có thể bấm 2 để phản ánh.",
+    "duty_unavailable": f"Hiện chưa có cán bộ trực. Bà con có thể bấm {menu_key_for('report')} để phản ánh.",
     "duty_no_answer": "Cán bộ trực chưa nghe máy.",
     "confirm": "Đã nghe rõ, bấm 1 để xác nhận. Muốn nghe lại, bấm 2.",
     "confirm_thanks": "Cảm ơn bà con đã xác nhận.",
@@ -125,9 +138,36 @@ def set_recording(session, commune, key, asset):
     """Make `asset` (an uploaded recording) the commune's audio for prompt `key`."""
     mapping = recordings_of(commune)
     mapping[key] = asset.id
+    texts = recorded_texts(session, commune, mapping)
     # A new dict: the JSON column only notices assignment.
-    commune.settings = {**(commune.settings or {}), RECORDINGS_SETTING: mapping}
+    commune.settings = {**(commune.settings or {}), RECORDINGS_SETTING: mapping, RECORDED_TEXTS_SETTING: texts}
     session.commit()
+
+
+def recorded_texts(session, commune, mapping):
+    """The text each recording of `mapping` (key → asset id, about to be saved) is for: a recording
+    already mapped keeps the text it was made for, a new one is for the prompt's text now. A
+    recording mapped before texts were kept has none (it cannot be told whether it is stale)."""
+    before = recordings_of(commune)
+    kept = dict((commune.settings or {}).get(RECORDED_TEXTS_SETTING) or {})
+    now = catalogue(session, commune)
+    out = {}
+    for key, asset_id in mapping.items():
+        if key in before and str(before[key]) == str(asset_id):
+            if key in kept:
+                out[key] = kept[key]
+        elif key in now:
+            out[key] = now[key]
+    return out
+
+
+def changed_since_recorded(session, commune):
+    """The commune's prompt recordings whose text changed after they were made: key → (the text
+    recorded, the text now). The console flags them so an official records them again."""
+    kept = (commune.settings or {}).get(RECORDED_TEXTS_SETTING) or {} if commune is not None else {}
+    now = catalogue(session, commune) if kept else {}
+    return {key: (text, now[key]) for key, text in kept.items()
+            if key in recordings_of(commune) and key in now and nfc(now[key]).strip() != nfc(text).strip()}
 
 
 def _hash(config, text):

@@ -1,5 +1,20 @@
-"""The group target interface."""
+"""The group target interface: posting, and reading the platform's webhook of group messages
+(so an official's answer in the group can be relayed; gateway.reports.bots routes and relays)."""
+from dataclasses import dataclass
+
 from gateway.transport import TransportError
+
+
+@dataclass(frozen=True)
+class GroupReply:
+    """A message written in a group, as the platform's webhook carried it."""
+
+    chat_id: str
+    message_id: str
+    text: str
+    sender: str = ""  # the writer's user id on the platform (an OfficialAccount's user_id)
+    official_login: str = ""  # a tool that names the official itself (the plain webhook)
+    reply_to: str = ""  # the message id it answers, where the platform says
 
 
 class MirrorTarget:
@@ -12,6 +27,17 @@ class MirrorTarget:
     # outcome is unknown may be sent again), and whether we can ask if a post went out.
     dedupes = False
     can_lookup = False
+
+    @classmethod
+    def reply_ok(cls, request, config):
+        """True when the reply webhook `request` is signed by (or carries the secret of) the platform."""
+        return False
+
+    @classmethod
+    def parse_reply(cls, request):
+        """The `GroupReply` in the webhook `request`, None when it is an event that carries none
+        (a 400 for a body that cannot be read)."""
+        raise NotImplementedError
 
     def __init__(self, config):
         missing = [k for k in self.required_settings if not config.get(k)]

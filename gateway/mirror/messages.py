@@ -2,7 +2,8 @@
 have smartphones), never a full phone number."""
 from zoneinfo import ZoneInfo
 
-from gateway.models import CATEGORY_LABELS, STATUS_LABELS
+from gateway.categories import label
+from gateway.models import STATUS_LABELS
 from gateway.phone import mask, mask_text
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -22,7 +23,7 @@ def area_label(area):
 def report_text(report, *, recording_url=None):
     """The message that mirrors a new report into its area's group."""
     area = area_label(report.area) if report.area else "chưa rõ khu vực"
-    lines = [f"Phản ánh #{report.number} · {area} · {CATEGORY_LABELS.get(report.category, report.category)}"]
+    lines = [f"Phản ánh #{report.number} · {area} · {label(report.category)}"]
     sender = mask(report.phone) if report.phone else "không rõ số"
     lines.append(f"Từ: {sender} ({CHANNEL_LABELS.get(report.channel, report.channel)})")
     if report.text:

@@ -1,7 +1,9 @@
-"""Telegram Bot API: sendMessage into a group (the bot sees replies to its own posts)."""
+"""Telegram Bot API: sendMessage into a group, and the updates webhook (setWebhook with
+secret_token = TELEGRAM_WEBHOOK_SECRET): the bot sees replies to its own posts."""
 from gateway import http
-from gateway.mirror.base import ChatMigrated, MirrorTarget
-from gateway.parse import field, text_field, whole
+from gateway.mirror.base import ChatMigrated, GroupReply, MirrorTarget
+from gateway.parse import field, json_object, text_field, whole
+from gateway.security import secret_matches
 from gateway.transport import TransportError
 
 API = "https://api.telegram.org"
@@ -11,6 +13,20 @@ class TelegramTarget(MirrorTarget):
     name = "telegram"
     required_settings = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
     max_length = 4096
+
+    @classmethod
+    def reply_ok(cls, request, config):
+        return secret_matches(config.get("TELEGRAM_WEBHOOK_SECRET"),
+                              request.headers.get("X-Telegram-Bot-Api-Secret-Token"))
+
+    @classmethod
+    def parse_reply(cls, request):
+        message = field(json_object(request.get_data()), "message")
+        if not message:
+            return None  # an edit, a member joining, a callback: nothing to relay
+        return GroupReply(text_field(field(message, "chat"), "id"), text_field(message, "message_id"),
+                          text_field(message, "text"), sender=text_field(field(message, "from"), "id"),
+                          reply_to=text_field(field(message, "reply_to_message"), "message_id"))
 
     def post(self, chat_id, text, *, reply_to=None, data=None):
         payload = {"chat_id": chat_id, "text": self.fit(text), "link_preview_options": {"is_disabled": True}}

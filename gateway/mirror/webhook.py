@@ -13,8 +13,10 @@ import time
 import uuid
 
 from gateway import http
-from gateway.mirror.base import MirrorTarget
-from gateway.parse import text_field
+from gateway.mirror.base import GroupReply, MirrorTarget
+from gateway.parse import json_object, text_field, whole
+
+SIGNATURE_WINDOW = 300  # seconds either side of X-Loaxom-Timestamp
 
 
 def sign(secret, timestamp, body):
@@ -28,6 +30,21 @@ class WebhookTarget(MirrorTarget):
     required_settings = ("GROUP_WEBHOOK_SECRET",)
     max_length = 10000
     dedupes = True  # receivers honour Idempotency-Key (see above)
+
+    @classmethod
+    def reply_ok(cls, request, config):
+        secret = config.get("GROUP_WEBHOOK_SECRET") or ""
+        timestamp = request.headers.get("X-Loaxom-Timestamp", "")
+        seconds = whole(timestamp, high=10**10)
+        return bool(secret and seconds is not None and abs(time.time() - seconds) <= SIGNATURE_WINDOW
+                    and hmac.compare_digest(sign(secret, timestamp, request.get_data()),
+                                            request.headers.get("X-Loaxom-Signature", "")))
+
+    @classmethod
+    def parse_reply(cls, request):
+        body = json_object(request.get_data())
+        return GroupReply(text_field(body, "chat_id"), text_field(body, "id"), text_field(body, "text"),
+                          official_login=text_field(body, "official"), reply_to=text_field(body, "reply_to"))
 
     def post(self, chat_id, text, *, reply_to=None, data=None):
         body = json.dumps({"text": self.fit(text), "reply_to": reply_to, "event": data or {}},

@@ -1,7 +1,8 @@
 """Zalo: the Bot Platform's Telegram-shaped API, and an Official Account's group messages."""
 from gateway import http
-from gateway.mirror.base import MirrorTarget
-from gateway.parse import field, text_field, whole
+from gateway.mirror.base import GroupReply, MirrorTarget
+from gateway.parse import field, json_object, text_field, whole
+from gateway.security import secret_matches
 from gateway.transport import TransportError
 
 BOT_API = "https://bot-api.zaloplatforms.com"
@@ -9,11 +10,25 @@ OA_GROUP_API = "https://openapi.zalo.me/v3.0/oa/group/message"
 
 
 class ZaloBotTarget(MirrorTarget):
-    """Zalo Bot API `sendMessage` (groups are in beta). No reply field: posts carry `#number`."""
+    """Zalo Bot API `sendMessage` (groups are in beta), and its events webhook (setWebhook with
+    secret_token = ZALO_WEBHOOK_SECRET). No reply field: posts carry `#number`."""
 
     name = "zalo"
     required_settings = ("ZALO_BOT_TOKEN", "ZALO_WEBHOOK_SECRET")
     max_length = 2000
+
+    @classmethod
+    def reply_ok(cls, request, config):
+        return secret_matches(config.get("ZALO_WEBHOOK_SECRET"), request.headers.get("X-Bot-Api-Secret-Token"))
+
+    @classmethod
+    def parse_reply(cls, request):
+        result = field(json_object(request.get_data()), "result")
+        if result.get("event_name") != "message.text.received":
+            return None
+        message = field(result, "message")
+        return GroupReply(text_field(field(message, "chat"), "id"), text_field(message, "message_id"),
+                          text_field(message, "text"), sender=text_field(field(message, "from"), "id"))
 
     def post(self, chat_id, text, *, reply_to=None, data=None):
         resp = http.request("POST", f"{BOT_API}/bot{self.config['ZALO_BOT_TOKEN']}/sendMessage",

@@ -1,5 +1,6 @@
-"""Residents' reports: opening and numbering them (records), their life as cases (casework), voice
-reports' recordings, the officials' API, Open311 and the group bots' replies."""
+"""Residents' reports: opening and numbering them (records), their life as cases (casework), the
+officials' API, Open311 and the group bots' replies. (A voice report's recording is fetched by the
+hotline's own job, gateway.ivr.recordings, which then hands the report to casework.)"""
 
 
 def init_app(app):

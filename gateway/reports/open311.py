@@ -16,7 +16,8 @@ from gateway.auth import may_act_on, official_for_token
 from gateway.reports.casework import report_received
 from gateway.db import get_db
 from gateway.mirror.messages import VIETNAM
-from gateway.models import CATEGORY_LABELS, REPORT_CATEGORIES, Area, Report
+from gateway.categories import BY_CODE, CODES as REPORT_CATEGORIES, label
+from gateway.models import Area, Report
 from gateway.parse import coordinate, date_arg, id_or_404, whole
 from gateway.phone import mask_text
 from gateway.reports.records import open_report
@@ -24,13 +25,6 @@ from gateway.text import nfc
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 OPEN = ("new", "acknowledged", "in_progress")
-DESCRIPTIONS = {
-    "security": "Trộm cắp, người lạ, đánh nhau, lừa đảo, mất an ninh trật tự.",
-    "environment": "Rác thải, nước thải, tiếng ồn, cây đổ, đường hỏng.",
-    "health": "Dịch bệnh ở người và vật nuôi, ngộ độc, vệ sinh thực phẩm.",
-    "person": "Người già đi lạc, người ốm không ai chăm, trẻ em cần giúp.",
-    "other": "Các việc khác cần chính quyền biết.",
-}
 MAX_DESCRIPTION = 4000
 MAX_RESULTS = 1000
 
@@ -89,7 +83,7 @@ def _iso(moment):
 
 
 def service_json(code):
-    return {"service_code": code, "service_name": CATEGORY_LABELS[code], "description": DESCRIPTIONS[code],
+    return {"service_code": code, "service_name": label(code), "description": BY_CODE[code].description,
             "metadata": False, "type": "realtime", "keywords": code, "group": "phản ánh"}
 
 
@@ -98,7 +92,7 @@ def request_json(report, agency):
     return {
         "service_request_id": str(report.number), "status": "open" if report.status in OPEN else "closed",
         "status_notes": mask_text(notes[-1]) if notes else None,
-        "service_name": CATEGORY_LABELS.get(report.category, report.category), "service_code": report.category,
+        "service_name": label(report.category), "service_code": report.category,
         "description": mask_text(report.text) or ("Phản ánh bằng giọng nói" if report.recording_id else ""),
         "agency_responsible": agency, "service_notice": None,
         "requested_datetime": _iso(report.created_at), "updated_datetime": _iso(report.updated_at),

@@ -3,7 +3,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gateway.models import REPORT_CATEGORIES, REPORT_STATUSES, Area, Counter, Report, ReportEvent, utcnow
+from gateway.categories import CODES as REPORT_CATEGORIES
+from gateway.models import REPORT_STATUSES, Area, Counter, Report, ReportEvent, utcnow
 from gateway.parse import whole
 
 

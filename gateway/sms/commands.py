@@ -21,6 +21,7 @@ Intents and args:
 import re
 from dataclasses import dataclass, field
 
+from gateway.categories import BY_CODE, DEFAULT, GUESS_ORDER
 from gateway.text import fold, nfc
 
 INTENTS = ("subscribe", "news", "report", "unsubscribe", "help", "confirm")
@@ -210,21 +211,9 @@ def parse(text):
     return Command("report", {"text": original, "keyword": False})
 
 
-# Report categories from words in the text (folded): a first guess officials can change.
-CATEGORY_WORDS = {
-    "security": ("trom", "cuop", "danh nhau", "nguoi la", "lua dao", "ma tuy", "bao luc", "mat trom",
-                 "dam nhau", "trat tu", "an ninh", "do xe", "dua xe"),
-    "health": ("dich", "benh", "sot", "tiem", "vac xin", "ngo doc", "lo mom", "cum ga", "ta lon", "heo chet",
-               "ga chet", "chet hang loat", "y te"),
-    "person": ("lac", "mat tich", "nguoi gia", "tim nguoi", "giup do", "cap cuu", "om nang", "nguoi khuyet tat"),
-    "environment": ("rac", "nuoc", "cong", "on ao", "tieng on", "khoi", "mui", "ngap", "thoat nuoc", "duong hong",
-                    "o ga", "den duong", "cay do", "o nhiem", "loa", "do trom", "xa rac"),
-}
-
-
 def category_of(text):
     """A category guessed from the report's words: the one with most hits ("other" when none)."""
     folded = f" {fold(text)} "
-    hits = {c: sum(f" {p} " in folded for p in phrases) for c, phrases in CATEGORY_WORDS.items()}
+    hits = {code: sum(f" {p} " in folded for p in BY_CODE[code].keywords) for code in GUESS_ORDER}
     best = max(hits, key=hits.get)
-    return best if hits[best] else "other"
+    return best if hits[best] else DEFAULT

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.models import Delivery, Resident, Sender, utcnow
+from gateway.parse import whole
 from gateway.queue import enqueue, enqueue_on_commit
 from gateway.sms.encoding import to_gsm
 from gateway.transport import TransportError
@@ -200,9 +201,9 @@ def find_by_provider_id(session, provider_name, provider_id):
 def find_by_reference(session, ref):
     """The delivery our reference `lx-<id>-<digest>` (`reference()`) names, or None."""
     parts = (ref or "").split("-")
-    if len(parts) != 3 or parts[0] != "lx" or not parts[1].isdigit():
-        return None
-    candidate = session.get(Delivery, int(parts[1]))
+    if len(parts) != 3 or parts[0] != "lx" or whole(parts[1]) is None:
+        return None  # whole(): an id past the database's INTEGER is no row, never an overflow
+    candidate = session.get(Delivery, whole(parts[1]))
     return candidate if candidate is not None and reference(candidate) == ref else None
 
 

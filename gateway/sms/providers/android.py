@@ -9,10 +9,11 @@ twice. Status and inbound SMS arrive on the signed webhook `POST /sms/android`
 """
 import hashlib
 import hmac
+import time
 
 from gateway import http
-from gateway.parse import whole
-from gateway.sms.providers.base import SMSProvider
+from gateway.parse import field, json_object, text_field, whole
+from gateway.sms.providers.base import Inbound, SMSProvider, StatusReport
 from gateway.transport import TransportError
 
 # Message states (GET /message/{id}) and webhook events → ours.
@@ -44,6 +45,35 @@ class AndroidSMS(SMSProvider):
     accepted_status = "queued"
     dedupes_reference = True
     unicode_capable = True
+
+    @classmethod
+    def webhook_ok(cls, request, config):
+        return signature_valid(config.get("SMS_ANDROID_SIGNING_KEY") or "", request.get_data(),
+                               request.headers.get("X-Timestamp", ""), request.headers.get("X-Signature", ""),
+                               time.time())
+
+    @classmethod
+    def parse(cls, request, kind):
+        event = json_object(request.get_data())
+        payload, name = field(event, "payload"), text_field(event, "event")
+        if name == "sms:received":
+            return Inbound(text_field(payload, "sender") or text_field(payload, "phoneNumber"),
+                           text_field(payload, "message"), to=text_field(payload, "recipient") or None,
+                           message_id=text_field(event, "id") or None)
+        if name in ("sms:sent", "sms:delivered", "sms:failed", "sms:cancelled"):
+            return StatusReport(STATUSES[name], provider_id=text_field(payload, "messageId") or None,
+                                error=text_field(payload, "reason") or None,
+                                error_code="android_failed" if name == "sms:failed" else None,
+                                event_id=text_field(event, "id") or None)
+        return None
+
+    @classmethod
+    def answer(cls, outcome):
+        if outcome.kind == "inbound":
+            return {"ok": True, "intent": outcome.intent, "duplicate": outcome.duplicate}
+        if outcome.kind == "status":
+            return {"ok": True, "duplicate": True} if outcome.duplicate else {"ok": True, "updated": outcome.updated}
+        return {"ok": True, "ignored": outcome.ignored}
 
     def _url(self, path):
         return self.config["SMS_ANDROID_URL"].rstrip("/") + path

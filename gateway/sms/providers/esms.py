@@ -7,7 +7,8 @@ eSMS documents inbound SMS only for short codes, so this provider is one-way.
 """
 from gateway import http
 from gateway.phone import national
-from gateway.sms.providers.base import SMSProvider
+from gateway.security import secret_matches
+from gateway.sms.providers.base import SMSProvider, StatusReport
 from gateway.transport import TransportError
 
 SEND_URL = "https://rest.esms.vn/MainService.svc/json/SendMultipleMessage_V4_post_json/"
@@ -38,6 +39,19 @@ class EsmsSMS(SMSProvider):
     STATUSES = STATUSES
     accepted_status = "queued"  # 100 means accepted, not delivered
     dedupes_reference = True
+
+    @classmethod
+    def webhook_ok(cls, request, config):
+        return secret_matches(config.get("ESMS_CALLBACK_TOKEN"), request.args.get("token"))
+
+    @classmethod
+    def parse(cls, request, kind):
+        args = request.args
+        status = callback_status(args.get("SendStatus"), args.get("SendSuccess"), args.get("SendFailed"))
+        # RequestId is our reference: a message sent twice after a crash, the second time
+        # answered "duplicate RequestId", is found by it.
+        return StatusReport(status, provider_id=args.get("SMSID") or None, reference=args.get("RequestId") or None,
+                            error_code=f"esms_{args.get('SendStatus')}" if status in ("failed", "undelivered") else None)
 
     @property
     def status_path(self):

@@ -12,11 +12,12 @@ took reports back within seconds (type 8 or 16), so when no report came, and bea
 nothing queued, Kannel never had it and it is sent again; otherwise an operator decides.
 """
 import xml.etree.ElementTree as ElementTree
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from gateway import http
+from gateway.security import secret_matches
 from gateway.sms.encoding import count_segments
-from gateway.sms.providers.base import SMSProvider
+from gateway.sms.providers.base import Inbound, SMSProvider, StatusReport
 from gateway.transport import TransportError
 
 # dlr-mask bits → ours (courier's mapping): 1 delivered, 2 failed, 4 buffered, 8 SMSC accepted,
@@ -31,6 +32,33 @@ class KannelSMS(SMSProvider):
     STATUSES = STATUSES
     accepted_status = "queued"  # smsbox took it; the SMSC's report (8) makes it "sent"
     unicode_capable = True
+
+    @classmethod
+    def webhook_ok(cls, request, config):
+        request.get_data(cache=True)  # kept undecoded for raw_value; the form is parsed from the copy
+        return secret_matches(config.get("KANNEL_SECRET"), request.values.get("secret"))
+
+    @classmethod
+    def parse(cls, request, kind):
+        values = request.values
+        if kind == "status":
+            code = values.get("type", "").strip()
+            if code not in STATUSES:
+                raise ValueError(f"unknown report type '{code[:20]}'")
+            status = STATUSES[code]
+            return StatusReport(status, reference=values.get("ref") or None,
+                                error_code=f"kannel_{code}" if status in ("failed", "undelivered") else None)
+        sender = values.get("from", "").strip()
+        if not sender:
+            raise ValueError("missing 'from' (%p in the get-url)")
+        body = decode_text(raw_value(request, "text"), values.get("coding"), values.get("charset"))
+        return Inbound(sender, body, to=values.get("to") or None, message_id=(values.get("id") or "")[:100] or None)
+
+    @classmethod
+    def answer(cls, outcome):
+        if outcome.kind == "inbound":
+            return "", 200, {"Content-Type": "text/plain"}  # max-messages = 0: the reply is its own SMS
+        return ("ok\n" if outcome.found else "unknown message\n"), 200, {"Content-Type": "text/plain"}
 
     def dlr_url(self, reference):
         """Where smsbox reports on the message; `%d` is Kannel's, replaced by the report type."""
@@ -91,6 +119,15 @@ def queued_in(status_xml):
             text = (node.text or "0").strip()
             total += int(text) if text.lstrip("-").isdigit() and int(text) > 0 else 0
     return total
+
+
+def raw_value(request, name):
+    """A query or form field as bytes, undecoded (smsbox sends UCS-2 texts as raw UTF-16BE)."""
+    raw = request.query_string
+    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        raw = raw + b"&" + request.get_data()
+    found = parse_qs(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1").get(name)
+    return found[0].encode("latin-1") if found else b""
 
 
 def decode_text(raw, coding=None, charset=None):

@@ -4,7 +4,7 @@ Twilio keeps no reference of ours, so a message whose send was interrupted canno
 up: `sms requeue-stuck` hands such messages to an operator instead of sending them twice."""
 import requests
 
-from gateway.sms.providers.base import SMSProvider
+from gateway.sms.providers.base import Inbound, SMSProvider, StatusReport
 from gateway.transport import TransportError
 
 # Twilio's MessageStatus → ours. "sending"/"accepted"/"scheduled" are still on Twilio's side.
@@ -22,6 +22,36 @@ class TwilioSMS(SMSProvider):
     accepted_status = "queued"
     status_path = "/sms/status"
     unicode_capable = True
+    replies_by_sms = False  # the reply goes back in the TwiML answer
+
+    @classmethod
+    def webhook_ok(cls, request, config):
+        from gateway.twilio_auth import request_signed
+
+        return request_signed(config)
+
+    @classmethod
+    def parse(cls, request, kind):
+        form = request.form
+        if kind == "status":
+            status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+            return StatusReport(STATUSES.get(status), provider_id=form.get("MessageSid") or None,
+                                error_code=form.get("ErrorCode") or None)
+        if not (form.get("From") or form.get("Body")):
+            raise ValueError("no message: From and Body are both missing")
+        return Inbound(form.get("From", ""), form.get("Body", ""), to=form.get("To"),
+                       message_id=form.get("MessageSid") or None)
+
+    @classmethod
+    def answer(cls, outcome):
+        if outcome.kind != "inbound":
+            return ""
+        from twilio.twiml.messaging_response import MessagingResponse
+
+        response = MessagingResponse()
+        if outcome.reply:
+            response.message(outcome.reply)
+        return str(response), 200, {"Content-Type": "text/xml; charset=utf-8"}
 
     def __init__(self, config, http_client=None):
         super().__init__(config)

@@ -1,14 +1,16 @@
-"""Provider webhooks replayed from tables of captured requests (nyaruka/courier style): valid,
-bad and missing signatures, with the expected status, reply and rows."""
-import time
+"""Twilio's SMS webhooks replayed from tables of captured requests (nyaruka/courier style): valid,
+bad and missing signatures, with the expected status, reply and rows; and what the provider
+class reads from each request (gateway.sms.providers.twilio)."""
+import unicodedata
 
 import pytest
-import unicodedata
+from flask import request
 from sqlalchemy import func, select
 
 from gateway.models import Delivery, InboundMessage, Report, Resident
-from tests.sms_helpers import (ANDROID_KEY, android_post, inbound_params, reference, twiml_messages,
-                               twilio_post)
+from gateway.sms.providers.base import Inbound, StatusReport
+from gateway.sms.providers.twilio import TwilioSMS
+from tests.sms_helpers import inbound_params, reference, twiml_messages, twilio_post
 
 UNKNOWN = "+84987000111"
 
@@ -143,107 +145,33 @@ def test_status_for_an_unknown_message_is_200(client, db):
     assert db.scalar(select(func.count()).select_from(Delivery)) == 1  # and none is made up for it
 
 
-def android_event(event, payload, event_id="ev-1"):
-    return {"deviceId": "dev-1", "event": event, "id": event_id, "webhookId": "wh-1", "payload": payload}
-
-
-RECEIVED = {"messageId": "hash-1", "message": "DK KP5", "sender": "+84987000111", "recipient": "+84901234567",
-            "simNumber": 1, "receivedAt": "2026-02-18T02:10:00.000+07:00", "phoneNumber": "+84987000111"}
-
-# name, event, signature, timestamp offset, HTTP status, inbound messages, reply deliveries
-ANDROID = [
-    ("received", android_event("sms:received", RECEIVED), "valid", 0, 200, 1, 1),
-    ("received-bad-signature", android_event("sms:received", RECEIVED), "bad", 0, 403, 0, 0),
-    ("received-no-signature", android_event("sms:received", RECEIVED), "missing", 0, 403, 0, 0),
-    ("received-stale", android_event("sms:received", RECEIVED), "stale", -600, 403, 0, 0),
-    ("received-invalid-sender", android_event("sms:received", dict(RECEIVED, sender="MobiFone", phoneNumber=None)),
-     "valid", 0, 200, 1, 0),
-    ("ping", android_event("system:ping", {}), "valid", 0, 200, 0, 0),
+# What TwilioSMS.parse reads from each captured request: kind, params, the neutral event
+PARSE = [
+    ("inbound", reference("twilio_webhooks.json")["inbound_sms"]["examples"][1]["params"],
+     Inbound("+84912345678", "Xin chào, tôi cần hỗ trợ về đăng ký tạm trú.", to=reference("twilio_webhooks.json")
+             ["inbound_sms"]["examples"][1]["params"]["To"], message_id="SM0123456789abcdef0123456789abcdef")),
+    ("inbound", reference("twilio_webhooks.json")["inbound_sms"]["examples"][2]["params"],
+     Inbound("+84912345678", "", to=reference("twilio_webhooks.json")["inbound_sms"]["examples"][2]["params"]["To"],
+             message_id="MM0123456789abcdef0123456789abcdef")),
+    ("status", STATUS_EXAMPLES[0]["params"], StatusReport("sent", provider_id="SM0123456789abcdef0123456789abcde1")),
+    ("status", STATUS_EXAMPLES[1]["params"],
+     StatusReport("delivered", provider_id="SM0123456789abcdef0123456789abcde1")),
+    ("status", STATUS_EXAMPLES[2]["params"],
+     StatusReport("undelivered", provider_id="SM0123456789abcdef0123456789abcde2", error_code="30003")),
+    ("status", STATUS_EXAMPLES[3]["params"],
+     StatusReport("failed", provider_id="SM0123456789abcdef0123456789abcde3", error_code="30008")),
+    ("status", dict(STATUS_EXAMPLES[0]["params"], MessageStatus="weird", SmsStatus="weird"),
+     StatusReport(None, provider_id="SM0123456789abcdef0123456789abcde1")),
 ]
 
 
-@pytest.fixture
-def android_app(app):
-    app.config.update(SMS_ANDROID_SIGNING_KEY=ANDROID_KEY)
-    return app
+@pytest.mark.parametrize("kind, params, expected", PARSE)
+def test_the_provider_reads_each_captured_request(app, kind, params, expected):
+    with app.test_request_context("/sms/" + kind, method="POST", data=params):
+        assert TwilioSMS.parse(request, kind) == expected
 
 
-@pytest.mark.parametrize("name, event, sign, offset, status, inbound, deliveries", ANDROID, ids=[c[0] for c in ANDROID])
-def test_android_inbound(android_app, db, demo, name, event, sign, offset, status, inbound, deliveries):
-    client = android_app.test_client()
-    resp = android_post(client, event, sign=sign, timestamp=int(time.time()) + offset)
-    assert resp.status_code == status
-    assert db.scalar(select(func.count()).select_from(InboundMessage)) == inbound
-    replies = list(db.scalars(select(Delivery).where(Delivery.idempotency_key.like("sms:in:%"))))
-    assert len(replies) == deliveries
-    if deliveries:
-        assert replies[0].phone == "+84987000111" and replies[0].body.startswith("Da dang ky nhan tin Khu pho 5")
-
-
-def test_android_event_redelivered_is_handled_once(android_app, db, demo):
-    client = android_app.test_client()
-    event = android_event("sms:received", dict(RECEIVED, message="Có người lạ"), event_id="ev-77")
-    assert android_post(client, event).json["duplicate"] is False
-    assert android_post(client, event).json["duplicate"] is True
-    assert db.scalar(select(func.count()).select_from(Report)) == 1
-
-
-def test_android_without_a_signing_key_refuses_everything(app, db, demo):
-    assert android_post(app.test_client(), android_event("sms:received", RECEIVED)).status_code == 403
-    assert db.scalar(select(func.count()).select_from(InboundMessage)) == 0
-    assert db.scalar(select(Resident.id).where(Resident.phone == RECEIVED["sender"])) is None  # "DK KP5" not taken
-
-
-@pytest.mark.parametrize("event, status, error", [
-    ("sms:sent", "sent", None), ("sms:delivered", "delivered", None), ("sms:failed", "failed", "android_failed"),
-])
-def test_android_status_events(android_app, db, event, status, error):
-    d = Delivery(idempotency_key="a:1", channel="sms", phone="+84912345678", body="x", provider="android",
-                 provider_id="lx-1-abc", status="queued")
-    db.add(d)
-    db.commit()
-    payload = {"messageId": "lx-1-abc", "sender": None, "recipient": "+84912345678", "simNumber": 1, "partsCount": 1,
-               "reason": "RESULT_ERROR_LIMIT_EXCEEDED" if event == "sms:failed" else None}
-    assert android_post(android_app.test_client(), android_event(event, payload)).status_code == 200
-    db.refresh(d)
-    assert (d.status, d.error_code) == (status, error)
-    if error:
-        assert d.last_error == "RESULT_ERROR_LIMIT_EXCEEDED"
-
-
-def esms_delivery(db):
-    d = Delivery(idempotency_key="e:1", channel="sms", phone="+84912345678", body="x", provider="esms",
-                 provider_id="f2b7c1d0-smsid", status="queued")
-    db.add(d)
-    db.commit()
-    return d
-
-
-# name, query, HTTP status, status after
-ESMS = [
-    ("delivered", "token=cb-secret&SMSID=f2b7c1d0-smsid&RequestId=x&phonenumber=0912345678&SendSuccess=1&SendFailed=0"
-                  "&SendStatus=5&TotalPrice=700&TypeId=2&telcoid=1", 200, "delivered"),
-    ("sent-to-telco", "token=cb-secret&SMSID=f2b7c1d0-smsid&SendStatus=7&SendSuccess=0&SendFailed=0", 200, "sent"),
-    ("rejected", "token=cb-secret&SMSID=f2b7c1d0-smsid&SendStatus=4&SendSuccess=0&SendFailed=1", 200, "failed"),
-    ("done-but-failed", "token=cb-secret&SMSID=f2b7c1d0-smsid&SendStatus=5&SendSuccess=0&SendFailed=1", 200,
-     "undelivered"),
-    ("wrong-token", "token=guess&SMSID=f2b7c1d0-smsid&SendStatus=5&SendSuccess=1&SendFailed=0", 403, "queued"),
-    ("no-token", "SMSID=f2b7c1d0-smsid&SendStatus=5&SendSuccess=1&SendFailed=0", 403, "queued"),
-    ("unknown-smsid", "token=cb-secret&SMSID=nope&SendStatus=5&SendSuccess=1&SendFailed=0", 200, "queued"),
-]
-
-
-@pytest.mark.parametrize("name, query, status, after", ESMS, ids=[c[0] for c in ESMS])
-def test_esms_status_callback(app, db, name, query, status, after):
-    app.config.update(ESMS_CALLBACK_TOKEN="cb-secret")
-    d = esms_delivery(db)
-    assert app.test_client().get(f"/sms/esms/status?{query}").status_code == status
-    db.refresh(d)
-    assert d.status == after
-
-
-def test_esms_callback_without_a_configured_token_is_refused(app, db):
-    d = esms_delivery(db)
-    assert app.test_client().get("/sms/esms/status?token=&SMSID=f2b7c1d0-smsid&SendStatus=5").status_code == 403
-    db.refresh(d)
-    assert d.status == "queued"
+def test_a_request_without_sender_and_text_cannot_be_read(app):
+    with app.test_request_context("/sms/inbound", method="POST", data={"MessageSid": "SM1"}):
+        with pytest.raises(ValueError, match="From and Body"):
+            TwilioSMS.parse(request, "inbound")

@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from flask import request
 from sqlalchemy import func, select
 
 from gateway import create_app
@@ -12,7 +13,8 @@ from gateway.config import ConfigError
 from gateway.models import Delivery, InboundMessage
 from gateway.sms.outbound import reference
 from gateway.sms.providers import get_provider
-from gateway.sms.providers.kannel import DLR_MASK, queued_in
+from gateway.sms.providers.base import Inbound, StatusReport
+from gateway.sms.providers.kannel import DLR_MASK, KannelSMS, queued_in
 from gateway.transport import TransportError
 
 SECRET = "kannel-secret"
@@ -64,7 +66,9 @@ def test_kannel_inbound(kannel_app, db, case, method, data, status, stored):
 
 def test_kannel_inbound_is_refused_when_no_secret_is_configured(app, db):
     app.config.update(KANNEL_SECRET="")
-    assert app.test_client().get("/sms/kannel/inbound?secret=&from=0912345678&text=x").status_code == 403
+    assert app.test_client().get("/sms/kannel/inbound?secret=&from=0912345678&text=DK+KP5&id=n-1").status_code == 403
+    assert db.scalar(select(func.count()).select_from(InboundMessage)) == 0
+    assert db.scalar(select(func.count()).select_from(Delivery)) == 0  # no reply queued either
 
 
 def test_the_same_kannel_message_twice_is_stored_once(kannel_app, db):
@@ -193,3 +197,29 @@ def test_an_earlier_report_handled_at_the_same_time_never_overwrites_a_later_one
         assert apply_status(db, first, "sent") is False
         db.commit()
         assert (first.status, db.scalar(select(Delivery.status).where(Delivery.id == d.id))) == ("delivered",) * 2
+
+
+# What KannelSMS.parse reads from each request smsbox makes: kind, method, query or form, the event
+PARSE = [
+    ("inbound", "GET", INBOUND[0][2], Inbound("0912345678", "Xin chao", to="8079", message_id="u-1")),
+    ("inbound", "POST", INBOUND[1][2], Inbound("+84912345678", "Xin chao", to="8079", message_id="u-2")),
+    ("inbound", "GET", INBOUND[2][2], Inbound("0912345678", UCS2_TEXT, to="8079", message_id="u-3")),
+    ("inbound", "GET", f"secret={SECRET}&from=0912345678&text=&id=u-10", Inbound("0912345678", "", message_id="u-10")),
+    ("status", "GET", f"secret={SECRET}&ref=lx-1-abc&type=8", StatusReport("sent", reference="lx-1-abc")),
+    ("status", "GET", f"secret={SECRET}&ref=lx-1-abc&type=16",
+     StatusReport("failed", reference="lx-1-abc", error_code="kannel_16")),
+    ("status", "GET", f"secret={SECRET}&ref=lx-1-abc&type=2",
+     StatusReport("undelivered", reference="lx-1-abc", error_code="kannel_2")),
+]
+
+
+@pytest.mark.parametrize("kind, method, data, expected", PARSE)
+def test_the_provider_reads_each_request(kannel_app, kind, method, data, expected):
+    if method == "GET":
+        context = kannel_app.test_request_context("/sms/kannel/x?" + data)
+    else:
+        context = kannel_app.test_request_context("/sms/kannel/x", method="POST", data=data,
+                                                  content_type="application/x-www-form-urlencoded")
+    with context:
+        assert KannelSMS.webhook_ok(request, kannel_app.config)
+        assert KannelSMS.parse(request, kind) == expected

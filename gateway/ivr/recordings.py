@@ -1,5 +1,6 @@
-"""Voice reports: the provider's recording is fetched into our own storage (authenticated),
-transcribed when a transcriber is configured, and then the report is mirrored into the group.
+"""Voice reports from the hotline: the provider's recording is fetched into our own storage (the
+way its dialect says), transcribed when a transcriber is configured, and then the report is
+handed to casework (mirrored into the group).
 
 A recording that cannot be fetched or used never holds the report back: after the retries it
 is mirrored without one, and the reason is noted in its thread.
@@ -13,15 +14,15 @@ from rq import Retry
 from sqlalchemy import select
 
 from gateway import http
-from gateway.reports.casework import report_received
 from gateway.db import get_db
 from gateway.models import AudioAsset, Report
 from gateway.queue import enqueue_on_commit, retries_left
+from gateway.reports.casework import report_received
 from gateway.reports.records import add_event
 from gateway.transport import TransportError
 
 log = logging.getLogger(__name__)
-JOB = "gateway.reports.recordings.process_voice_report"
+JOB = "gateway.ivr.recordings.process_voice_report"
 RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
 MAX_BYTES = 20 * 1024 * 1024
 _OWN_AUDIO = re.compile(r"^/audio/([0-9a-f]{64})\.(?:mp3|wav)$")
