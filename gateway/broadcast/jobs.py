@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway import queue
-from gateway.broadcast import quiet
+from gateway.announcements import quiet
 from gateway.broadcast.targeting import chunk_bounds, recipients
 from gateway.db import get_db
 from gateway.models import Announcement, Area, BroadcastChunk, Delivery, Resident, utcnow

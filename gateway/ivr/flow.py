@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
-from gateway.broadcast.current import current_announcements
+from gateway.announcements.current import current_announcements
 from gateway.ivr import calls, prompts
 from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
 from gateway.parse import whole

@@ -191,7 +191,7 @@ def digest_text(announcements, *, area_name, hotline, segments=1):
 
 def digest(session, area, *, hotline, segments=1, now=None):
     """The digest SMS for `area`: its current announcements and those of its ancestors."""
-    from gateway.broadcast.current import current_announcements
+    from gateway.announcements.current import current_announcements
 
     name = f"{area.parent.name} {area.name}" if area.level == "team" and area.parent is not None else area.name
     return digest_text(current_announcements(session, area, now=now), area_name=name,

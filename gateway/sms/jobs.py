@@ -17,7 +17,7 @@ def send_delivery(delivery_id):
 
     Through the configured provider, every attempt (first, retry, rescheduled, recovered) takes a
     slot of the shared send rate first, and a provider's Retry-After pauses every sender."""
-    from gateway.broadcast.ratelimit import sms_limiter
+    from gateway.sms.ratelimit import sms_limiter
 
     db = get_db()
     delivery = db.get(Delivery, delivery_id)
