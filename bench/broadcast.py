@@ -148,7 +148,7 @@ def seed(app, households, text):
                        settings={"quiet_hours": "00:00-00:00"})  # never quiet: measure sending, not waiting
         hoods = [Area(level="neighbourhood", kind="thon", name=f"Thôn {i}", code=f"T{i}", parent=commune)
                  for i in range(1, 11)]
-        admin = Official(login="admin", role="admin", name="Bench")
+        admin = Official(login="admin", role="admin", name="Bench", areas=[commune])
         db.add_all([commune, *hoods, admin])
         db.commit()
         ids = [h.id for h in hoods]

@@ -13,7 +13,9 @@ import datetime as dt
 import threading
 
 from flask import current_app
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.models import PolicyVersion
 
@@ -22,16 +24,17 @@ WATCHED = frozenset({"announcements", "announcement_areas", "areas", "audio_asse
 MAX_AGE = dt.timedelta(minutes=5)  # a bound for changes made outside the ORM (a hand-run SQL fix)
 MAX_ENTRIES = 20_000
 _CHANGED = "gateway.policy_changed"
+_INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 
 
 def version_column():
     """A scalar subquery of the current version, to add to a query the caller makes anyway."""
-    return select(PolicyVersion.value).where(PolicyVersion.name == NAME).scalar_subquery()
+    return func.coalesce(select(PolicyVersion.value).where(PolicyVersion.name == NAME).scalar_subquery(), 0)
 
 
 def current_version(session):
     """The version now (one statement)."""
-    return session.scalar(version_column().select())
+    return session.scalar(select(version_column()))
 
 
 class AreaCache:
@@ -88,8 +91,10 @@ def _after_execute(state):
 def _before_commit(session):
     session.flush()  # what is still pending is written first: the version row is the last lock taken
     if session.info.pop(_CHANGED, False):
-        session.connection().execute(update(PolicyVersion).where(PolicyVersion.name == NAME)
-                                     .values(value=PolicyVersion.value + 1))
+        connection = session.connection()
+        insert = _INSERTS[connection.dialect.name]  # an upsert: the row may be missing (a truncated table)
+        connection.execute(insert(PolicyVersion).values(name=NAME, value=1).on_conflict_do_update(
+            index_elements=[PolicyVersion.name], set_={"value": PolicyVersion.value + 1}))
 
 
 def _forget(session, _previous=None):
