@@ -204,9 +204,7 @@ def run(args, spawner, db_url, text):
                     break
                 time.sleep(0.1)
                 db.rollback()
-        for pid in procs:
-            spawner.signal(pid, signal.SIGTERM)  # warm shutdown: finish the job, exit
-        worker_rss = max(spawner.reap(pid)[1] for pid in procs)
+        worker_rss = max(spawner.stop(pid)[1] for pid in procs)  # warm shutdown: finish the job, exit
         procs = []
         dupes = sum(1 for c in FakePhone.counts.values() if c != 1)
         missing = n - len(FakePhone.counts)

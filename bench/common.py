@@ -7,9 +7,11 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -98,6 +100,12 @@ class Launcher:
         answer = self._ask(reap=pid)
         return answer["rc"], answer["maxrss_kib"] / 1024, answer["output"]
 
+    def stop(self, pid):
+        """SIGTERM `pid` until it exits (a worker may start again after a warm shutdown), SIGKILL
+        after 30 s; then as `reap`."""
+        answer = self._ask(stop=pid)
+        return answer["rc"], answer["maxrss_kib"] / 1024, answer["output"]
+
     def close(self):
         self.proc.stdin.close()
         self.proc.wait()
@@ -120,7 +128,9 @@ def launcher():
                 os.kill(p.pid, msg["sig"])
             answer = {}
         else:
-            p = children.pop(msg["reap"])
+            p = children.pop(msg.get("reap") or msg["stop"])
+            if "stop" in msg:
+                _terminate(p.pid)
             output = p.stdout.read() if p.stdout else ""
             _, status, usage = os.wait4(p.pid, 0)
             p.returncode = os.waitstatus_to_exitcode(status)
@@ -129,6 +139,18 @@ def launcher():
     for p in children.values():  # the benchmark went away: leave nothing running
         if p.poll() is None:
             p.kill()
+
+
+def _terminate(pid, patience=30):
+    # Leaves the exited child unreaped (waitid WNOWAIT), for wait4 to collect with its usage.
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(15):
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return
+            time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--launcher"]:

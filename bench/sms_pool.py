@@ -20,7 +20,6 @@ Ends with `RATIO sms_pool <achieved / limits>` and `RSS_MB sms_pool <peak MiB>`.
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 import threading
@@ -160,9 +159,7 @@ def run(args, spawner, db_url, n, limits):
                 time.sleep(0.1)
                 db.rollback()
         load = os.getloadavg()[0]
-        for pid in procs:
-            spawner.signal(pid, signal.SIGTERM)
-        rss = [spawner.reap(pid)[1] for pid in procs]
+        rss = [spawner.stop(pid)[1] for pid in procs]
         procs = []
 
         times = sorted(t for _, h, _, _ in phones for t in h.times)
@@ -189,11 +186,8 @@ def run(args, spawner, db_url, n, limits):
         if unsent or dupes or missing:
             sys.exit(1)
     finally:
-        for pid in procs:  # a stalled or interrupted run: twice SIGTERM is RQ's cold shutdown, which
-            spawner.signal(pid, signal.SIGTERM)  # also stops the worker's scheduler process
-            time.sleep(0.5)
-            spawner.signal(pid, signal.SIGTERM)
-            spawner.reap(pid)
+        for pid in procs:  # a stalled or interrupted run leaves no worker behind
+            spawner.stop(pid)
         spawner.close()
         for _, _, server, _ in phones:
             server.shutdown()
