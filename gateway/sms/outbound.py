@@ -199,10 +199,13 @@ def send_batch(session, ids, provider, *, acquire, pause=None, unicode_for=lambd
         .execution_options(synchronize_session=False)).all()
     session.commit()
     callback = callback_url(current_app.config, provider)
-    accepted = []
+    accepted, bodies = [], {}  # a broadcast's rows share a few bodies: each written once
     for row in claimed:
         acquire()
-        body = (row.body if unicode_for(row.area_id) and provider.unicode_capable else to_gsm(row.body))[:MAX_BODY]
+        wide = unicode_for(row.area_id) and provider.unicode_capable
+        if (row.body, wide) not in bodies:
+            bodies[row.body, wide] = (row.body if wide else to_gsm(row.body))[:MAX_BODY]
+        body = bodies[row.body, wide]
         try:
             provider_id = provider.send(row.phone, body, callback, reference=_reference(row.id, row.idempotency_key))
         except TransportError as exc:
