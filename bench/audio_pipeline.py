@@ -1,6 +1,6 @@
 """Benchmark: the offline audio pipeline and its cache, against the bare engine call.
 
-    python bench/audio_pipeline.py [--runs 5]
+    python bench/audio_pipeline.py [--runs 5] [--quick]
 
 Baseline (measured in the same run): the bare espeak-ng call, text in, WAV bytes out.
 Measured against it, for a hotline prompt and a loudspeaker announcement:
@@ -8,7 +8,9 @@ Measured against it, for a hotline prompt and a loudspeaker announcement:
   twice, loudness normalization with a true-peak limiter, MP3 and 8 kHz WAV exports, each
   decoded and measured again); its real-time factor is seconds of work per second of audio;
 - cache hit: `audio.render` of the same spec again (hash the spec, find the stored rendition).
-Medians of `--runs` runs; absolute times beside the ratios.
+Medians of `--runs` runs; absolute times beside the ratios. `--quick`: 2 runs. Ends with
+`RATIO audio_rtf <the announcement's real-time factor>`, `RATIO audio_rtf_prompt <the prompt's>`
+and `RATIO audio_cache_hit <a cache hit ÷ the bare engine call, the announcement>`.
 """
 import argparse
 import os
@@ -20,6 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import audio  # noqa: E402
+from bench.common import result  # noqa: E402
 from audio import codec  # noqa: E402
 
 CASES = {
@@ -44,7 +47,10 @@ def timed(fn, runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 runs")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 2
 
     engine = audio.get_engine("espeak")
     print(f"espeak-ng backend: {engine.backend}; ffmpeg: {codec.ffmpeg_path()}; runs: {args.runs} (medians)\n")
@@ -52,6 +58,7 @@ def main():
               "| cache hit | cache hit ÷ engine |")
     print(header)
     print("|---|---|---|---|---|---|---|")
+    ratios = {}
     for name, (text, layout) in CASES.items():
         spoken = audio.verbalize(text)
         engine_s, speech = timed(lambda: engine.synthesize(spoken), args.runs)
@@ -70,6 +77,11 @@ def main():
         print(f"| {name} ({speech_s:.1f} s speech → {output_s:.1f} s file) | {engine_s * 1e3:.1f} ms "
               f"| {pipeline_s * 1e3:.0f} ms | {pipeline_s / engine_s:.1f}× | {pipeline_s / output_s:.3f} "
               f"| {hit_s * 1e3:.2f} ms | {hit_s / engine_s:.3f}× |")
+        ratios[name] = (pipeline_s / output_s, hit_s / engine_s)
+    print()
+    result("audio_rtf", ratios["announcement"][0])
+    result("audio_rtf_prompt", ratios["prompt"][0])
+    result("audio_cache_hit", ratios["announcement"][1])
 
 
 if __name__ == "__main__":

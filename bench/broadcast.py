@@ -1,6 +1,6 @@
 """Benchmark: a broadcast to N households through an HTTP SMS provider, against a bare HTTP loop.
 
-    python bench/broadcast.py [--households 100000] [--workers 2] [--chunk 500]
+    python bench/broadcast.py [--households 100000] [--workers 2] [--chunk 500] [--quick]
 
 A local fake of the SMS Gateway for Android API (a threaded http.server on 127.0.0.1) takes
 every message. Measured in the same run, against the same server:
@@ -12,12 +12,12 @@ every message. Measured in the same run, against the same server:
   (claim, send, record) within the shared rate limit (set high here, so it does not cap).
 Prints messages per second and the peak RSS of the worker processes (with their work horses,
 `wait4` ru_maxrss) beside the bare loops', as ratios; checks every household got exactly one.
+Ends with `RATIO broadcast <pipeline ÷ bare loops>` and `RSS_MB broadcast <a worker's peak MiB>`.
 """
 import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,9 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench.common import redis_db  # noqa: E402
+from bench.common import Launcher, pg_database, redis_db, result  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
 USER, PASSWORD = "sms", "bench123"
 
@@ -76,65 +75,6 @@ def phone_of(i):
     return f"+849{i:08d}"
 
 
-class Launcher:
-    """Starts and reaps the measured processes from a small helper process.
-
-    Linux counts a child's RSS at exec time into its ru_maxrss: a process forked from this
-    (large, by then) benchmark would report at least our size. Forked from the small launcher,
-    each measured process reports its own peak, work horses included (wait4 ru_maxrss)."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--launcher"], cwd=ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def _ask(self, **message):
-        self.proc.stdin.write(json.dumps(message) + "\n")
-        return json.loads(self.proc.stdout.readline())
-
-    def start(self, cmd, *, env=None, log=None):
-        return self._ask(start=cmd, env=env, log=log)["pid"]
-
-    def signal(self, pid, sig):
-        self._ask(signal=pid, sig=int(sig))
-
-    def reap(self, pid):
-        """(exit code, peak RSS in MiB, output)."""
-        answer = self._ask(reap=pid)
-        return answer["rc"], answer["maxrss_kib"] / 1024, answer["output"]
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
-def launcher():
-    """The launcher's loop: JSON requests on stdin, answers on stdout."""
-    children = {}
-    for line in sys.stdin:
-        msg = json.loads(line)
-        if "start" in msg:
-            out = open(msg["log"], "a") if msg.get("log") else subprocess.PIPE
-            p = subprocess.Popen(msg["start"], cwd=ROOT, env=msg.get("env"), stdout=out,
-                                 stderr=subprocess.STDOUT if msg.get("log") else subprocess.DEVNULL, text=True)
-            children[p.pid] = p
-            answer = {"pid": p.pid}
-        elif "signal" in msg:
-            p = children[msg["signal"]]
-            if p.returncode is None:
-                os.kill(p.pid, msg["sig"])
-            answer = {}
-        else:
-            p = children.pop(msg["reap"])
-            output = p.stdout.read() if p.stdout else ""
-            _, status, usage = os.wait4(p.pid, 0)
-            p.returncode = os.waitstatus_to_exitcode(status)
-            answer = {"rc": p.returncode, "maxrss_kib": usage.ru_maxrss, "output": output}
-        print(json.dumps(answer), flush=True)
-    for p in children.values():  # the benchmark went away: leave nothing running
-        if p.poll() is None:
-            p.kill()
-
-
 def seed(app, households, text):
     """A commune of 10 neighbourhoods, `households` residents (bulk insert), an admin; returns the announcement."""
     from sqlalchemy import insert
@@ -148,7 +88,7 @@ def seed(app, households, text):
                        settings={"quiet_hours": "00:00-00:00"})  # never quiet: measure sending, not waiting
         hoods = [Area(level="neighbourhood", kind="thon", name=f"Thôn {i}", code=f"T{i}", parent=commune)
                  for i in range(1, 11)]
-        admin = Official(login="admin", role="admin", name="Bench")
+        admin = Official(login="admin", role="admin", name="Bench", areas=[commune])
         db.add_all([commune, *hoods, admin])
         db.commit()
         ids = [h.id for h in hoods]
@@ -180,34 +120,30 @@ def main():
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="5,000 households (well under 3 minutes)")
     parser.add_argument("--bare", nargs=3, metavar=("URL", "FIRST", "COUNT"), help=argparse.SUPPRESS)
-    parser.add_argument("--launcher", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     text = "Thong bao thu: tiem phong dai cho cho meo sang 14/8 tai nha van hoa. Goi 0263 3822 123"
     if args.bare:
         return bare_loop(args.bare[0], int(args.bare[1]), int(args.bare[2]), text)
-    if args.launcher:
-        return launcher()
     spawner = Launcher()  # before this process imports the gateway and grows
+    with pg_database("bench_broadcast") as db_url:
+        run(args, spawner, db_url, text)
 
+
+def run(args, spawner, db_url, text):
     import redis
-    from sqlalchemy import create_engine, func, select, text as sql
+    from sqlalchemy import func, select
 
     from gateway import create_app
     from gateway.db import get_db, upgrade
     from gateway.models import Delivery
 
-    n, workers = args.households, args.workers
+    n, workers = (5_000 if args.quick else args.households), args.workers
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakePhone)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-
-    db_name = f"bench_broadcast_{os.getpid()}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sql(f'CREATE DATABASE "{db_name}"'))
-    db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db_name
     redis_url, lock = redis_db(REDIS)
     tmp = tempfile.mkdtemp(prefix="bench-broadcast-")
     config = {
@@ -219,12 +155,12 @@ def main():
         "EMBEDDED_WORKER": "0",
     }
     env = {**os.environ, **config}
-    procs = []
+    procs, app = [], None
     try:
         upgrade(db_url)
         app = create_app(config)
         print(f"{n} households, {workers} workers, chunks of {args.chunk}; fake provider {url}; "
-              f"PostgreSQL {db_name}; Redis {redis_url}")
+              f"PostgreSQL {db_url.rsplit('/', 1)[1]}; Redis {redis_url}; load average {os.getloadavg()[0]:.1f}")
         started = time.perf_counter()
         admin_id, commune_id = seed(app, n, text)
         print(f"seeded in {time.perf_counter() - started:.1f} s\n")
@@ -268,9 +204,7 @@ def main():
                     break
                 time.sleep(0.1)
                 db.rollback()
-        for pid in procs:
-            spawner.signal(pid, signal.SIGTERM)  # warm shutdown: finish the job, exit
-        worker_rss = max(spawner.reap(pid)[1] for pid in procs)
+        worker_rss = max(spawner.stop(pid)[1] for pid in procs)  # warm shutdown: finish the job, exit
         procs = []
         dupes = sum(1 for c in FakePhone.counts.values() if c != 1)
         missing = n - len(FakePhone.counts)
@@ -282,6 +216,7 @@ def main():
         print(f"| messages per second | {bare_rate:,.0f} | {rate:,.0f} | {rate / bare_rate:.2f}× |")
         print(f"| peak RSS per process | {bare_rss:.0f} MiB | {worker_rss:.0f} MiB | {worker_rss / bare_rss:.2f}× |")
         print(f"\ndelivery rows not accepted: {unsent}; numbers sent twice: {dupes}; numbers never sent: {missing}")
+        result("broadcast", rate / bare_rate, worker_rss)
         if unsent or dupes or missing:
             sys.exit(1)
     finally:
@@ -290,12 +225,8 @@ def main():
             spawner.reap(pid)
         spawner.close()
         server.shutdown()
-        try:
+        if app is not None:
             app.extensions["gateway.engine"].dispose()
-        except NameError:
-            pass
-        with admin.connect() as conn:
-            conn.execute(sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         redis.Redis.from_url(redis_url).flushdb()
         lock.close()
 

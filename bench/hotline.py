@@ -1,6 +1,7 @@
 """Benchmark: the hotline's entry webhook under load, against a bare Flask endpoint in the same run.
 
-    python bench/hotline.py [--requests 3000] [--concurrency 8] [--workers 2] [--database-url URL]
+    python bench/hotline.py [--requests 3000] [--concurrency 8] [--workers 2] [--postgres | --database-url URL]
+                            [--quick]
 
 A real gunicorn server on loopback (the Procfile's server, `--workers` processes) serves the
 gateway app with one extra route, `/bare`: a constant TwiML answer with no database, no
@@ -9,7 +10,9 @@ signature check, nothing. Client threads POST signed Twilio call webhooks to `/i
 rendered) and plain POSTs to `/bare`, in alternating rounds. Reported: throughput, median /
 p95 / p99 latency of each, and hotline ÷ bare. The database is a SQLite file unless
 `--database-url` names another (e.g. the local PostgreSQL). The first run renders the prompts
-with espeak-ng (about a minute); the audio cache folder is kept for the next runs.
+with espeak-ng (about a minute); the audio cache folder is kept for the next runs. `--postgres`:
+a fresh database on the local PostgreSQL. `--quick`: 900 requests per endpoint in one round.
+Ends with `RATIO hotline <throughput ÷ bare>` and `RATIO hotline_p99 <p99 ÷ bare p99>`.
 """
 import argparse
 import os
@@ -24,7 +27,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench.common import free_port, percentile  # noqa: E402
+from bench.common import free_port, percentile, pg_database, result  # noqa: E402
 
 TOKEN = "bench-auth-token-0123456789"
 BASE = "https://gw.example.vn"
@@ -119,7 +122,19 @@ def main():
     parser.add_argument("--households", type=int, default=300)
     parser.add_argument("--database-url", default="", help="default: a SQLite file in a temporary folder")
     parser.add_argument("--audio-dir", default=os.path.join(tempfile.gettempdir(), "loaxom-bench-audio"))
+    parser.add_argument("--postgres", action="store_true", help="a fresh database on the local PostgreSQL")
+    parser.add_argument("--quick", action="store_true", help="900 requests per endpoint, one round")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.rounds = 900, 1
+    if args.postgres:
+        with pg_database("bench_hotline") as url:
+            args.database_url = url
+            return run(args)
+    return run(args)
+
+
+def run(args):
 
     from twilio.request_validator import RequestValidator
 
@@ -184,7 +199,9 @@ def main():
     print(f"| hotline ÷ bare | {h[0] / b[0]:.2f}× | {h[1] / b[1]:.2f}× | {h[2] / b[2]:.2f}× | {h[3] / b[3]:.2f}× | |")
     plays = sample.count("<Play>")
     print(f"\n/ivr/inbound answered with {plays} <Play> verbs and {sample.count('<Say')} <Say>, "
-          f"{len(sample)} bytes of TwiML.")
+          f"{len(sample)} bytes of TwiML.\n")
+    result("hotline", h[0] / b[0])
+    result("hotline_p99", h[3] / b[3])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Benchmark: the inbound SMS webhook under gunicorn on loopback, against a bare Flask endpoint.
 
     python bench/sms_inbound.py [--requests 600] [--concurrency 8] [--workers 2] [--rounds 3]
-                                [--database-url postgresql+psycopg://postgres@127.0.0.1/test]
+                                [--postgres | --database-url URL] [--quick]
 
 One gunicorn serves the gateway (`create_app()`) plus a bare route returning empty TwiML, so
 both are measured on the same server in the same run. Cases, each POSTed as Twilio posts them:
@@ -11,7 +11,10 @@ both are measured on the same server in the same run. Cases, each POSTed as Twil
 - report: `POST /sms/inbound` "PA …" from a new number each time: a report opened and numbered,
           its group post queued as an RQ job (on the local Redis), the receipt answered.
 Requests per second and latency percentiles (client side, loopback, a new connection per request
-as Twilio makes them); each case's median over `--rounds` rounds, interleaved.
+as Twilio makes them); each case's median over `--rounds` rounds, interleaved. `--postgres`: a
+fresh database on the local PostgreSQL (default: a fresh SQLite file). `--quick`: 300 requests
+per case, one round. Ends with `RATIO sms_tin`, `RATIO sms_report` (throughput ÷ bare) and
+`RATIO sms_tin_p99`, `RATIO sms_report_p99` (p99 ÷ bare p99).
 """
 import argparse
 import http.client
@@ -29,7 +32,7 @@ from urllib.parse import urlencode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench.common import free_port, percentile, redis_db  # noqa: E402
+from bench.common import free_port, percentile, pg_database, redis_db, result  # noqa: E402
 
 BASE = "https://gw.bench.example"
 TOKEN = "bench-auth-token-0123456789"
@@ -144,7 +147,19 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    parser.add_argument("--postgres", action="store_true", help="a fresh database on the local PostgreSQL")
+    parser.add_argument("--quick", action="store_true", help="300 requests per case, one round")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.rounds = 300, 1
+    if args.postgres:
+        with pg_database("bench_sms") as url:
+            args.database_url = url
+            return run_cases(args)
+    return run_cases(args)
+
+
+def run_cases(args):
 
     tmp = tempfile.mkdtemp(prefix="bench-sms-")
     database_url = args.database_url or f"sqlite:///{tmp}/gateway.sqlite"
@@ -188,6 +203,7 @@ def main():
           f"{args.concurrency} concurrent clients, median of {args.rounds} rounds\n")
     base_rps = statistics.median(x[0] for x in results["bare"])
     base_p99 = statistics.median(x[2] for x in results["bare"])
+    ratios = {}
     print("| case | requests/s | p50 | p99 | throughput ÷ bare | p99 ÷ bare |")
     print("|---|---|---|---|---|---|")
     for case, rows in results.items():
@@ -196,6 +212,11 @@ def main():
         p99 = statistics.median(x[2] for x in rows)
         print(f"| {case} | {rps:.0f} | {p50 * 1000:.1f} ms | {p99 * 1000:.1f} ms | {rps / base_rps:.2f}× "
               f"| {p99 / base_p99:.1f}× |")
+        ratios[case] = (rps / base_rps, p99 / base_p99)
+    print()
+    for case, name in (("TIN", "sms_tin"), ("report", "sms_report")):
+        result(name, ratios[case][0])
+        result(f"{name}_p99", ratios[case][1])
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Ends with `RATIO sms_pool <achieved / limits>` and `RSS_MB sms_pool <peak MiB>`.
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 import threading
@@ -29,10 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench.broadcast import Launcher, announce, seed  # noqa: E402
-from bench.common import redis_db  # noqa: E402
+from bench.broadcast import announce, seed  # noqa: E402
+from bench.common import Launcher, pg_database, redis_db, result  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
 LIMITS = (120, 180, 240, 300)  # SMS a minute, one per phone (--limits)
 USER, PASSWORD = "sms", "bench123"
@@ -88,9 +86,13 @@ def main():
     if len(limits) != 4 or min(limits) < 1:
         parser.error("--limits takes four whole numbers, e.g. 300,450,600,750")
     spawner = Launcher()  # before this process imports the gateway and grows
+    with pg_database("bench_sms_pool") as db_url:
+        run(args, spawner, db_url, n, limits)
 
+
+def run(args, spawner, db_url, n, limits):
     import redis
-    from sqlalchemy import create_engine, func, select, text as sql
+    from sqlalchemy import func, select
 
     from gateway import create_app
     from gateway.db import get_db, upgrade
@@ -104,11 +106,6 @@ def main():
         threading.Thread(target=server.serve_forever, daemon=True).start()
         phones.append((limit, handler, server, f"http://127.0.0.1:{server.server_address[1]}"))
 
-    db_name = f"bench_sms_pool_{os.getpid()}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sql(f'CREATE DATABASE "{db_name}"'))
-    db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db_name
     redis_url, lock = redis_db(REDIS)
     tmp = tempfile.mkdtemp(prefix="bench-sms-pool-")
     config = {
@@ -162,9 +159,7 @@ def main():
                 time.sleep(0.1)
                 db.rollback()
         load = os.getloadavg()[0]
-        for pid in procs:
-            spawner.signal(pid, signal.SIGTERM)
-        rss = [spawner.reap(pid)[1] for pid in procs]
+        rss = [spawner.stop(pid)[1] for pid in procs]
         procs = []
 
         times = sorted(t for _, h, _, _ in phones for t in h.times)
@@ -187,23 +182,17 @@ def main():
               f"workers' start), limits {capacity:.1f}/s: {rate / capacity:.2f}×")
         print(f"peak RSS per worker: {', '.join(f'{r:.0f} MiB' for r in rss)}; load average at the end {load:.1f}")
         print(f"delivery rows not accepted: {unsent}; numbers sent twice: {dupes}; numbers never sent: {missing}")
-        print(f"RATIO sms_pool {rate / capacity:.3f}")
-        print(f"RSS_MB sms_pool {max(rss):.0f}")
+        result("sms_pool", rate / capacity, max(rss))
         if unsent or dupes or missing:
             sys.exit(1)
     finally:
-        for pid in procs:  # a stalled or interrupted run: twice SIGTERM is RQ's cold shutdown, which
-            spawner.signal(pid, signal.SIGTERM)  # also stops the worker's scheduler process
-            time.sleep(0.5)
-            spawner.signal(pid, signal.SIGTERM)
-            spawner.reap(pid)
+        for pid in procs:  # a stalled or interrupted run leaves no worker behind
+            spawner.stop(pid)
         spawner.close()
         for _, _, server, _ in phones:
             server.shutdown()
         if app is not None:
             app.extensions["gateway.engine"].dispose()
-        with admin.connect() as conn:
-            conn.execute(sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         redis.Redis.from_url(redis_url).flushdb()
         lock.close()
 

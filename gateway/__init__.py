@@ -19,12 +19,13 @@ def create_app(config=None):
     settings.check_production(app.config, _provider_settings(app.config))
     _init_logging(app)
 
-    from gateway import (broadcast, cli, console, db, health, ivr, loudspeaker, media, parse, queue, reports,
+    from gateway import (announcements, broadcast, cli, console, db, health, ivr, loudspeaker, media, parse, queue, reports,
                          security, sms)
 
     parse.init_app(app)  # before any blueprint: routes compile their converters when registered
     security.init_app(app)
     db.init_app(app)
+    announcements.init_app(app)
     queue.init_app(app)
     health.init_app(app)
     media.init_app(app)

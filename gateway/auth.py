@@ -76,16 +76,6 @@ def covering_ids(session, official):
     return ids
 
 
-def announcements_reaching(session, official):
-    """A SELECT of the announcements sent to the official's areas, to areas below them, or to the
-    commune or province above them (which reach their households too)."""
-    from gateway.models import Announcement, announcement_areas
-
-    return select(Announcement).where(Announcement.id.in_(
-        select(announcement_areas.c.announcement_id).where(
-            among(session, announcement_areas.c.area_id, covering_ids(session, official)))))
-
-
 def asset_area_ids(session, asset):
     """Areas an audio asset belongs to: those it was uploaded or made for, and those of the
     reports, announcements and bulletins that use it."""

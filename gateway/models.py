@@ -6,7 +6,7 @@ Phones are E.164 strings (`gateway.phone.normalize`).
 import datetime as dt
 
 from sqlalchemy import (
-    JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+    JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
     TypeDecorator, UniqueConstraint, false, select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -549,6 +549,16 @@ class Counter(Base):
     commune_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(30), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PolicyVersion(Base):
+    """A number raised by every transaction that changes what a webhook may answer from a cache
+    (announcements, their areas and audio, the areas): see gateway.announcements.cache."""
+
+    __tablename__ = "policy_versions"
+
+    name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class OutboxMessage(Base):

@@ -5,7 +5,7 @@ import time
 import redis
 import responses
 
-from gateway.broadcast.ratelimit import RateLimiter
+from gateway.sms.ratelimit import RateLimiter
 
 
 def test_acquisitions_are_spaced_across_limiters_sharing_a_key(redis_url):

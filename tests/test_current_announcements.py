@@ -1,6 +1,6 @@
 import datetime as dt
 
-from gateway.broadcast.current import current_announcements
+from gateway.announcements.current import current_announcements
 from gateway.models import Announcement, Area, utcnow
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from gateway.broadcast.quiet import held_back, is_quiet, next_allowed, parse_span
+from gateway.announcements.quiet import held_back, is_quiet, next_allowed, parse_span
 from gateway.broadcast.targeting import channels_for, recipients
 from gateway.models import Announcement, Area, Resident, Subscription
 

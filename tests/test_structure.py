@@ -12,10 +12,6 @@ import os
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 KNOWN = {
-    ("gateway.ivr", "gateway.broadcast"): "the hotline reads current announcements and quiet hours (item 3 moves "
-                                          "the announcement policy below broadcast)",
-    ("gateway.sms", "gateway.broadcast"): "digests and the SMS job read announcements and quiet hours (item 3)",
-    ("gateway.areas", "gateway.broadcast"): "the settings check quiet hours with broadcast's parser (item 3)",
     ("gateway.areas", "gateway.ivr"): "the settings check prompt recordings against the hotline's prompt keys",
     ("gateway.reports", "gateway.sms"): "casework texts the reporter through gateway.sms.outbound.queue_sms, the "
                                         "SMS outbound API, while gateway.sms.inbound opens reports",

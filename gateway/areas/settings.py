@@ -66,7 +66,7 @@ def apply(session, area, changes):
     """Check `changes` (field → text; "" clears, missing keeps) and save them into `area`.
 
     Raises SettingsError with every reason, saving nothing, when any value is refused. Flushes."""
-    from gateway.broadcast.quiet import parse_span
+    from gateway.announcements.quiet import parse_span
     from gateway.mirror import MIRROR_TARGETS
 
     errors, values = {}, {}

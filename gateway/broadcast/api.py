@@ -1,8 +1,9 @@
 """The officials' JSON API for announcements: create, schedule, list, cancel, coverage."""
 from flask import Blueprint, Response, g, request
 
+from gateway.announcements.current import visible_announcement, visible_announcements
 from gateway.auth import (
-    announcements_reaching, api_error, area_scope, covering_ids, may_act_on, may_see_asset, scope_roots, token_required,
+    api_error, area_scope, may_act_on, may_see_asset, scope_roots, token_required,
 )
 from gateway.broadcast import coverage, service
 from gateway.db import get_db
@@ -27,13 +28,6 @@ def announcement_json(a):
         "recording_id": a.recording_id, "audio_id": a.audio_id, "sms_text": a.sms_text,
         "created_by": a.created_by.login if a.created_by else None, "created_at": a.created_at.isoformat(),
     }
-
-
-def _visible(db, announcement_id):
-    a = db.get(Announcement, announcement_id)
-    if a is None or not {x.id for x in a.areas} & covering_ids(db, g.official):
-        return None
-    return a
 
 
 @bp.post("")
@@ -74,7 +68,7 @@ def create():
 @token_required(roles=ROLES)
 def list_announcements():
     db = get_db()
-    query = announcements_reaching(db, g.official).order_by(Announcement.id.desc()).limit(200)
+    query = visible_announcements(db, g.official).limit(200)
     status = request.args.get("status")
     if status:
         if status not in STATUSES:
@@ -87,7 +81,7 @@ def list_announcements():
 @token_required(roles=ROLES)
 def get_announcement(announcement_id):
     db = get_db()
-    a = _visible(db, announcement_id)
+    a = visible_announcement(db, g.official, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
     return announcement_json(a) | {"progress": coverage.progress(db, a, within=area_scope(db, g.official))}
@@ -97,7 +91,7 @@ def get_announcement(announcement_id):
 @token_required(roles=ROLES)
 def cancel(announcement_id):
     db = get_db()
-    a = _visible(db, announcement_id)
+    a = visible_announcement(db, g.official, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
     if not all(may_act_on(db, g.official, x.id) for x in a.areas):
@@ -116,7 +110,7 @@ def cancel(announcement_id):
 def get_coverage(announcement_id):
     """Coverage per area and audience; `?format=csv` for a spreadsheet."""
     db = get_db()
-    a = _visible(db, announcement_id)
+    a = visible_announcement(db, g.official, announcement_id)
     if a is None:
         return api_error(404, "no such announcement in your areas")
     scope = area_scope(db, g.official)

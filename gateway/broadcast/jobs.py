@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway import queue
-from gateway.broadcast import quiet
+from gateway.announcements import quiet
 from gateway.broadcast.targeting import chunk_bounds, recipients
 from gateway.db import get_db
 from gateway.models import Announcement, Area, BroadcastChunk, Delivery, Resident, utcnow
@@ -269,7 +269,7 @@ def _in_chunk(announcement_id, first_id, last_id):
 
 
 def send_chunk(announcement_id, first_id, last_id):
-    """Send a chunk's pending SMS, one by one through the SMS module, within the shared rate limit;
+    """Send a chunk's pending SMS through the SMS module (claimed in batches), within the shared rate limit;
     what quiet hours hold back comes back as this job when they end."""
     db = get_db()
     ann = db.get(Announcement, announcement_id)
@@ -288,10 +288,10 @@ def send_chunk(announcement_id, first_id, last_id):
                               .where(*_in_chunk(ann.id, first_id, last_id), Delivery.status == "pending")
                               .order_by(Delivery.id)))
     areas = _Areas(db, ann.areas[0] if ann.areas else None)
-    held_until, outcomes = None, Counter()
-    from gateway.sms.jobs import send_delivery as send  # it takes a slot of the shared send rate
+    held_until = None
+    from gateway.sms.jobs import send_deliveries  # each takes a slot of the shared send rate
 
-    held = defaultdict(list)
+    held, due = defaultdict(list), []
     for delivery_id, area_id in pending:
         area = areas.get(area_id)
         if area is not None and quiet.held_back(ann.priority, "sms"):
@@ -299,7 +299,8 @@ def send_chunk(announcement_id, first_id, last_id):
             if allowed > now:
                 held[allowed].append(delivery_id)
                 continue
-        outcomes[send(delivery_id)] += 1
+        due.append(delivery_id)
+    outcomes = send_deliveries(due) if due else Counter()
     for allowed, ids in held.items():
         # Due then, not before: the SMS module's clean-up leaves pending rows alone until they are overdue.
         db.execute(update(Delivery).where(Delivery.id.in_(ids)).values(next_attempt_at=allowed))

@@ -8,12 +8,12 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from gateway.announcements.current import visible_announcement, visible_announcements
 from gateway.areas.settings import sms_price
 from gateway.auth import area_scope, may_act_on, may_see_asset, scope_roots, scoped
 from gateway.broadcast import service
 from gateway.console import status
 from gateway.console.base import ALL_ROLES, bp, local_time, login_required, parse_local, t
-from gateway.console.views import scoped_announcements
 from gateway.db import get_db
 from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, Resident, utcnow
 from gateway.parse import json_fields, whole
@@ -189,17 +189,14 @@ def create_announcement():
 def announcements():
     db = get_db()
     page = whole(request.args.get("page"), low=1) or 1
-    rows = list(db.scalars(scoped_announcements(db, g.official).limit(PAGE + 1).offset((page - 1) * PAGE)))
+    rows = list(db.scalars(visible_announcements(db, g.official).limit(PAGE + 1).offset((page - 1) * PAGE)))
     return render_template("console/announcements.html", announcements=rows[:PAGE], page=page,
                            more=len(rows) > PAGE, states=status.describe(db, rows[:PAGE]))
 
 
 def _visible(announcement_id):
-    from gateway.auth import covering_ids
-
-    db = get_db()
-    a = db.get(Announcement, announcement_id)
-    if a is None or not {x.id for x in a.areas} & covering_ids(db, g.official):
+    a = visible_announcement(get_db(), g.official, announcement_id)
+    if a is None:
         abort(404)
     return a
 

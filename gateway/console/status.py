@@ -2,7 +2,7 @@
 its time, waiting for quiet hours to end, sending, or sent (only when nothing is left to go)."""
 from sqlalchemy import func, select
 
-from gateway.broadcast import quiet
+from gateway.announcements import quiet
 from gateway.console.base import local_time, t
 from gateway.models import AudioAsset, Delivery, GroupPost, utcnow
 

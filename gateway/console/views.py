@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from gateway import queue
+from gateway.announcements.current import LIVE_STATUSES, visible_announcements
 from gateway.auth import area_scope, scoped
 from gateway.console.base import (
     ALL_ROLES, bp, label, load_official, local_time, login_required, login_user, session_minutes, t, template_names,
@@ -121,13 +122,6 @@ def language():
     return redirect(_safe_next(request.form.get("next")) or url_for("console.login"))
 
 
-def scoped_announcements(db, official):
-    """A SELECT of the announcements reaching the official's areas, newest first."""
-    from gateway.auth import announcements_reaching
-
-    return announcements_reaching(db, official).order_by(Announcement.id.desc())
-
-
 def worker_health(app):
     """(embedded state or None, [rows of RQ workers]) for the dashboard."""
     from rq import Worker
@@ -159,7 +153,7 @@ def dashboard():
 
     db = get_db()
     official = g.official
-    announcements = list(db.scalars(scoped_announcements(db, official)
+    announcements = list(db.scalars(visible_announcements(db, official)
                                     .where(Announcement.status.in_(("sending", "sent", "scheduled"))).limit(30)))
     chosen = None
     if request.args.get("announcement", "").isdigit():
@@ -198,14 +192,13 @@ def downloads():
 
 
 def _downloads_page(created=None):
-    from gateway.broadcast.current import LIVE_STATUSES
     from gateway.console.announcements import area_choices
     from gateway.loudspeaker.listing import is_current, playable
     from gateway.models import OperatorLink
 
     db = get_db()
     now = utcnow()
-    query = (scoped_announcements(db, g.official)
+    query = (visible_announcements(db, g.official)
              .where(Announcement.status.in_(LIVE_STATUSES), Announcement.send_at <= now,
                     Announcement.send_at >= now - dt.timedelta(days=30)).limit(200))
     # Channels are a JSON list: filtered here, as gateway.loudspeaker.listing does.

@@ -12,7 +12,7 @@ from rq import Retry
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.broadcast.quiet import held_back, next_allowed
+from gateway.announcements.quiet import held_back, next_allowed
 from gateway.models import PRIORITIES, Area, Delivery, Resident, utcnow
 from gateway.phone import PhoneError, normalize
 from gateway.queue import enqueue_on_commit, get_connection

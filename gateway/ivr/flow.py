@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 
 from gateway import categories as report_categories
-from gateway.broadcast.current import current_announcements
+from gateway.announcements.cache import version_column
+from gateway.announcements.current import current_announcements, current_until
 from gateway.ivr import calls, prompts
 from gateway.models import Area, AudioAsset, Delivery, Report, Resident, utcnow
 from gateway.parse import whole
@@ -143,6 +144,8 @@ class Context:
     audio_url: object
     # announcement → queue the rendering of its audio.
     request_audio: object
+    # gateway.announcements.cache.AreaCache of this process (None: nothing kept between calls).
+    cache: object = None
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -155,11 +158,13 @@ def _say(ctx, keys, commune, texts=None):
 
 
 def _caller(ctx, event):
+    """(phone, resident, policy version): the version comes in the same statement."""
     try:
         phone = normalize(event.caller)
     except PhoneError:
-        return None, None
-    return phone, ctx.db.scalar(select(Resident).where(Resident.phone == phone))
+        return None, None, None
+    row = ctx.db.execute(select(Resident, version_column()).where(Resident.phone == phone)).first()
+    return (phone, *row) if row is not None else (phone, None, None)
 
 
 def _area(ctx, event):
@@ -196,15 +201,25 @@ def menu(ctx, area, tries=0, lead=(), before=()):
                    prompts=(*before, *_say(ctx, [*lead, "menu"], commune)), digits=1)]
 
 
-def news_items(ctx, area):
-    """The area's current announcements as heard on the phone (rendered ones; the rest are queued)."""
-    announcements = current_announcements(ctx.db, area)
+def _playable(announcement):
+    audio = announcement.audio
+    return audio is not None and audio.status == "ready" and bool(audio.phone_path)
+
+
+def _with_audio(ctx, announcements):
     ids = [a.audio_id for a in announcements if a.audio_id]
     if ids:  # one query for their audio, instead of one lazy load each
         list(ctx.db.scalars(select(AudioAsset).where(AudioAsset.id.in_(ids))))
+    return announcements
+
+
+def news_items(ctx, area, announcements=None):
+    """The area's current announcements as heard on the phone (rendered ones; the rest are queued)."""
+    if announcements is None:
+        announcements = _with_audio(ctx, current_announcements(ctx.db, area))
     items = []
     for ann in announcements:
-        if ann.audio is not None and ann.audio.status == "ready" and ann.audio.phone_path:
+        if _playable(ann):
             items.append(Play(ctx.audio_url(ann.audio), name=f"ann:{ann.id}"))
         else:
             log.warning("announcement=%s skipped on the hotline: audio not rendered", ann.id)
@@ -212,12 +227,12 @@ def news_items(ctx, area):
     return items
 
 
-def news(ctx, area, lead=(), *, listener=True):
+def news(ctx, area, lead=(), *, listener=True, announcements=None):
     """Greeting (`lead`) and the area's news inside the menu's Gather: any key goes to the menu.
 
     With nobody to press keys (an answering machine), the news and goodbye."""
     commune = area.commune()
-    items = news_items(ctx, area)
+    items = news_items(ctx, area, announcements)
     heard = [*_say(ctx, [*lead, "news_intro" if items else "no_news"], commune), *items]
     if not listener:
         return [*heard, *goodbye(ctx, commune)]
@@ -263,20 +278,35 @@ def duty(ctx, area):
 def inbound(ctx, event):
     """Entry of the hotline: a short greeting naming the commune and the caller's news at once."""
     db = ctx.db
-    phone, resident = _caller(ctx, event)
+    phone, resident, version = _caller(ctx, event)
     log.info("hotline call=%s known=%s", event.call_id, resident is not None)
     if ctx.config.get("HOTLINE_MODE") == "callback":
         # Rejected as busy, so the caller pays nothing; we call back.
         calls.schedule_callback(db, event.caller, reason="hotline in callback mode")
         return [Reject("busy")]
-    area = db.get(Area, resident.area_id) if resident is not None and resident.area_id else None
-    if area is not None:
-        return news(ctx, area, lead=["greeting"])
+    if resident is not None and resident.area_id:
+        return entry(ctx, resident.area_id, version)
     commune = commune_for(db, event.called)
     if commune is None:
         log.error("hotline call=%s but no commune is set up", event.call_id)
         return goodbye(ctx, None)
     return picker(ctx, commune, lead=["greeting", "area_unknown_caller"])
+
+
+def entry(ctx, area_id, version):
+    """Greeting, the area's news and the menu: the same for every caller of the area, so kept in
+    the area cache while the policy `version` holds and every announcement's audio is ready."""
+    now, key = utcnow(), ("hotline_entry", area_id)
+    script = ctx.cache.get(key, version, now) if ctx.cache is not None else None
+    if script is not None:
+        return list(script)
+    area = ctx.db.get(Area, area_id)
+    announcements = _with_audio(ctx, current_announcements(ctx.db, area, now=now))
+    script = news(ctx, area, lead=["greeting"], announcements=announcements)
+    if ctx.cache is not None and all(_playable(a) for a in announcements):
+        ctx.cache.put(key, version, tuple(script), now=now,
+                      until=current_until(ctx.db, area, announcements, now=now))
+    return script
 
 
 def play(ctx, event):
@@ -404,7 +434,7 @@ def file_report(ctx, event, area):
         return existing
     from gateway.ivr.recordings import queue_voice_report
 
-    phone, resident = _caller(ctx, event)
+    phone, resident, _version = _caller(ctx, event)
     category = event.state.get("category")
     filed = open_report(db, commune=commune, channel="voice", area=area, resident=resident, phone=phone,
                         category=category if category in report_categories.BY_CODE else report_categories.DEFAULT)

@@ -11,7 +11,7 @@ import random
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from gateway.broadcast.quiet import next_allowed
+from gateway.announcements.quiet import next_allowed
 from gateway.db import get_db
 from gateway.ivr import calls
 from gateway.ivr.providers import get_provider

@@ -12,6 +12,7 @@ import logging
 
 from flask import Blueprint, abort, current_app, request
 
+from gateway.announcements.cache import area_cache
 from gateway.db import get_db
 from gateway.ivr import flow, prompts
 from gateway.ivr.dialects.stringee import Stringee
@@ -38,7 +39,7 @@ def context(db):
 
     return flow.Context(db=db, config=current_app.config, resolve=resolve,
                         audio_url=lambda asset: asset_url(asset, "phone"),
-                        request_audio=lambda ann: request_announcement_audio(db, ann))
+                        request_audio=lambda ann: request_announcement_audio(db, ann), cache=area_cache())
 
 
 def answer(dialect, step):

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from gateway.broadcast.current import LIVE_STATUSES
+from gateway.announcements.current import LIVE_STATUSES
 from gateway.models import Announcement, announcement_areas, utcnow
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")

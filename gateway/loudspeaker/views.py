@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, jsonify, make_response, render_template, request, send_file
 from sqlalchemy import select
 
-from gateway.broadcast.quiet import DEFAULT_ZONE
+from gateway.announcements.quiet import DEFAULT_ZONE
 from gateway.db import get_db
 from gateway.loudspeaker import feed
 from gateway.loudspeaker.bulletin import request_bulletin

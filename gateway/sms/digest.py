@@ -191,8 +191,26 @@ def digest_text(announcements, *, area_name, hotline, segments=1):
 
 def digest(session, area, *, hotline, segments=1, now=None):
     """The digest SMS for `area`: its current announcements and those of its ancestors."""
-    from gateway.broadcast.current import current_announcements
+    from gateway.announcements.current import current_announcements
 
+    return _digest(area, current_announcements(session, area, now=now), hotline, segments)
+
+
+def _digest(area, announcements, hotline, segments):
     name = f"{area.parent.name} {area.name}" if area.level == "team" and area.parent is not None else area.name
-    return digest_text(current_announcements(session, area, now=now), area_name=name,
-                       hotline=hotline, segments=segments)
+    return digest_text(announcements, area_name=name, hotline=hotline, segments=segments)
+
+
+def area_digest(session, area, *, version, default_hotline=None, segments=1, now):
+    """`digest` for the area's own hotline (else `default_hotline`), from the per-area cache while
+    the policy `version` holds (the same for every resident of the area: the `TIN` reply)."""
+    from gateway.announcements.cache import area_cache
+    from gateway.announcements.current import current_announcements, current_until
+
+    cache, key = area_cache(), ("sms_digest", area.id, segments, default_hotline)
+    text = cache.get(key, version, now)
+    if text is None:
+        announcements = current_announcements(session, area, now=now)
+        text = _digest(area, announcements, area.inherited("hotline_number") or default_hotline, segments)
+        cache.put(key, version, text, now=now, until=current_until(session, area, announcements, now=now))
+    return text

@@ -11,9 +11,11 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, literal, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
+from gateway.announcements.cache import version_column
 from gateway.areas import match_area
 from gateway.areas.settings import hotline_numbers
 from gateway.models import Area, Delivery, InboundMessage, Report, Resident, Subscription, utcnow
@@ -51,62 +53,92 @@ def parse_rate(value):
 
 def receive(session, *, provider, sender, body, config, to=None, provider_message_id=None,
             reply_by_sms=False, now=None):
-    """Store, interpret and answer one inbound SMS; commits. `reply_by_sms`: queue the reply as
-    an outbound SMS (providers whose webhook cannot answer inline)."""
+    """Store, interpret and answer one inbound SMS in one transaction; commits. `reply_by_sms`:
+    queue the reply as an outbound SMS (providers whose webhook cannot answer inline)."""
     now = now or utcnow()
-    text = nfc(body)
-    if provider_message_id:
-        seen = session.scalar(select(InboundMessage).where(InboundMessage.provider == provider,
-                                                           InboundMessage.provider_message_id == provider_message_id))
-        if seen is not None:
-            # A provider redelivers when our first answer did not reach it: answer the same again.
-            log.info("inbound sms duplicate provider=%s message=%s", provider, seen.id)
-            return Inbound(seen, seen.reply, seen.intent, duplicate=True)
-    message = InboundMessage(provider=provider, provider_message_id=provider_message_id, body=text,
+    message = InboundMessage(provider=provider, provider_message_id=provider_message_id, body=nfc(body),
                              to_number=(to or "")[:20] or None, received_at=now)
     try:
         phone = normalize(sender)
     except PhoneError as exc:
         message.phone, message.intent = (str(sender or "") or "?")[:20], "invalid_sender"
-        session.add(message)
-        session.commit()
+        stored = _store(session, message)
+        if stored is not message:
+            return stored
         log.warning("inbound sms from an invalid sender provider=%s message=%s reason=%s", provider, message.id,
                     exc.code)
         return Inbound(message, None, "invalid_sender")
     message.phone = phone
     limit, window = parse_rate(config.get("SMS_RATE_LIMIT") or "10/hour")
-    recent = session.scalar(select(func.count()).select_from(InboundMessage).where(
-        InboundMessage.phone == phone, InboundMessage.received_at >= now - window))
-    session.add(message)
-    try:
-        session.flush()
-    except IntegrityError:  # the same message delivered twice at once: the other request has it
-        session.rollback()
-        return Inbound(message, None, None, duplicate=True)
-    handler = _Handler(session, message, config, now)
-    if recent >= limit:
-        result = handler.flood()
-    else:
-        result = handler.handle()
+    # One statement for what every message needs: a redelivery?, the sender's recent count, the
+    # policy version the per-area caches are checked against.
+    seen_id, recent, version = session.execute(select(
+        _seen(provider, provider_message_id),
+        select(func.count()).select_from(InboundMessage).where(
+            InboundMessage.phone == phone, InboundMessage.received_at >= now - window).scalar_subquery(),
+        version_column())).one()
+    if seen_id is not None:
+        return _redelivered(session, seen_id)
+    handler = _Handler(session, message, config, now, version)
+    result = handler.flood() if recent >= limit else handler.handle()
     message.reply = result.reply
     if result.reply and reply_by_sms:
         from gateway.sms.outbound import queue_sms
 
+        if _store(session, message, commit=False) is not message:
+            return Inbound(message, None, None, duplicate=True)
         queue_sms(session, phone=phone, body=result.reply, key=f"sms:in:{message.id}:reply",
                   resident_id=handler.resident.id if handler.resident else None,
                   report_id=result.report.id if result.report else None)  # the receipt is in the report's thread
-    session.commit()
+    stored = _store(session, message)
+    if stored is not message:
+        return stored
     log.info("inbound sms provider=%s message=%s intent=%s report=%s replied=%s", provider, message.id,
              result.intent, result.report.id if result.report else None, bool(result.reply))
     return result
 
 
+def _seen(provider, provider_message_id):
+    if not provider_message_id:
+        return literal(None, Integer)
+    return select(InboundMessage.id).where(InboundMessage.provider == provider,
+                                           InboundMessage.provider_message_id == provider_message_id).scalar_subquery()
+
+
+def _redelivered(session, seen_id):
+    # A provider redelivers when our first answer did not reach it: answer the same again.
+    seen = session.get(InboundMessage, seen_id)
+    log.info("inbound sms duplicate provider=%s message=%s", seen.provider, seen.id)
+    return Inbound(seen, seen.reply, seen.intent, duplicate=True)
+
+
+def _store(session, message, *, commit=True):
+    """Write `message` (one INSERT with its outcome) and commit; on the same provider message id
+    stored meanwhile by another request, roll back all of this one and answer as a redelivery."""
+    session.add(message)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        if not message.provider_message_id:
+            raise
+        seen_id = session.scalar(_seen(message.provider, message.provider_message_id).select())
+        if seen_id is None:
+            raise
+        return _redelivered(session, seen_id)
+    if commit:
+        session.commit()
+    return message
+
+
 class _Handler:
     """Works out one message; each intent's method returns an Inbound."""
 
-    def __init__(self, session, message, config, now):
+    def __init__(self, session, message, config, now, version=None):
         self.session, self.message, self.config, self.now = session, message, config, now
-        self.resident = session.scalar(select(Resident).where(Resident.phone == message.phone))
+        self.version = version  # of the per-area caches (gateway.announcements.cache)
+        self.resident = session.scalar(select(Resident).options(joinedload(Resident.area))
+                                       .where(Resident.phone == message.phone))
 
     def done(self, intent, reply, report=None):
         self.message.intent = intent
@@ -175,7 +207,7 @@ class _Handler:
             from gateway.reports.records import add_event
 
             add_event(self.session, report, "message_in", text=self.message.body)
-        log.warning("inbound sms over the rate limit message=%s report=%s", self.message.id, report and report.id)
+        log.warning("inbound sms over the rate limit report=%s", report and report.id)
         return self.done("rate_limited", None, report)
 
     # -- intents ---------------------------------------------------------------------------
@@ -228,7 +260,7 @@ class _Handler:
                               hotline=self.hotline())
 
     def news(self, args):
-        from gateway.sms.digest import digest
+        from gateway.sms.digest import area_digest
 
         area = None
         if args["area"]:
@@ -242,8 +274,8 @@ class _Handler:
         if area is None:
             return self.done("news", replies.render("news_no_area"))
         segments = int(self.config.get("SMS_DIGEST_SEGMENTS") or 1)
-        hotline = area.inherited("hotline_number") or self.config.get("HOTLINE_NUMBER")
-        return self.done("news", digest(self.session, area, hotline=hotline, segments=segments, now=self.now))
+        return self.done("news", area_digest(self.session, area, version=self.version, segments=segments,
+                                             default_hotline=self.config.get("HOTLINE_NUMBER"), now=self.now))
 
     def report(self, args):
         text = args["text"]
@@ -278,7 +310,7 @@ class _Handler:
         area = self.resident.area if self.resident is not None else None
         commune = area.commune() if area is not None else self.default_commune()
         if commune is None:
-            log.error("inbound sms report with no commune configured message=%s", self.message.id)
+            log.error("inbound sms report with no commune configured provider=%s", self.message.provider)
             return None
         report = open_report(self.session, commune=commune, channel="sms", text=text, area=area,
                              resident=self.resident, phone=self.message.phone, category=category_of(text))

@@ -1,10 +1,12 @@
 """SMS jobs (RQ): send one delivery; find deliveries a crashed worker left behind."""
 import logging
+from collections import Counter
 
 from flask import current_app
+from sqlalchemy import select
 
 from gateway.db import get_db
-from gateway.models import Delivery, Sender
+from gateway.models import Area, Delivery, Sender
 from gateway.sms import outbound, senders
 from gateway.transport import TransportError
 
@@ -17,7 +19,7 @@ def send_delivery(delivery_id):
 
     Through the configured provider, every attempt (first, retry, rescheduled, recovered) takes a
     slot of the shared send rate first, and a provider's Retry-After pauses every sender."""
-    from gateway.broadcast.ratelimit import sms_limiter
+    from gateway.sms.ratelimit import sms_limiter
 
     db = get_db()
     delivery = db.get(Delivery, delivery_id)
@@ -46,6 +48,40 @@ def send_delivery(delivery_id):
                                     pause=pause)
     senders.after_send(db, choice.sender, delivery, outcome)
     return outcome
+
+
+def send_deliveries(delivery_ids):
+    """Send many SMS deliveries (a broadcast chunk's); returns a Counter of their outcomes.
+
+    Through the configured provider, when it is `outbound.batchable` and no commune of this
+    install has a pool of senders: claimed CLAIM_BATCH at a time (`outbound.send_batch`), each SMS still
+    taking a slot of the shared send rate. Otherwise one by one (`send_delivery`)."""
+    from gateway.sms.providers import get_provider
+    from gateway.sms.ratelimit import sms_limiter
+
+    db = get_db()
+    config = current_app.config
+    try:
+        provider = get_provider(config)
+    except TransportError:
+        provider = None  # send_delivery marks each failed, with the reason
+    pooled = db.scalar(select(Sender.id).where(Sender.enabled.is_(True)).limit(1)) is not None
+    if provider is None or pooled or not outbound.batchable(provider):
+        return Counter(send_delivery(delivery_id) for delivery_id in delivery_ids)
+    limiter = sms_limiter(config)
+    communes = {}
+
+    def unicode_for(area_id):
+        if area_id not in communes:
+            area = db.get(Area, area_id) if area_id is not None else None
+            communes[area_id] = senders.unicode_chosen(area.commune() if area is not None else None)
+        return communes[area_id]
+
+    outcomes = Counter()
+    for i in range(0, len(delivery_ids), outbound.CLAIM_BATCH):
+        outcomes += outbound.send_batch(db, delivery_ids[i:i + outbound.CLAIM_BATCH], provider,
+                                        acquire=limiter.acquire, pause=limiter.pause, unicode_for=unicode_for)
+    return outcomes
 
 
 def check_sender(sender_id):

@@ -2,7 +2,8 @@
 job that claims the row first, so a retried or duplicated job never sends twice.
 
     queue_sms(session, phone=..., body=..., key=...) -> Delivery   (sent after commit)
-    send_claimed(session, delivery, provider)                        (the one place that sends)
+    send_claimed(session, delivery, provider)                        (one claimed delivery)
+    send_batch(session, ids, provider, acquire=...)                  (a broadcast's, claimed in batches)
     apply_status(session, delivery, status, ...)                     (status never moves back)
     requeue_stuck(session, config, older_than=...)                   (after a worker crashed)
     recover_sending(session, config, older_than=...)                 (the reconciler's "sending" rule)
@@ -11,7 +12,9 @@ import datetime as dt
 import hashlib
 import logging
 
-from sqlalchemy import func, select, update
+from collections import Counter
+
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -26,6 +29,8 @@ SEND_JOB = "gateway.sms.jobs.send_delivery"
 MAX_ATTEMPTS = 8  # about 3 hours of backoff; then the message is marked failed
 STUCK_AFTER = dt.timedelta(minutes=10)
 MAX_BODY = 1600  # Twilio's limit; ten parts of plain text
+CLAIM_BATCH = 50  # deliveries a broadcast worker claims at once (`send_batch`)
+RECORD_EVERY = 25  # accepted sends recorded in one statement
 # How far along a delivery is: a callback never moves it back (callbacks arrive out of order).
 RANK = {
     "pending": 0, "sending": 1, "queued": 2, "sent": 3,
@@ -58,8 +63,12 @@ def queue_sms(session, *, phone, body, key, resident_id=None, area_id=None, anno
 
 def reference(delivery):
     """Our id for a message at the provider: stable across retries, at most 50 characters."""
-    digest = hashlib.sha1(delivery.idempotency_key.encode("utf-8")).hexdigest()[:10]
-    return f"lx-{delivery.id}-{digest}"
+    return _reference(delivery.id, delivery.idempotency_key)
+
+
+def _reference(delivery_id, key):
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:10]
+    return f"lx-{delivery_id}-{digest}"
 
 
 def backoff(attempt):
@@ -119,24 +128,7 @@ def send_claimed(session, delivery, provider, *, sender=None, unicode=False, pau
         provider_id = provider.send(delivery.phone, body, callback_url(current_app.config, provider),
                                     reference=reference(delivery))
     except TransportError as exc:
-        if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
-            delivery.status, delivery.error_code = "failed", (exc.code or "error")[:40]
-            delivery.last_error = str(exc)[:1000]
-            session.commit()
-            log.warning("sms failed delivery=%s provider=%s code=%s attempts=%s permanent=%s",
-                        delivery.id, provider.name, exc.code, delivery.attempts, exc.permanent)
-            return "failed"
-        delay = exc.retry_after if exc.retry_after is not None else backoff(delivery.attempts)
-        if exc.retry_after is not None and pause is not None:
-            pause(exc.retry_after)
-        delivery.status, delivery.error_code, delivery.last_error = "pending", (exc.code or "")[:40] or None, str(exc)[:1000]
-        delivery.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
-        session.commit()
-        enqueue(SEND_JOB, delivery.id, queue="high", at=delivery.next_attempt_at,
-                job_id=f"sms-{delivery.id}-{delivery.attempts}")
-        log.info("sms retry delivery=%s provider=%s in=%ss attempt=%s", delivery.id, provider.name, delay,
-                 delivery.attempts)
-        return "retry"
+        return _failed(session, delivery, provider, exc, pause)
     # Conditional: a status callback may already have moved the row on (a fast delivery report).
     now = utcnow()
     session.execute(update(Delivery).where(Delivery.id == delivery.id)
@@ -149,6 +141,99 @@ def send_claimed(session, delivery, provider, *, sender=None, unicode=False, pau
     log.info("sms sent delivery=%s provider=%s sender=%s provider_id=%s", delivery.id, provider.name,
              delivery.sender_id, delivery.provider_id)
     return provider.accepted_status
+
+
+def _failed(session, delivery, provider, exc, pause):
+    """Record a refused send of a claimed delivery: failed for good, or pending again with its retry job."""
+    if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status, delivery.error_code = "failed", (exc.code or "error")[:40]
+        delivery.last_error = str(exc)[:1000]
+        session.commit()
+        log.warning("sms failed delivery=%s provider=%s code=%s attempts=%s permanent=%s",
+                    delivery.id, provider.name, exc.code, delivery.attempts, exc.permanent)
+        return "failed"
+    delay = exc.retry_after if exc.retry_after is not None else backoff(delivery.attempts)
+    if exc.retry_after is not None and pause is not None:
+        pause(exc.retry_after)
+    delivery.status, delivery.error_code, delivery.last_error = "pending", (exc.code or "")[:40] or None, str(exc)[:1000]
+    delivery.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
+    session.commit()
+    enqueue(SEND_JOB, delivery.id, queue="high", at=delivery.next_attempt_at,
+            job_id=f"sms-{delivery.id}-{delivery.attempts}")
+    log.info("sms retry delivery=%s provider=%s in=%ss attempt=%s", delivery.id, provider.name, delay,
+             delivery.attempts)
+    return "retry"
+
+
+def batchable(provider):
+    """Whether `provider` may have many deliveries claimed at once: a worker killed mid-batch
+    leaves them "sending", and only a provider that refuses a repeated reference or can be
+    asked about it lets `recover_sending` finish them without sending any twice."""
+    return bool(provider.dedupes_reference or provider.can_lookup)
+
+
+def send_batch(session, ids, provider, *, acquire, pause=None, unicode_for=lambda area_id: False):
+    """Send the pending SMS deliveries among `ids` through `provider` (a `batchable` one, no
+    pool of senders): opted-out residents' skipped and the rest claimed in two statements and one
+    commit, each sent after `acquire()` (a slot of the shared rate), the accepted ones recorded
+    RECORD_EVERY at a time. A refused send is recorded at once (`_failed`). Returns a Counter
+    of outcomes as `send_claimed` names them."""
+    from flask import current_app
+
+    now = utcnow()
+    outcomes = Counter()
+    skipped = session.execute(
+        update(Delivery).where(Delivery.id.in_(ids), Delivery.status == "pending",
+                               Delivery.announcement_id.is_not(None) | Delivery.report_id.is_not(None),
+                               Delivery.phone.in_(select(Resident.phone).where(Resident.opted_out_at.is_not(None))))
+        .values(status="skipped", error_code="opted_out", updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if skipped:
+        outcomes["skipped"] = skipped
+    free = select(Delivery.id).where(Delivery.id.in_(ids), Delivery.status == "pending", Delivery.channel == "sms",
+                                     Delivery.provider_id.is_(None)).with_for_update(skip_locked=True)
+    claimed = session.execute(
+        update(Delivery).where(Delivery.id.in_(free.scalar_subquery()), Delivery.status == "pending")
+        .values(status="sending", attempts=Delivery.attempts + 1, provider=provider.name, sender_id=None,
+                updated_at=now)
+        .returning(Delivery.id, Delivery.idempotency_key, Delivery.phone, Delivery.body, Delivery.area_id)
+        .execution_options(synchronize_session=False)).all()
+    session.commit()
+    callback = callback_url(current_app.config, provider)
+    accepted, bodies = [], {}  # a broadcast's rows share a few bodies: each written once
+    for row in claimed:
+        acquire()
+        wide = unicode_for(row.area_id) and provider.unicode_capable
+        if (row.body, wide) not in bodies:
+            bodies[row.body, wide] = (row.body if wide else to_gsm(row.body))[:MAX_BODY]
+        body = bodies[row.body, wide]
+        try:
+            provider_id = provider.send(row.phone, body, callback, reference=_reference(row.id, row.idempotency_key))
+        except TransportError as exc:
+            _record_accepted(session, accepted, provider)
+            accepted = []
+            outcomes[_failed(session, session.get(Delivery, row.id), provider, exc, pause)] += 1
+            continue
+        accepted.append({"b_id": row.id, "b_provider_id": str(provider_id)[:100]})
+        outcomes[provider.accepted_status] += 1
+        if len(accepted) >= RECORD_EVERY:
+            _record_accepted(session, accepted, provider)
+            accepted = []
+    _record_accepted(session, accepted, provider)
+    log.info("sms batch provider=%s claimed=%s outcomes=%s", provider.name, len(claimed), dict(outcomes))
+    return outcomes
+
+
+def _record_accepted(session, rows, provider):
+    # One executemany: the provider's id on each row, and its status unless a fast delivery
+    # report has already moved it on.
+    if not rows:
+        return
+    now, table = utcnow(), Delivery.__table__
+    session.execute(update(table).where(table.c.id == bindparam("b_id")).values(
+        provider_id=bindparam("b_provider_id"), sent_at=now, error_code=None, last_error=None, updated_at=now,
+        status=case((table.c.status == "sending", provider.accepted_status), else_=table.c.status)), rows)
+    session.commit()
 
 
 def hold(session, delivery, until, reason=""):

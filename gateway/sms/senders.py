@@ -6,7 +6,7 @@ one sends a delivery, within each sender's limits per minute, hour and day, and 
     take_out / check_sender                        (health; a sender's pending messages move on)
 
 Limits live in Redis, shared by every worker: the minute limit spaces sends evenly (one every
-60/per_minute seconds, the GCRA schedule of gateway.broadcast.ratelimit), the hour and day
+60/per_minute seconds, the GCRA schedule of gateway.sms.ratelimit), the hour and day
 limits count sends per clock hour and per Vietnamese calendar day. The day count starts from
 the database when Redis has none (a flushed Redis does not reset a SIM's daily cap).
 
