@@ -147,7 +147,7 @@ def test_a_digit_with_no_option_gets_the_choices(app, db, demo):
     make_poll(db)
     resident = households(db, "KP5", 1)[0]
     result = sms(app, db, "7", resident.phone)
-    assert result.reply == "Xin tra loi bang 1 so tu 1 den 2. Tra loi 1 neu Co can, 2 neu Khong can."
+    assert result.reply == "Chi co lua chon tu 1 den 2. Xin nhan lai 1 so trong khoang do. Cam on ban!"
     assert db.scalar(select(func.count()).select_from(PollAnswer)) == 0
 
 

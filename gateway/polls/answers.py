@@ -8,9 +8,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.models import Delivery, PollAnswer, PollAnswerEvent, utcnow
-from gateway.polls.polls import answer_line, is_open, late_poll_for, open_polls_for
+from gateway.polls.polls import is_open, late_poll_for, open_polls_for
 from gateway.sms.commands import _core, similar
-from gateway.sms.encoding import to_gsm
+from gateway.sms.replies import render
 from gateway.text import fold
 
 log = logging.getLogger(__name__)
@@ -18,13 +18,6 @@ log = logging.getLogger(__name__)
 _LEADS = ("traloi", "chon", "phuongan", "dapan", "ykien", "so", "y")
 OUT_OF_RANGE = 0
 
-RECEIPTS = {
-    "new": "Da ghi nhan y kien: {label}. Cam on ban! Muon doi, nhan so khac truoc han.",
-    "changed": "Da doi y kien thanh: {label}. Cam on ban!",
-    "same": "Y kien cua ban da duoc ghi nhan: {label}. Cam on ban!",
-    "late": "Cuoc hoi y kien da het han, y kien nay khong duoc tinh. Cam on ban!",
-    "out_of_range": "Xin tra loi bang 1 so tu 1 den {n}. {line}",
-}
 
 
 @dataclass
@@ -134,11 +127,6 @@ def sms_reply(session, resident, text, now=None):
     if choice == OUT_OF_RANGE:
         if not polls:
             return None  # a digit after the deadline with no option behind it: its usual meaning
-        return RECEIPTS["out_of_range"].format(n=len(poll.options), line=answer_line(poll.options))
+        return render("poll_out_of_range", n=len(poll.options))
     receipt = record(session, poll, resident, choice, channel="sms", text=text, now=now)
-    return RECEIPTS[receipt.outcome].format(label=_label(receipt.label))
-
-
-def _label(label, limit=40):
-    text = " ".join(to_gsm(label).split())
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+    return render(f"poll_{receipt.outcome}", label=receipt.label)

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from gateway.db import get_db
 from gateway.models import Poll, utcnow
 from gateway.phone import mask_text
-from gateway.polls.results import tally
+from gateway.polls.results import share, tally
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +21,9 @@ def summary_text(poll, counts, area):
     total = counts["total"]
     lines = [f"Kết quả hỏi ý kiến ({area.name}): {poll.question}"]
     for label, n in zip(counts["options"], total["counts"]):
-        lines.append(f"- {label}: {n} hộ ({_share(n, total['answered'])}%)")
+        lines.append(f"- {label}: {n} hộ ({share(n, total['answered'])}%)")
     lines.append(f"Đã trả lời: {total['answered']}/{total['asked']} hộ ({total['share']}%). Cảm ơn bà con.")
     return mask_text("\n".join(lines))  # an official's question may carry a phone number
-
-
-def _share(part, whole):
-    return round(100 * part / whole) if whole else 0
 
 
 def post_summary(poll_id):

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from sqlalchemy import func, select
 
 from gateway.auth import among
-from gateway.broadcast.coverage import AUDIENCE_COLUMNS
+from gateway.broadcast.coverage import AUDIENCE_COLUMNS, _commune_of
 from gateway.broadcast.targeting import all_areas, neighbourhood_of, recipients_query
 from gateway.models import PollAnswer, Resident
 
@@ -36,15 +36,15 @@ def tally(session, poll, within=None):
         answers = answers.where(among(session, PollAnswer.area_id, within))
     answered = list(session.execute(answers.group_by(PollAnswer.area_id, *FLAGS, PollAnswer.choice)))
     areas = all_areas(session)
-    communes = {_commune_id(areas, a) for a in {r[0] for r in asked + answered}} - {None}
+    communes = {_commune_of(areas, areas.get(a)) for a in {r[0] for r in asked + answered}} - {None}
 
     def label(area_id):
+        """The neighbourhood's name; a province's view rolls them up per commune (as coverage does)."""
         hood = neighbourhood_of(areas, area_id)
         if hood is None:
             return "?"
-        if len(communes) > 1 and _commune_id(areas, hood.id) is not None:
-            return areas[_commune_id(areas, hood.id)].name
-        return hood.name
+        commune_id = _commune_of(areas, hood)
+        return areas[commune_id].name if len(communes) > 1 and commune_id is not None else hood.name
 
     per_area, per_audience = defaultdict(Counter), defaultdict(Counter)
     for area_id, *flags, count in asked:
@@ -64,7 +64,7 @@ def tally(session, poll, within=None):
 
     def row(c):
         asked_n = max(c["asked"], c["answered"])  # a household that moved away since still counts
-        return {"asked": asked_n, "answered": c["answered"], "share": _share(c["answered"], asked_n),
+        return {"asked": asked_n, "answered": c["answered"], "share": share(c["answered"], asked_n),
                 "counts": [c[i] for i in range(1, n + 1)]}
 
     total = per_audience["all"]
@@ -76,16 +76,9 @@ def tally(session, poll, within=None):
     }
 
 
-def _share(part, whole):
+def share(part, whole):
     """Percent, rounded; 0 of 0 is 0."""
     return round(100 * part / whole) if whole else 0
-
-
-def _commune_id(areas, area_id):
-    area = areas.get(area_id)
-    while area is not None and area.level != "commune":
-        area = areas.get(area.parent_id)
-    return area.id if area is not None else None
 
 
 EXPORT_COLUMNS = ("Khu vực", "Hộ", "Số điện thoại", "Người cao tuổi", "Hộ nghèo", "Không có điện thoại thông minh",
