@@ -307,6 +307,23 @@ def test_summary_is_posted_once_per_area_at_the_deadline(app, db, demo):
     assert "Đã trả lời: 0/" in posts[0].text  # Khu phố 1 counts only its own households
 
 
+def test_a_poll_cancelled_with_its_announcement_asks_nobody_and_sums_up_nothing(app, db, demo):
+    from gateway.broadcast.service import cancel
+    from gateway.polls.jobs import post_summary
+
+    poll = make_poll(db)
+    cancel(db, poll.announcement)
+    db.commit()
+    resident = households(db, "KP5", 1)[0]
+    assert sms(app, db, "1", resident.phone).intent == "confirm"
+    past_deadline(db, poll)
+    with app.app_context():
+        assert post_summary(poll.id) == "cancelled"
+    db.expire_all()
+    assert db.get(Poll, poll.id).status == "cancelled"
+    assert db.scalar(select(func.count()).select_from(GroupPost)) == 0
+
+
 def test_a_lost_summary_job_is_found_by_the_reconciler(app, db, demo):
     from gateway.reconcile import reconcile, poll_summaries
 
@@ -330,3 +347,29 @@ def test_a_lost_summary_job_is_found_by_the_reconciler(app, db, demo):
     assert db.scalar(select(func.count()).select_from(GroupPost).where(GroupPost.idempotency_key.like("poll:%"))) == 1
     with app.app_context():
         assert reconcile([poll_summaries]) == {"poll_summaries": 0}
+
+
+# --- the same on PostgreSQL ------------------------------------------------------------------------
+
+def test_answers_results_and_scope_on_both_databases(any_app):
+    from gateway.auth import area_scope
+    from gateway.db import get_db
+    from gateway.demo import load_demo
+
+    with any_app.app_context():
+        db = get_db()
+        load_demo(db, households=60)
+        poll = make_poll(db, codes=("KP1", "KP5"))
+        kp1, kp5 = households(db, "KP1", 2), households(db, "KP5", 2)
+        for body, r in [("1", kp1[0]), ("2", kp1[0]), ("co", kp1[1]), ("Không cần", kp5[0])]:
+            assert sms(any_app, db, body, r.phone).intent == "poll"
+        assert {(a.resident_id, a.choice, a.changes) for a in db.scalars(select(PollAnswer))} == {
+            (kp1[0].id, 2, 1), (kp1[1].id, 1, 0), (kp5[0].id, 2, 0)}
+        assert tally(db, poll)["total"]["counts"] == [1, 2]
+        mine = tally(db, poll, within=area_scope(db, official(db, "truongkp1")))
+        assert mine["total"]["counts"] == [1, 1] and [r["area"] for r in mine["areas"]] == ["Khu phố 1"]
+        assert len(export_rows(db, poll, within=area_scope(db, official(db, "tanloi")))) == 1  # the header only
+        past_deadline(db, poll)
+        assert sms(any_app, db, "1", kp5[1].phone).reply == \
+            "Cuoc hoi y kien da het han, y kien nay khong duoc tinh. Cam on ban!"
+        assert db.scalar(select(func.count()).select_from(PollAnswer)) == 3

@@ -34,6 +34,12 @@ def post_summary(poll_id):
     poll = db.get(Poll, poll_id)
     if poll is None or poll.status != "open":
         return "skipped"
+    if poll.announcement is None or poll.announcement.status == "cancelled":
+        # Cancelled before it went out: nobody was asked, so nothing is summed up (and the
+        # reconciler stops looking for it).
+        db.execute(update(Poll).where(Poll.id == poll.id).values(status="cancelled", updated_at=utcnow()))
+        db.commit()
+        return "cancelled"
     if poll.summary_posted_at is not None:
         return "posted already"
     if utcnow() < poll.closes_at:
