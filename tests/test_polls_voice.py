@@ -153,3 +153,28 @@ def test_callers_the_poll_does_not_ask_hear_the_usual_menu(poll_app):
         ("inbound", None, ["gather:2[play:greeting, play:area_unknown_caller, play:area_ask]"]),
         ("press", "5", [f"gather:1[{', '.join(NEWS[1:])}, {MENU}]"])])  # no household: no poll
     assert answers_of(poll_app) == []
+
+
+def test_two_open_polls_are_asked_one_after_the_other(poll_app):
+    with poll_app.app_context():
+        db = get_db()
+        admin = db.scalar(select(Official).where(Official.login == "admin"))
+        second = polls.create(db, official=admin, question="Hộ có cần hỗ trợ gạo không?",
+                              options=[{"label": "Có", "words": []}, {"label": "Không", "words": []}],
+                              areas=[area(db, "KP5")], closes_at=utcnow() + dt.timedelta(days=1),
+                              channels=("hotline",), title="Hỏi ý kiến: gạo")
+        db.commit()
+        drain(poll_app)
+        second_texts = voice.prompt_texts(second)
+        names = poll_app.names
+        names.texts[second_texts[voice.question_key(second)]] = "question2"
+        names.texts[second_texts[voice.keys_key(second)]] = "keys2"
+        names.texts[second_texts[voice.receipt_key(second, 2)]] = "choice2_2"
+    call = Call(poll_app, poll_app.names, caller=KNOWN)
+    turn = call.inbound()
+    assert turn.tokens[0].endswith("say:intro, say:question2, say:keys2]")  # the newest first
+    walk(call, [("press", "2", ["gather:1[say:choice2_2, say:intro, say:question, say:keys]"]),
+                ("press", "1", [f"gather:1[say:choice_1, {MENU}]"])])
+    with poll_app.app_context():
+        rows = {(a.poll_id, a.choice) for a in get_db().scalars(select(PollAnswer))}
+    assert rows == {(second.id, 2), (poll_app.poll_id, 1)}
