@@ -642,3 +642,80 @@ class Bulletin(Timestamped, Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     asset: Mapped["AudioAsset | None"] = relationship()
+
+
+# --- Polls (issue 21): a question residents answer with a key on a call or by SMS -----------
+
+poll_areas = Table(
+    "poll_areas",
+    Base.metadata,
+    Column("poll_id", ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_id", ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+# Where an answer came from: a key on a call we placed, a key on the hotline, an SMS.
+POLL_ANSWER_CHANNELS = ("call", "hotline", "sms")
+
+
+class Poll(Timestamped, Base):
+    """A question for households, with 2–9 options, carried by an announcement (its own, or one
+    the official wrote with it) to SMS, calls and the hotline until its deadline."""
+
+    __tablename__ = "polls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Exactly as the official wrote it (NFC).
+    question: Mapped[str] = mapped_column(Text)
+    # [{"label": "Có cần", "words": ["co", "can"]}, …]: key 1 is the first.
+    options: Mapped[list] = mapped_column(JSON, default=list)
+    audiences: Mapped[list] = mapped_column(JSON, default=lambda: ["everyone"])
+    opens_at: Mapped[dt.datetime]
+    closes_at: Mapped[dt.datetime] = mapped_column(index=True)
+    # open, cancelled (closed is open past its deadline)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    # The announcement that carries it (its SMS, calls, hotline news and audio).
+    announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id", ondelete="SET NULL"),
+                                                        index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id", ondelete="SET NULL"))
+    # When the deadline's summary went to the areas' groups; None until then.
+    summary_posted_at: Mapped[dt.datetime | None]
+
+    areas: Mapped[list[Area]] = relationship(secondary=poll_areas)
+    announcement: Mapped[Announcement | None] = relationship()
+    created_by: Mapped[Official | None] = relationship()
+
+
+class PollAnswer(Timestamped, Base):
+    """A household's current answer to a poll (the latest counts)."""
+
+    __tablename__ = "poll_answers"
+    __table_args__ = (UniqueConstraint("poll_id", "resident_id", name="uq_poll_answers_poll_resident"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    # The household's area when it answered (results per area and the scope rule use it).
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
+    choice: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(10))
+    # Times the household changed its answer.
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+
+    resident: Mapped[Resident] = relationship()
+
+
+class PollAnswerEvent(Base):
+    """Every answer received, counted or not (a change, a repeat, one after the deadline)."""
+
+    __tablename__ = "poll_answer_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"), index=True)
+    choice: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(10))
+    # new, changed, same, late (after the deadline: not counted)
+    outcome: Mapped[str] = mapped_column(String(10))
+    # The SMS as received (NFC); None for a key.
+    text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -289,8 +289,20 @@ def voice_reports(db, config, now):
     return n
 
 
+def poll_summaries(db, config, now):
+    """Polls past their deadline whose summary was never posted (the job scheduled for the deadline lost)."""
+    from gateway.models import Poll
+    from gateway.polls.polls import SUMMARY_JOB, summary_job_id
+
+    cutoff = now - _after(config)
+    ids = list(db.scalars(select(Poll.id).where(Poll.status == "open", Poll.summary_posted_at.is_(None),
+                                                Poll.closes_at < cutoff, Poll.closes_at > now - HORIZON).limit(BATCH)))
+    return sum(queue.enqueue_unless_alive(SUMMARY_JOB, i, job_id=summary_job_id(i), queue="default") is not None
+               for i in ids)
+
+
 RULES = (scheduled_starts, broadcast_steps, announcement_audio, sms_pending, sms_sending, calls_pending,
-         calls_sending, group_posts, voice_reports, audio_assets, bulletins, finished_announcements)
+         calls_sending, group_posts, voice_reports, audio_assets, bulletins, finished_announcements, poll_summaries)
 
 
 def reconcile(rules=RULES):

@@ -266,7 +266,7 @@ def walk(call, steps):
     for i, (action, arg, expected) in enumerate(steps):
         turn = getattr(call, action)(*([] if arg is None else [arg]))
         assert turn.status == 200, f"step {i} {action}: HTTP {turn.status}"
-        assert turn.tokens == expected, f"step {i} {action}({arg})"
+        assert turn.tokens == expected, f"step {i} {action}({arg}): {turn.tokens}"
     return call.last
 
 

@@ -16,6 +16,7 @@ LONG = {
     "suggestions": "KP1 (Khu pho 1), KP2 (Khu pho 2), TANLOI (Thon Tan Loi)", "n": 14,
     "candidates": "KP1 To 1, KP2 To 1, KP3 To 1, KP4 To 1, KP5 To 1, KP6 To 1, ...", "first": "KP1 To 1",
     "number": 123456, "hotline": "0263 3822 123", "example": "KP1", "limit": 1600,
+    "label": "Hỗ trợ gạo và tiền điện cho hộ nghèo trong ba tháng",
 }
 
 

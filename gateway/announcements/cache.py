@@ -1,7 +1,7 @@
 """Per-area answers the webhooks give again and again (the SMS digest, the hotline's entry), kept
 in each web process and checked against one number in the database.
 
-Every transaction that changes an announcement, its areas or audio, an area or an audio asset
+Every transaction that changes an announcement, its areas or audio, an area, an audio asset or a poll
 raises `policy_versions.value` as its last statement before it commits (so the row is the last
 lock it takes and two such transactions cannot deadlock on it). A webhook reads the number in a
 query it makes anyway (`version_column()`); an entry made under another number is not used, so
@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from gateway.models import PolicyVersion
 
 NAME = "announcements"
-WATCHED = frozenset({"announcements", "announcement_areas", "areas", "audio_assets"})
+WATCHED = frozenset({"announcements", "announcement_areas", "areas", "audio_assets", "polls", "poll_areas"})
 MAX_AGE = dt.timedelta(minutes=5)  # a bound for changes made outside the ORM (a hand-run SQL fix)
 MAX_ENTRIES = 20_000
 _CHANGED = "gateway.policy_changed"

@@ -24,6 +24,7 @@ from gateway.ivr import calls, prompts
 from gateway.models import Area, AudioAsset, Delivery, Report, Resident, utcnow
 from gateway.parse import whole
 from gateway.phone import PhoneError, hotline, normalize
+from gateway.polls import answers as poll_answers, polls as poll_service, voice as poll_voice
 from gateway.reports.records import next_number, open_report
 
 log = logging.getLogger(__name__)
@@ -227,15 +228,18 @@ def news_items(ctx, area, announcements=None):
     return items
 
 
-def news(ctx, area, lead=(), *, listener=True, announcements=None):
+def news(ctx, area, lead=(), *, listener=True, announcements=None, resident=None):
     """Greeting (`lead`) and the area's news inside the menu's Gather: any key goes to the menu.
 
-    With nobody to press keys (an answering machine), the news and goodbye."""
+    With nobody to press keys (an answering machine), the news and goodbye. A known caller
+    (`resident`) is asked the open polls for their household after the news."""
     commune = area.commune()
     items = news_items(ctx, area, announcements)
     heard = [*_say(ctx, [*lead, "news_intro" if items else "no_news"], commune), *items]
     if not listener:
         return [*heard, *goodbye(ctx, commune)]
+    if resident is not None:
+        return hotline_polls(ctx, area, resident, before=heard)
     return menu(ctx, area, before=heard)
 
 
@@ -285,7 +289,7 @@ def inbound(ctx, event):
         calls.schedule_callback(db, event.caller, reason="hotline in callback mode")
         return [Reject("busy")]
     if resident is not None and resident.area_id:
-        return entry(ctx, resident.area_id, version)
+        return entry(ctx, resident.area_id, version, resident=resident)
     commune = commune_for(db, event.called)
     if commune is None:
         log.error("hotline call=%s but no commune is set up", event.call_id)
@@ -293,19 +297,25 @@ def inbound(ctx, event):
     return picker(ctx, commune, lead=["greeting", "area_unknown_caller"])
 
 
-def entry(ctx, area_id, version):
+def entry(ctx, area_id, version, resident=None):
     """Greeting, the area's news and the menu: the same for every caller of the area, so kept in
-    the area cache while the policy `version` holds and every announcement's audio is ready."""
+    the area cache while the policy `version` holds and every announcement's audio is ready.
+    When the news carry an open poll, a known caller (`resident`) is asked it after them."""
     now, key = utcnow(), ("hotline_entry", area_id)
-    script = ctx.cache.get(key, version, now) if ctx.cache is not None else None
-    if script is not None:
-        return list(script)
+    cached = ctx.cache.get(key, version, now) if ctx.cache is not None else None
+    if cached is not None and not (cached[1] and resident is not None):
+        return list(cached[0])
     area = ctx.db.get(Area, area_id)
     announcements = _with_audio(ctx, current_announcements(ctx.db, area, now=now))
+    # Polls ride on announcements, so the current ones say whether any is open (and a new poll
+    # is a new announcement, which moves the policy version).
+    polled = any(poll_service.for_announcement(ctx.db, a, now=now) is not None for a in announcements)
     script = news(ctx, area, lead=["greeting"], announcements=announcements)
     if ctx.cache is not None and all(_playable(a) for a in announcements):
-        ctx.cache.put(key, version, tuple(script), now=now,
+        ctx.cache.put(key, version, (tuple(script), polled), now=now,
                       until=current_until(ctx.db, area, announcements, now=now))
+    if polled and resident is not None:
+        return news(ctx, area, lead=["greeting"], announcements=announcements, resident=resident)
     return script
 
 
@@ -500,6 +510,9 @@ def outbound(ctx, event):
     if machine:
         # Left on the answering machine after its beep; nobody can press 1.
         return [*heard, *goodbye(ctx, commune)]
+    poll = poll_service.for_announcement(db, ann)
+    if poll is not None:
+        return poll_menu(ctx, poll, commune=commune, delivery=delivery, before=heard)
     return confirm_menu(ctx, delivery, before=heard)
 
 
@@ -555,10 +568,60 @@ def call_status(ctx, event):
     return []
 
 
+# --- polls (issue 21) ---------------------------------------------------------------------
+
+def poll_menu(ctx, poll, *, commune, delivery=None, area=None, before=(), lead=(), tries=0):
+    """The poll's keys ("Có cần, bấm 1. …") inside a Gather; on the hotline (`area`) the question
+    first, on a call we placed (`delivery`) the announcement just said it."""
+    keys = [*lead, *([] if delivery is not None else [poll_voice.INTRO, poll_voice.question_key(poll)]),
+            poll_voice.keys_key(poll)]
+    return [Gather(Next.to("poll", poll=poll.id, delivery=delivery.id if delivery else None,
+                           area=area.id if area else None, tries=tries),
+                   prompts=(*before, *_say(ctx, keys, commune, texts=poll_voice.prompt_texts(poll))))]
+
+
+def hotline_polls(ctx, area, resident, before=()):
+    """The next open poll this caller's household has not answered, else the main menu."""
+    waiting = poll_answers.unanswered(ctx.db, resident)
+    if waiting:
+        return poll_menu(ctx, waiting[0], commune=area.commune(), area=area, before=before)
+    return menu(ctx, area, before=before)
+
+
+def poll_key(ctx, event):
+    """A key answering a poll: its receipt, then goodbye (a call we placed) or the next poll or the
+    menu (the hotline). A wrong key or silence asks once more."""
+    from gateway.models import Poll
+
+    delivery, area = _delivery(ctx, event), _area(ctx, event)
+    commune = _commune_of(ctx, delivery) if delivery is not None else area.commune() if area else None
+    poll = ctx.db.get(Poll, event.int_arg("poll")) if event.int_arg("poll") else None
+    if poll is None or (delivery is None and area is None):
+        return goodbye(ctx, commune)
+    choice = whole(event.digits)
+    if choice is None or not 1 <= choice <= len(poll.options):
+        if event.tries < 1:
+            return poll_menu(ctx, poll, commune=commune, delivery=delivery, area=area, tries=event.tries + 1,
+                             lead=_lead(event))
+        return goodbye(ctx, commune) if delivery is not None else menu(ctx, area)
+    _, resident, _version = _caller(ctx, event)
+    resident = resident or (delivery.resident if delivery is not None else None)
+    if resident is None:
+        return goodbye(ctx, commune)
+    receipt = poll_answers.record(ctx.db, poll, resident, choice, channel="call" if delivery else "hotline")
+    ctx.db.commit()
+    heard = _say(ctx, [poll_voice.receipt_key(poll, choice) if receipt.counted else poll_voice.LATE], commune,
+                 texts=poll_voice.prompt_texts(poll))
+    if delivery is not None:
+        calls.advance(ctx.db, delivery, "confirmed", confirmed_at=utcnow())  # answering means they heard it
+        return [*heard, *goodbye(ctx, commune)]
+    return hotline_polls(ctx, area, resident, before=heard)
+
+
 STEPS = {
     "inbound": inbound, "play": play, "menu": menu_key, "pick": pick, "dialed": dialed, "report": report,
     "record": recorded, "review": review, "recording": recording_stored, "outbound": outbound,
-    "confirm": confirm, "status": call_status,
+    "confirm": confirm, "status": call_status, "poll": poll_key,
 }
 
 

@@ -25,8 +25,8 @@ bp = Blueprint("ivr", __name__, url_prefix="/ivr")
 # Steps a provider asks for by URL; Stringee's entry (inbound, outbound) is its answer_url and
 # its status is the event_url.
 TWIML_STEPS = ("inbound", "play", "menu", "pick", "dialed", "report", "record", "review", "recording", "outbound",
-               "confirm", "status")
-STRINGEE_STEPS = ("play", "menu", "pick", "dialed", "report", "record", "review", "confirm")
+               "confirm", "status", "poll")
+STRINGEE_STEPS = ("play", "menu", "pick", "dialed", "report", "record", "review", "confirm", "poll")
 
 
 def context(db):

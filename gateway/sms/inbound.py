@@ -20,6 +20,7 @@ from gateway.areas import match_area
 from gateway.areas.settings import hotline_numbers
 from gateway.models import Area, Delivery, InboundMessage, Report, Resident, Subscription, utcnow
 from gateway.phone import PhoneError, normalize
+from gateway.polls.answers import sms_reply as poll_reply
 from gateway.sms import replies
 from gateway.sms.commands import category_of, parse
 from gateway.text import nfc
@@ -189,6 +190,9 @@ class _Handler:
         max_length = int(self.config.get("SMS_MAX_LENGTH") or 1600)
         if len(text) > max_length:
             return self.done("too_long", replies.render("too_long", limit=max_length))
+        answered = poll_reply(self.session, self.resident, text, now=self.now, version=self.version)
+        if answered is not None:  # a digit or an option's word while a poll asks this household
+            return self.done("poll", answered)
         command = parse(text)
         if self.resident is not None and self.resident.opted_out and command.intent != "subscribe":
             report = self.file_report(command.args["text"]).report if command.intent == "report" \

@@ -27,6 +27,12 @@ REPLIES = {
     "confirmed": "Cam on ban da xac nhan da nhan thong bao.",
     "nothing_to_confirm": "Khong co thong bao nao can xac nhan. Nhan TIN de xem tin moi.",
     "too_long": "Tin nhan qua dai (toi da {limit} ky tu). Hay nhan ngan gon hon.",
+    # Polls (issue 21): receipts of answers.
+    "poll_new": "Da ghi nhan y kien: {label}. Cam on ban! Muon doi, nhan so khac truoc han.",
+    "poll_changed": "Da doi y kien thanh: {label}. Cam on ban!",
+    "poll_same": "Y kien cua ban da duoc ghi nhan: {label}. Cam on ban!",
+    "poll_late": "Cuoc hoi y kien da het han, y kien nay khong duoc tinh. Cam on ban!",
+    "poll_out_of_range": "Chi co lua chon tu 1 den {n}. Xin nhan lai 1 so trong khoang do. Cam on ban!",
 }
 # Replies that may take two segments: they list what the resident must choose from.
 MAY_SPAN = {"ambiguous_area", "unknown_area"}
