@@ -125,7 +125,7 @@ def sent_broadcast(db):
 
 
 def run(app, args, get_db, func, select, url):
-    from gateway.broadcast.targeting import chunk_bounds
+    from gateway.announcements.targeting import chunk_bounds
     from gateway.demo import load_province
     from gateway.models import Announcement, Area, Resident
 

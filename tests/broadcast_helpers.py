@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from gateway.broadcast import service
-from gateway.broadcast.targeting import recipients
+from gateway.announcements.targeting import recipients
 from gateway.models import Area, Delivery, Official, OutboxMessage
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")

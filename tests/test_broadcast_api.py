@@ -157,7 +157,7 @@ def test_coverage_as_json_and_csv(client, tokens, db):
     r = client.get(f"{URL}/{aid}/coverage", headers=auth(tokens["truongkp1"]))
     assert r.status_code == 200
     total = next(row for row in r.json["rows"] if row["area"] == "*" and row["audience"] == "all")
-    from gateway.broadcast.targeting import recipients
+    from gateway.announcements.targeting import recipients
 
     # Targeted households with no delivery row count too (subscribers from elsewhere, here).
     unsent = {x.resident_id for x in recipients(db, db.get(Announcement, aid))} - {x.id for x in residents}

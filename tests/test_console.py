@@ -591,7 +591,7 @@ def test_json_polls_get_401_after_expiry_and_pages_redirect(client, demo):
 
 def test_sms_recipient_count_is_the_broadcasts_own(any_app):
     """The preview's COUNT agrees with the broadcast's targeting, SMS rule included."""
-    from gateway.broadcast.targeting import recipients
+    from gateway.announcements.targeting import recipients
     from gateway.console.announcements import sms_recipients
     from gateway.db import get_db
     from gateway.demo import load_demo

@@ -10,7 +10,7 @@ def kp(db, code):
 
 
 def test_preview_is_the_sms_residents_get(client, db, demo):
-    from gateway.broadcast.targeting import recipients
+    from gateway.announcements.targeting import recipients
     from gateway.models import Announcement
     from gateway.sms.digest import announcement_sms
 

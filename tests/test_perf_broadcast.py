@@ -18,7 +18,7 @@ from tests.broadcast_helpers import announce, set_quiet, sms_sent_per_phone
 def pending_broadcast(db, households=120):
     """An announcement's SMS rows, inserted as the fan-out inserts them and not yet sent."""
     from gateway.broadcast.jobs import delivery_key, insert_ignoring_duplicates
-    from gateway.broadcast.targeting import recipients
+    from gateway.announcements.targeting import recipients
 
     load_demo(db, households=households)
     set_quiet(db, quiet_now=False)

@@ -10,8 +10,11 @@ from sqlalchemy import func, select, update
 from gateway.models import (
     Announcement, Area, Delivery, GroupPost, Official, Poll, PollAnswer, PollAnswerEvent, Resident, utcnow,
 )
-from gateway.polls import answers, polls
-from gateway.polls.results import export_rows, tally
+from gateway.broadcast.polls import create as create_poll
+from gateway.polls import polls
+from gateway.polls.results import tally
+from gateway.console.polls import export_rows
+from gateway.sms.polls import match_choice
 from gateway.queue import drain
 from gateway.sms.encoding import count_segments
 from gateway.sms.inbound import receive
@@ -35,7 +38,7 @@ def official(db, login="admin"):
 
 
 def make_poll(db, *, codes=("KP5",), options=OPTIONS, hours=48, who="admin", **kw):
-    poll = polls.create(db, official=official(db, who), question=QUESTION, options=options,
+    poll = create_poll(db, official=official(db, who), question=QUESTION, options=options,
                         areas=[neighbourhood(db, c) for c in codes], closes_at=utcnow() + dt.timedelta(hours=hours),
                         **kw)
     db.commit()
@@ -111,7 +114,7 @@ SMS_ANSWERS = [
 
 @pytest.mark.parametrize("text, choice", SMS_ANSWERS)
 def test_what_an_sms_answers(text, choice):
-    assert answers.match_choice(OPTIONS, text) == choice
+    assert match_choice(OPTIONS, text) == choice
 
 
 def test_sms_answers_count_once_per_household_the_latest_wins(app, db, demo):

@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from gateway.db import get_db
 from gateway.media.assets import request_announcement_audio
 from gateway.models import Delivery, Official, Poll, PollAnswer, PollAnswerEvent, Resident, utcnow
-from gateway.polls import polls, voice
+from gateway.broadcast.polls import create as create_poll
+from gateway.polls import voice
 from gateway.queue import drain
 from tests.ivr_helpers import (  # noqa: F401  (fixtures)
     DIALECTS, KNOWN, UNKNOWN, Call, area, hotline, hotline_template, shared_audio, walk,
@@ -33,7 +34,7 @@ def poll_app(hotline):
     with hotline.app_context():
         db = get_db()
         admin = db.scalar(select(Official).where(Official.login == "admin"))
-        poll = polls.create(db, official=admin, question="Bà con chọn ngày họp nào?", options=OPTIONS,
+        poll = create_poll(db, official=admin, question="Bà con chọn ngày họp nào?", options=OPTIONS,
                             areas=[area(db, "KP5")], closes_at=utcnow() + dt.timedelta(days=2),
                             channels=("voice", "hotline"), title=TITLE)
         db.commit()
@@ -159,7 +160,7 @@ def test_two_open_polls_are_asked_one_after_the_other(poll_app):
     with poll_app.app_context():
         db = get_db()
         admin = db.scalar(select(Official).where(Official.login == "admin"))
-        second = polls.create(db, official=admin, question="Hộ có cần hỗ trợ gạo không?",
+        second = create_poll(db, official=admin, question="Hộ có cần hỗ trợ gạo không?",
                               options=[{"label": "Có", "words": []}, {"label": "Không", "words": []}],
                               areas=[area(db, "KP5")], closes_at=utcnow() + dt.timedelta(days=1),
                               channels=("hotline",), title="Hỏi ý kiến: gạo")

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.announcements.quiet import held_back, is_quiet, next_allowed, parse_span
-from gateway.broadcast.targeting import channels_for, recipients
+from gateway.announcements.targeting import channels_for, recipients
 from gateway.models import Announcement, Area, Resident, Subscription
 
 VN = dt.timezone(dt.timedelta(hours=7))

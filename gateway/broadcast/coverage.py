@@ -8,13 +8,12 @@ from collections import Counter, defaultdict
 from sqlalchemy import case, exists, func, or_, select
 
 from gateway.auth import among
-from gateway.broadcast.targeting import all_areas, neighbourhood_of, recipients_query
+from gateway.announcements.targeting import AUDIENCE_COLUMNS, all_areas, commune_of, neighbourhood_of, recipients_query
 from gateway.models import Delivery, Resident
 
 REACHED = {"delivered", "answered", "confirmed"}
 # Skipped: opted out after the fan-out, or the announcement expired before it could go.
 FAILED = {"failed", "undelivered", "no_answer", "busy", "cancelled", "skipped"}
-AUDIENCE_COLUMNS = (("all", None), ("elderly", "is_elderly"), ("poor", "is_poor"), ("no_smartphone", "no_smartphone"))
 CSV_COLUMNS = ("area", "audience", "targeted", "reached", "confirmed", "failed", "in_progress", "not_sent")
 
 
@@ -75,7 +74,7 @@ def _not_sent_counts(session, announcement, within=None):
     query = recipients_query(session, announcement).order_by(None).where(~exists().where(
         Delivery.announcement_id == announcement.id, Delivery.resident_id == Resident.id))
     if "sms" not in wanted:
-        # Calls only: the households a call is for (gateway.broadcast.targeting.channels_for).
+        # Calls only: the households a call is for (gateway.announcements.targeting.channels_for).
         query = query.where(or_(Resident.prefers_voice.is_(True), Resident.is_elderly.is_(True),
                                 Resident.no_smartphone.is_(True)))
     if within is not None:
@@ -94,16 +93,16 @@ def by_area_and_audience(session, announcement, within=None, with_sent=False):
     areas = all_areas(session)
     states = household_counts(session, announcement, within)
     hoods = {area_id: neighbourhood_of(areas, area_id) for area_id in {s[0] for s in states}}
-    communes = {_commune_of(areas, h) for h in hoods.values() if h is not None}
+    communes = {commune_of(areas, h) for h in hoods.values() if h is not None}
     counts = defaultdict(Counter)
     for audience, _ in AUDIENCE_COLUMNS:
         counts[("*", audience)]  # the totals are always there, zero or not
     for area_id, flags, state, n in states:
         hood = hoods[area_id]
         label = "?" if hood is None else hood.name
-        if hood is not None and len(communes) > 1 and _commune_of(areas, hood) is not None:
+        if hood is not None and len(communes) > 1 and commune_of(areas, hood) is not None:
             # A province: one row per commune (a thousand villages would be no overview).
-            label = areas[_commune_of(areas, hood)].name
+            label = areas[commune_of(areas, hood)].name
         for name in (label, "*"):
             for audience, flag in AUDIENCE_COLUMNS:
                 if flag is None or flags[flag]:
@@ -120,13 +119,6 @@ def by_area_and_audience(session, announcement, within=None, with_sent=False):
                      "confirmed": c["confirmed"], "failed": c["failed"], "in_progress": c["in_progress"],
                      "not_sent": c["not_sent"]} | ({"sent": c["sent"]} if with_sent else {}))
     return rows
-
-
-def _commune_of(areas_by_id, area):
-    """The id of the commune `area` is in (itself for a commune), or None."""
-    while area is not None and area.level != "commune":
-        area = areas_by_id.get(area.parent_id)
-    return area.id if area is not None else None
 
 
 def failure_reasons(session, announcement, within=None):

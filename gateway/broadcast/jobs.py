@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway import queue
 from gateway.announcements import quiet
-from gateway.broadcast.targeting import chunk_bounds, recipients
+from gateway.announcements.targeting import chunk_bounds, recipients
 from gateway.db import get_db
 from gateway.models import Announcement, Area, BroadcastChunk, Delivery, Resident, utcnow
 

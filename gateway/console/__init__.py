@@ -10,7 +10,7 @@ import datetime as dt
 def init_app(app):
     from gateway.console import base, i18n, views
     from gateway.console import announcements, areas, firstrun, phone, reports, residents, senders  # noqa: F401  (their routes)
-    from gateway.polls import views as poll_views  # noqa: F401  (the polls' pages, issue 21)
+    from gateway.console import polls  # noqa: F401  (the polls' pages, issue 21)
 
     production = app.config.get("GATEWAY_ENV") == "production"
     app.config.update(

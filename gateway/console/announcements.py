@@ -385,10 +385,10 @@ def sms_recipients(db, areas, data):
     """How many households the chosen areas and audiences reach by SMS (0 without SMS).
 
     One COUNT (the preview asks on every pause in typing): the broadcast's own recipient query,
-    with its SMS rule (gateway.broadcast.targeting.channels_for) as a condition."""
+    with its SMS rule (gateway.announcements.targeting.channels_for) as a condition."""
     from sqlalchemy import or_
 
-    from gateway.broadcast.targeting import recipients_query
+    from gateway.announcements.targeting import recipients_query
 
     channels = [c for c in data.get("channels") or [] if c in CHANNELS]
     audiences = [a for a in data.get("audiences") or [] if a in AUDIENCES] or ["everyone"]

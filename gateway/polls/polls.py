@@ -1,4 +1,4 @@
-"""Creating polls and finding the ones open for a household.
+"""Polls' rules and the open ones for a household (created by gateway.broadcast.polls).
 
 A poll goes out through an announcement, so it reuses the whole broadcast (fan-out in chunks,
 SMS senders, calls, the hotline's news, group posts, the reconciler): on its own the poll gets
@@ -12,10 +12,8 @@ import logging
 from sqlalchemy import exists, select
 
 from gateway.announcements.cache import area_cache
-from gateway.broadcast import service
+from gateway.announcements.targeting import recipients_query
 from gateway.models import Announcement, Delivery, Poll, Resident, utcnow
-from gateway.queue import enqueue_on_commit
-from gateway.sms.encoding import count_segments, to_gsm
 from gateway.text import fold, nfc
 
 log = logging.getLogger(__name__)
@@ -53,64 +51,9 @@ def parse_options(text):
     return options
 
 
-def answer_line(options):
-    """"Tra loi 1 neu Co can, 2 neu Khong can." (GSM-7)."""
-    return "Tra loi " + ", ".join(f"{i} neu {to_gsm(o['label'])}" for i, o in enumerate(options, 1)) + "."
-
-
-def sms_text(question, options, *, lead=""):
-    """The poll's SMS: the announcement's own words first (`lead`), the question, the keys. GSM-7."""
-    parts = [to_gsm(lead).strip(), f"Hoi y kien: {to_gsm(question).strip()}", answer_line(options)]
-    return " ".join(" ".join(p.split()) for p in parts if p)
-
-
-def sms_parts(text):
-    """The number of SMS parts `text` takes."""
-    return count_segments(text)[1]
-
-
 def keys_text(options):
     """What a call says after the question: "Có cần, bấm 1. Không cần, bấm 2."."""
     return " ".join(f"{o['label']}, bấm {i}." for i, o in enumerate(options, 1))
-
-
-def create(session, *, official, question, options, areas, closes_at, audiences=("everyone",),
-           channels=("sms", "hotline"), title="", body="", recording=None, send_at=None):
-    """Validate and schedule a poll and the announcement carrying it; AnnouncementError or
-    PollError name what to fix. The deadline's summary job is queued for `closes_at`."""
-    question = nfc(question or "").strip()
-    if not question:
-        raise PollError("the question is empty")
-    if len(question) > MAX_QUESTION:
-        raise PollError(f"the question is longer than {MAX_QUESTION} characters")
-    if isinstance(options, str):
-        options = parse_options(options)
-    if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
-        raise PollError(f"a poll has {MIN_OPTIONS} to {MAX_OPTIONS} options")
-    bad = [c for c in channels if c not in POLL_CHANNELS]
-    if bad or not channels:
-        raise PollError(f"channels must be some of {', '.join(POLL_CHANNELS)}")
-    now = utcnow()
-    opens_at = send_at or now
-    if closes_at is None or closes_at.tzinfo is None:
-        raise PollError("the deadline needs a date and time")
-    if closes_at <= max(now, opens_at) + dt.timedelta(minutes=5):
-        raise PollError("the deadline must be later than the sending time")
-    title, body = nfc(title or "").strip(), nfc(body or "").strip()
-    carrier = service.create(
-        session, official=official, title=title or f"Hỏi ý kiến: {question}"[: service.MAX_TITLE],
-        body=f"{body}\n{question}" if body else question, areas=areas, audiences=audiences,
-        channels=channels, category="poll", send_at=send_at, expires_at=closes_at, recording=recording)
-    carrier.sms_text = sms_text(question, options, lead=f"{title}: {body}" if body and title else body)
-    poll = Poll(question=question, options=options, audiences=list(carrier.audiences), opens_at=carrier.send_at,
-                closes_at=closes_at, status="open", announcement=carrier, created_by_id=official.id,
-                areas=list(carrier.areas))
-    session.add(poll)
-    session.flush()
-    enqueue_on_commit(session, SUMMARY_JOB, poll.id, queue="default", at=closes_at, job_id=summary_job_id(poll.id))
-    log.info("poll scheduled id=%s announcement=%s official=%s closes=%s", poll.id, carrier.id, official.id,
-             closes_at.isoformat())
-    return poll
 
 
 def summary_job_id(poll_id):
@@ -126,8 +69,6 @@ def is_open(poll, now=None):
 def asks(session, poll, resident):
     """True when the poll's announcement targets this household (its areas, subscriptions,
     audiences): the broadcast's own recipient query, for one resident."""
-    from gateway.broadcast.targeting import recipients_query
-
     if poll.announcement is None:
         return False
     query = recipients_query(session, poll.announcement).order_by(None).where(Resident.id == resident.id)

@@ -8,8 +8,7 @@ from collections import Counter, defaultdict
 from sqlalchemy import func, select
 
 from gateway.auth import among
-from gateway.broadcast.coverage import AUDIENCE_COLUMNS, _commune_of
-from gateway.broadcast.targeting import all_areas, neighbourhood_of, recipients_query
+from gateway.announcements.targeting import AUDIENCE_COLUMNS, all_areas, commune_of, neighbourhood_of, recipients_query
 from gateway.models import PollAnswer, Resident
 
 FLAGS = (Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
@@ -36,14 +35,14 @@ def tally(session, poll, within=None):
         answers = answers.where(among(session, PollAnswer.area_id, within))
     answered = list(session.execute(answers.group_by(PollAnswer.area_id, *FLAGS, PollAnswer.choice)))
     areas = all_areas(session)
-    communes = {_commune_of(areas, areas.get(a)) for a in {r[0] for r in asked + answered}} - {None}
+    communes = {commune_of(areas, areas.get(a)) for a in {r[0] for r in asked + answered}} - {None}
 
     def label(area_id):
         """The neighbourhood's name; a province's view rolls them up per commune (as coverage does)."""
         hood = neighbourhood_of(areas, area_id)
         if hood is None:
             return "?"
-        commune_id = _commune_of(areas, hood)
+        commune_id = commune_of(areas, hood)
         return areas[commune_id].name if len(communes) > 1 and commune_id is not None else hood.name
 
     per_area, per_audience = defaultdict(Counter), defaultdict(Counter)
@@ -79,29 +78,3 @@ def tally(session, poll, within=None):
 def share(part, whole):
     """Percent, rounded; 0 of 0 is 0."""
     return round(100 * part / whole) if whole else 0
-
-
-EXPORT_COLUMNS = ("Khu vực", "Hộ", "Số điện thoại", "Người cao tuổi", "Hộ nghèo", "Không có điện thoại thông minh",
-                  "Trả lời (số)", "Trả lời", "Cách trả lời", "Lúc", "Số lần đổi")
-CHANNEL_NAMES = {"sms": "Tin nhắn", "call": "Cuộc gọi", "hotline": "Tổng đài"}
-
-
-def export_rows(session, poll, within=None):
-    """The header and one row per household's answer (phone masked), in the official's scope."""
-    from gateway.console.base import area_path, local_time
-    from gateway.phone import mask
-
-    areas = all_areas(session)
-    query = select(PollAnswer, Resident).join(Resident, Resident.id == PollAnswer.resident_id).where(
-        PollAnswer.poll_id == poll.id).order_by(PollAnswer.area_id, PollAnswer.id)
-    if within is not None:
-        query = query.where(among(session, PollAnswer.area_id, within))
-    rows = [list(EXPORT_COLUMNS)]
-    for answer, resident in session.execute(query):
-        area = areas.get(answer.area_id)
-        rows.append([area_path(area) if area is not None else "", resident.name, mask(resident.phone),
-                     "x" if resident.is_elderly else "", "x" if resident.is_poor else "",
-                     "x" if resident.no_smartphone else "", answer.choice, poll.options[answer.choice - 1]["label"],
-                     CHANNEL_NAMES.get(answer.channel, answer.channel), local_time(answer.updated_at),
-                     answer.changes])
-    return rows

@@ -20,7 +20,7 @@ from gateway.areas import match_area
 from gateway.areas.settings import hotline_numbers
 from gateway.models import Area, Delivery, InboundMessage, Report, Resident, Subscription, utcnow
 from gateway.phone import PhoneError, normalize
-from gateway.polls.answers import sms_reply as poll_reply
+from gateway.sms.polls import sms_reply as poll_reply
 from gateway.sms import replies
 from gateway.sms.commands import category_of, parse
 from gateway.text import nfc

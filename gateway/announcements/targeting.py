@@ -7,6 +7,8 @@ from sqlalchemy import or_, select
 from gateway.models import Area, Resident, Subscription
 
 AUDIENCE_FLAGS = {"elderly": Resident.is_elderly, "poor": Resident.is_poor, "no_smartphone": Resident.no_smartphone}
+# The audiences coverage and poll results break households down by: (name, Resident flag or None).
+AUDIENCE_COLUMNS = (("all", None), ("elderly", "is_elderly"), ("poor", "is_poor"), ("no_smartphone", "no_smartphone"))
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,10 @@ def neighbourhood_of(areas_by_id, area_id):
 
 def all_areas(session):
     return {a.id: a for a in session.scalars(select(Area))}
+
+
+def commune_of(areas_by_id, area):
+    """The id of the commune `area` is in (itself for a commune), or None."""
+    while area is not None and area.level != "commune":
+        area = areas_by_id.get(area.parent_id)
+    return area.id if area is not None else None

@@ -10,15 +10,19 @@ import logging
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from gateway.announcements.targeting import all_areas
 from gateway.auth import among, area_scope, covering_ids, may_act_on
+from gateway.broadcast.polls import create as create_poll
 from gateway.broadcast.service import AnnouncementError
 from gateway.console.announcements import area_choices
-from gateway.console.base import bp, local_time, login_required, parse_local, t
+from gateway.console.base import area_path, bp, local_time, login_required, parse_local, t
 from gateway.db import get_db
-from gateway.models import AUDIENCES, Area, AudioAsset, Poll, poll_areas, utcnow
+from gateway.models import AUDIENCES, Area, AudioAsset, Poll, PollAnswer, Resident, poll_areas, utcnow
 from gateway.parse import json_fields, whole
+from gateway.phone import mask
 from gateway.polls import polls
-from gateway.polls.results import export_rows, tally
+from gateway.polls.results import tally
+from gateway.sms.polls import sms_parts, sms_text
 
 log = logging.getLogger(__name__)
 PAGE = 30
@@ -108,7 +112,7 @@ def poll_create():
 
     remember_base_url()
     try:
-        poll = polls.create(db, official=g.official, question=values["question"], options=options,
+        poll = create_poll(db, official=g.official, question=values["question"], options=options,
                             areas=areas, closes_at=closes_at, audiences=values["audiences"] or ["everyone"],
                             channels=values["channels"], title=values["title"], body=values["body"],
                             recording=recording, send_at=send_at)
@@ -132,9 +136,9 @@ def poll_preview():
     except polls.PollError:
         return {"text": "", "parts": 0, "summary": t("poll.err_options")}
     title, body = str(data.get("title") or "").strip(), str(data.get("body") or "").strip()
-    text = polls.sms_text(str(data.get("question") or ""), options,
+    text = sms_text(str(data.get("question") or ""), options,
                           lead=f"{title}: {body}" if title and body else body)
-    parts = polls.sms_parts(text)
+    parts = sms_parts(text)
     return {"text": text, "parts": parts, "summary": t("poll.sms_parts", parts=parts, chars=len(text))}
 
 
@@ -154,7 +158,7 @@ def poll_page(poll_id):
     db = get_db()
     poll = _visible(poll_id)
     return render_template("console/poll.html", poll=poll, results=results_json(db, poll),
-                           sms_parts=polls.sms_parts(poll.announcement.sms_text or "") if poll.announcement else 0)
+                           sms_parts=sms_parts(poll.announcement.sms_text or "") if poll.announcement else 0)
 
 
 @bp.get("/polls/<int:poll_id>/results")
@@ -182,3 +186,26 @@ def poll_export(poll_id, ext):
     log.info("console: poll export id=%s official=%s rows=%s", poll.id, g.official.id, len(rows) - 1)
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="hoi-y-kien-{poll.id}.{ext}"'})
+
+
+EXPORT_COLUMNS = ("Khu vực", "Hộ", "Số điện thoại", "Người cao tuổi", "Hộ nghèo", "Không có điện thoại thông minh",
+                  "Trả lời (số)", "Trả lời", "Cách trả lời", "Lúc", "Số lần đổi")
+CHANNEL_NAMES = {"sms": "Tin nhắn", "call": "Cuộc gọi", "hotline": "Tổng đài"}
+
+
+def export_rows(session, poll, within=None):
+    """The header and one row per household's answer (phone masked), in the official's scope."""
+    areas = all_areas(session)
+    query = select(PollAnswer, Resident).join(Resident, Resident.id == PollAnswer.resident_id).where(
+        PollAnswer.poll_id == poll.id).order_by(PollAnswer.area_id, PollAnswer.id)
+    if within is not None:
+        query = query.where(among(session, PollAnswer.area_id, within))
+    rows = [list(EXPORT_COLUMNS)]
+    for answer, resident in session.execute(query):
+        area = areas.get(answer.area_id)
+        rows.append([area_path(area) if area is not None else "", resident.name, mask(resident.phone),
+                     "x" if resident.is_elderly else "", "x" if resident.is_poor else "",
+                     "x" if resident.no_smartphone else "", answer.choice, poll.options[answer.choice - 1]["label"],
+                     CHANNEL_NAMES.get(answer.channel, answer.channel), local_time(answer.updated_at),
+                     answer.changes])
+    return rows
