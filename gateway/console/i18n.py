@@ -449,6 +449,20 @@ VI = {
     "dash.not_sent": "Chưa gửi",
     "dash.no_delivery_reports": "Nhà cung cấp tin nhắn hiện tại ({provider}) không báo tin đã đến máy người nhận: chỉ biết tin đã gửi đi, cuộc gọi được nghe máy và người đã xác nhận.",
     "dash.delivery_reports": "“Đã nhận”: tin nhắn nhà mạng báo đã đến máy, cuộc gọi được nghe máy, hoặc người dân đã xác nhận.",
+    # --- languages (issue 20 point 5): households' languages, recordings per language ---
+    "lang.household": "Tiếng nghe hiểu",
+    "lang.household_help": "Để trống là tiếng Việt. Chỉ chọn được các tiếng xã đã thêm trong Cài đặt của xã.",
+    "lang.settings_help": "Các tiếng bà con nghe hiểu hơn tiếng Việt, theo thứ tự phím trên tổng đài (tiếng Việt là phím 1). Viết mã hoặc tên, cách nhau bằng dấu phẩy, ví dụ: blt, mtq (Thái Đen, Mường) hoặc bru, scb (Bru-Vân Kiều, Chứt).",
+    "lang.prompt_language": "Lời này nói bằng",
+    "lang.prompt_list": "{name}: {prompt} (bản ghi số {asset})",
+    "lang.recordings": "Bản ghi theo tiếng",
+    "lang.recordings_help": "Các tiếng này không có giọng đọc máy: cán bộ đọc và ghi âm. Tiếng nào chưa có bản ghi thì bà con nghe bản tiếng Việt.",
+    "lang.missing": "Chưa có bản ghi: {names}",
+    "lang.all_recorded": "Đã có bản ghi cho mọi tiếng của xã.",
+    "lang.recording_for": "Tải lên bản ghi {name}",
+    "lang.err_recording": "Bản ghi {name} không dùng được; xin tải lên lại.",
+    "lang.coverage": "Theo tiếng nghe",
+    "lang.column": "Tiếng",
     **i18n_areas.VI,  # the area pages
 }
 
@@ -890,6 +904,20 @@ EN = {
     "dash.not_sent": "Not sent yet",
     "dash.no_delivery_reports": "The current SMS provider ({provider}) does not report whether messages reached phones: we only know what was sent out, calls answered and residents who confirmed.",
     "dash.delivery_reports": "“Reached”: SMS the carrier reports as delivered, answered calls, or residents who confirmed.",
+    # --- languages (issue 20 point 5): households' languages, recordings per language ---
+    "lang.household": "Language they understand",
+    "lang.household_help": "Empty means Vietnamese. Only the languages the commune added in its settings.",
+    "lang.settings_help": "Languages residents understand better than Vietnamese, in hotline key order (Vietnamese is key 1). Codes or names separated by commas, e.g. blt, mtq (Tai Dam, Muong) or bru, scb (Bru-Van Kieu, Chut).",
+    "lang.prompt_language": "Spoken in",
+    "lang.prompt_list": "{name}: {prompt} (recording {asset})",
+    "lang.recordings": "Recordings per language",
+    "lang.recordings_help": "These languages have no synthetic voice: an official reads and records them. Where a language has no recording, residents hear the Vietnamese one.",
+    "lang.missing": "No recording yet: {names}",
+    "lang.all_recorded": "Every language of the commune has a recording.",
+    "lang.recording_for": "Upload the recording in {name}",
+    "lang.err_recording": "The recording in {name} cannot be used; please upload it again.",
+    "lang.coverage": "By language",
+    "lang.column": "Language",
     **i18n_areas.EN,  # the area pages
 }
 

@@ -11,12 +11,21 @@ script. A Gather's or a Record's `next` step is asked again when nothing came (s
 recording): `Event.digits` is then empty. Silence or a wrong key repeats a menu once; after that
 the call carries on with a default: the main menu says goodbye (the caller has heard the news),
 the category menu files the report as "other", the area picker and the confirmation say goodbye.
+
+Languages (gateway.languages): a call is heard in one language, `Context.language`. A known
+caller's is their household's; an unknown caller to a commune with extra languages chooses it
+first (step "language"); an outbound call uses the household's. It travels in the state as
+`lang` (added to every next step by `run`), and prompts and announcements are played in it,
+falling back to Vietnamese where there is no recording.
 """
+import dataclasses
 import logging
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
+from gateway import languages
 from gateway.broadcast.current import current_announcements
 from gateway.ivr import calls, prompts
 from gateway.models import REPORT_CATEGORIES, Area, AudioAsset, Delivery, Report, Resident, utcnow
@@ -144,15 +153,17 @@ class Context:
     audio_url: object
     # announcement → queue the rendering of its audio.
     request_audio: object
+    # The language the call is heard in (gateway.languages); Vietnamese unless the call chose another.
+    language: str = languages.VI
 
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _say(ctx, keys, commune, texts=None):
-    """The prompts `keys` as Play (ready audio) or Say steps, with the commune's own texts."""
+def _say(ctx, keys, commune, texts=None, language=None):
+    """The prompts `keys` as Play (ready audio) or Say steps in the call's language, with the commune's own texts."""
     keys = list(keys)
     texts = {**prompts.commune_texts(ctx.db, commune, keys), **(texts or {})}
-    return list(ctx.resolve(keys, commune, texts))
+    return list(ctx.resolve(keys, commune, texts, language or ctx.language))
 
 
 def _caller(ctx, event):
@@ -205,8 +216,9 @@ def news_items(ctx, area):
         list(ctx.db.scalars(select(AudioAsset).where(AudioAsset.id.in_(ids))))
     items = []
     for ann in announcements:
-        if ann.audio is not None and ann.audio.status == "ready" and ann.audio.phone_path:
-            items.append(Play(ctx.audio_url(ann.audio), name=f"ann:{ann.id}"))
+        asset = _heard(ctx, ann)
+        if asset is not None and asset.status == "ready" and asset.phone_path:
+            items.append(Play(ctx.audio_url(asset), name=f"ann:{ann.id}"))
         else:
             log.warning("announcement=%s skipped on the hotline: audio not rendered", ann.id)
             ctx.request_audio(ann)
@@ -272,12 +284,64 @@ def inbound(ctx, event):
         return [Reject("busy")]
     area = db.get(Area, resident.area_id) if resident is not None and resident.area_id else None
     if area is not None:
+        ctx.language = _household_language(resident, area)
         return news(ctx, area, lead=["greeting"])
     commune = commune_for(db, event.called)
     if commune is None:
         log.error("hotline call=%s but no commune is set up", event.call_id)
         return goodbye(ctx, None)
+    if len(languages.of_area(commune)) > 1:
+        return language_choice(ctx, commune, lead=["greeting"])
     return picker(ctx, commune, lead=["greeting", "area_unknown_caller"])
+
+
+# --- the language of the call -------------------------------------------------------------
+
+def _household_language(resident, area):
+    """A household's language when its commune still has it, else Vietnamese."""
+    code = resident.language if resident is not None else None
+    return code if code in languages.of_area(area) else languages.VI
+
+
+def language_choice(ctx, commune, tries=0, lead=()):
+    """"Bấm 1 nghe tiếng Việt, bấm 2 …": each line in its own language's recording (Vietnamese text until then)."""
+    spoken = languages.of_area(commune)
+    lines = [*_say(ctx, lead, commune, language=languages.VI)] if lead else []
+    for code in spoken:
+        lines.extend(_say(ctx, [languages.choice_prompt_key(code)], commune, texts=languages.choice_texts(spoken),
+                          language=code))
+    return [Gather(Next.to("language", commune=commune.id, tries=tries), prompts=tuple(lines), digits=1)]
+
+
+def language_key(ctx, event):
+    """The language an unknown caller keyed; a silence or a wrong key repeats the choice once, then Vietnamese."""
+    commune = ctx.db.get(Area, event.int_arg("commune")) if event.int_arg("commune") else None
+    if commune is None:
+        return goodbye(ctx, None)
+    code = languages.choice_keys(languages.of_area(commune)).get(event.digits)
+    if code is None and event.tries < 1:
+        return language_choice(ctx, commune, tries=event.tries + 1, lead=_lead(event))
+    ctx.language = code or languages.VI
+    return picker(ctx, commune, lead=["area_unknown_caller"])
+
+
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def _carry_language(ctx, steps):
+    """The call's language added to the state of every next step (a Gather's, a Record's, a Dial's)."""
+    if ctx.language == languages.VI:
+        return steps
+    extra = (("lang", ctx.language),)
+
+    def carried(nxt):
+        return Next(nxt.step, tuple(p for p in nxt.params if p[0] != "lang") + extra) if nxt is not None else None
+
+    out = []
+    for step in steps:
+        changes = {name: carried(getattr(step, name)) for name in ("next", "callback") if hasattr(step, name)}
+        out.append(dataclasses.replace(step, **changes) if changes else step)
+    return out
 
 
 def play(ctx, event):
@@ -430,9 +494,15 @@ def _commune_of(ctx, delivery):
     return area.commune() if area is not None else None
 
 
+def _heard(ctx, ann):
+    """The announcement's audio in the call's language (its Vietnamese audio when that has no recording)."""
+    return ann.audio if ctx.language == languages.VI else languages.audio(ctx.db, ann, ctx.language)[0]
+
+
 def announcement_audio(ctx, ann):
-    if ann.audio is not None and ann.audio.status == "ready" and ann.audio.phone_path:
-        return [Play(ctx.audio_url(ann.audio), name=f"ann:{ann.id}")]
+    asset = _heard(ctx, ann)
+    if asset is not None and asset.status == "ready" and asset.phone_path:
+        return [Play(ctx.audio_url(asset), name=f"ann:{ann.id}")]
     return [Say(ann.body, name=f"ann:{ann.id}")]  # placed after waiting for the render (jobs.AUDIO_WAIT)
 
 
@@ -456,6 +526,8 @@ def outbound(ctx, event):
         calls.remember_call_id(db, delivery, event.call_id)
     log.info("outbound answered delivery=%s by=%s", delivery.id, event.answered_by or "-")
     commune = _commune_of(ctx, delivery)
+    if delivery.resident is not None and commune is not None:
+        ctx.language = _household_language(delivery.resident, commune)
     if calls.purpose_of(delivery) == "callback":
         area = calls.area_of(db, delivery) if delivery.area_id else None
         if area is not None:
@@ -529,10 +601,13 @@ def call_status(ctx, event):
 STEPS = {
     "inbound": inbound, "play": play, "menu": menu_key, "pick": pick, "dialed": dialed, "report": report,
     "record": recorded, "review": review, "recording": recording_stored, "outbound": outbound,
-    "confirm": confirm, "status": call_status,
+    "confirm": confirm, "status": call_status, "language": language_key,
 }
 
 
 def run(ctx, event):
     """The script answering `event` (a list of steps; empty: nothing to say)."""
-    return STEPS[event.step](ctx, event)
+    lang = event.state.get("lang", "")
+    if _LANGUAGE_CODE.fullmatch(lang):
+        ctx.language = lang  # one the call chose earlier; a code without recordings is heard in Vietnamese
+    return _carry_language(ctx, STEPS[event.step](ctx, event))
