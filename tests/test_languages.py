@@ -243,3 +243,41 @@ def test_console_household_language_is_checked_against_the_commune(client, app, 
         from gateway.db import get_db
 
         assert get_db().scalar(select(Resident).where(Resident.phone == "+84912000009")).language == "blt"
+
+
+API = "/api/announcements"
+
+
+@pytest.mark.parametrize("recordings, status, error", [
+    ({"blt": "THAI"}, 201, None),
+    ({"blt": "THAI", "mtq": "THAI"}, 201, None),
+    ({"bru": "THAI"}, 400, "language 'bru' is not an extra language of these areas"),
+    ({"vi": "THAI"}, 400, "language 'vi' is not an extra language"),
+    ({"blt": 99999}, 400, "recordings.blt is unknown"),
+    ({"blt": "12"}, 400, "recordings.blt is unknown"),
+    ({"blt": True}, 400, "recordings.blt is unknown"),
+    (["blt"], 400, "recordings must be an object"),
+])
+def test_the_api_takes_a_recording_per_language(client, db, demo, recordings, status, error):
+    from gateway.auth import issue_token
+    from gateway.models import Announcement, Official
+    from tests.audio_helpers import speech_wav
+
+    add_languages(db)
+    token = issue_token(db, db.scalar(select(Official).where(Official.login == "admin")))
+    headers = {"Authorization": f"Bearer {token}"}
+    r = client.post(f"{API}/recordings", data={"file": (io.BytesIO(speech_wav("Thông báo họp bản tối nay, đọc bằng tiếng Thái.")), "thai.wav")},
+                    headers=headers, content_type="multipart/form-data")
+    assert r.status_code == 201, r.json
+    thai = r.json["id"]
+    if isinstance(recordings, dict):
+        recordings = {k: thai if v == "THAI" else v for k, v in recordings.items()}
+    r = client.post(API, json={"title": "Họp bản", "body": "Tối nay họp bản.", "areas": ["KP1"],
+                               "recordings": recordings}, headers=headers)
+    assert r.status_code == status, r.json
+    if error:
+        assert error in r.json["error"]
+        assert db.scalar(select(Announcement).where(Announcement.title == "Họp bản")) is None
+    else:
+        ann = db.get(Announcement, r.json["id"])
+        assert {c: row.recording_id for c, row in languages.recordings(db, ann).items()} == recordings
