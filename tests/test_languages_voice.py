@@ -327,6 +327,24 @@ def test_coverage_per_language(langs):
     assert rows["vi"]["targeted"] >= 1 and rows["vi"]["targeted"] <= vi_households
 
 
+def test_coverage_per_language_in_the_api_and_the_cli(langs):
+    from gateway.auth import issue_token
+    from gateway.models import Official
+
+    with langs.app_context():
+        db = get_db()
+        ann_id = db.scalar(select(Announcement)).id
+        token = issue_token(db, db.scalar(select(Official).where(Official.login == "admin")))
+        db.commit()
+    got = langs.test_client().get(f"/api/announcements/{ann_id}/coverage",
+                                  headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [(r["language"], r["recorded"]) for r in got["languages"]] == [("vi", True), ("blt", True), ("mtq", False)]
+    out = langs.test_cli_runner().invoke(args=["announcements", "coverage", str(ann_id)]).output
+    lines = [line.split()[:2] for line in out.splitlines() if line.startswith("language ")]
+    assert lines == [["language", "vi"], ["language", "blt"], ["language", "mtq"]]
+    assert "no recording: heard in Vietnamese" in [line for line in out.splitlines() if " mtq " in line][0]
+
+
 def test_dashboard_shows_coverage_per_language(langs):
     client = langs.test_client()
     login(client)

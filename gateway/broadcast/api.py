@@ -142,7 +142,8 @@ def get_coverage(announcement_id):
     if request.args.get("format") == "csv":
         return Response(coverage.to_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=coverage-{a.id}.csv"})
-    return {"announcement_id": a.id, "rows": rows, "failures": coverage.failure_reasons(db, a, within=scope)}
+    return {"announcement_id": a.id, "rows": rows, "failures": coverage.failure_reasons(db, a, within=scope),
+            "languages": coverage.by_language(db, a, within=scope)}
 
 
 @bp.post("/recordings")
