@@ -193,6 +193,8 @@ class Resident(Timestamped, Base):
     # How we got the right to contact them: "import:<file>", "sms", "ivr", "console".
     consent_source: Mapped[str] = mapped_column(String(120), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The language the household listens in (gateway.languages: "vi", or one its commune added).
+    language: Mapped[str] = mapped_column(String(8), default="vi", server_default="vi")
 
     area: Mapped[Area | None] = relationship()
     subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="resident", cascade="all, delete-orphan")
@@ -719,3 +721,21 @@ class PollAnswerEvent(Base):
     # The SMS as received (NFC); None for a key.
     text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+# --- Languages (issue 20 point 5): an announcement's recording in each extra language ------------
+
+class AnnouncementLanguage(Base):
+    """An official's recording of an announcement in one of the commune's extra languages, and its rendition.
+
+    Vietnamese stays on Announcement (recording_id, audio_id): these languages have no speech synthesis."""
+
+    __tablename__ = "announcement_languages"
+    __table_args__ = (UniqueConstraint("announcement_id", "language", name="uq_announcement_languages_language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
+    audio_id: Mapped[int | None] = mapped_column(ForeignKey("audio_assets.id", ondelete="SET NULL"))
+
+    recording: Mapped["AudioAsset | None"] = relationship(foreign_keys=[recording_id])
+    audio: Mapped["AudioAsset | None"] = relationship(foreign_keys=[audio_id])

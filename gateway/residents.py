@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from gateway import languages
 from gateway.areas import match_area
 from gateway.models import Area, Resident
 from gateway.phone import PhoneError, household, national
@@ -35,6 +36,7 @@ HEADERS = {
     "channel": ("nhanqua", "kenh", "kenhnhan", "channel"),
     "household_code": ("maho", "sohokhau", "household", "householdcode"),
     "notes": ("ghichu", "notes"),
+    "language": ("ngonngu", "tieng", "tiengnoi", "nghetieng", "language"),
 }
 # Headers that contain these are read as the field even with more words around them
 # ("Số điện thoại di động", "Hộ nghèo (x)"); checked after exact matches.
@@ -53,7 +55,8 @@ VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 ELDERLY_AGE = 60  # Law on the Elderly 2009: người cao tuổi are 60 and over
 
 EXPORT_HEADERS = ("Họ tên", "Số điện thoại", "Khu phố", "Tổ", "Người cao tuổi", "Hộ nghèo",
-                  "Không có điện thoại thông minh", "Nhận qua", "Mã hộ", "Đã từ chối nhận tin", "Nguồn đồng ý")
+                  "Không có điện thoại thông minh", "Nhận qua", "Mã hộ", "Đã từ chối nhận tin", "Nguồn đồng ý",
+                  "Ngôn ngữ")
 
 
 class ImportFileError(ValueError):
@@ -257,6 +260,9 @@ def parse_row(session, row, columns, header, default_area, today, within=None):
     for name in ("household_code", "notes"):
         if cell(name):
             values[name] = cell(name)
+    if cell("language") is not None:
+        # The languages of the household's commune (gateway.languages); empty is Vietnamese.
+        values["language"] = languages.parse(cell("language"), languages.of_area(area))
     return ParsedRow(phone=phone, values=values)
 
 
@@ -371,7 +377,7 @@ def export_rows(session, area_ids=None):
             "x" if r.is_elderly else "", "x" if r.is_poor else "", "x" if r.no_smartphone else "",
             channel, r.household_code or "",
             r.opted_out_at.astimezone(VIETNAM).strftime("%d/%m/%Y") if r.opted_out_at else "",
-            r.consent_source,
+            r.consent_source, languages.name_of(r.language, languages.of_area(area)),
         ]
 
 

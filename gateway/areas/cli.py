@@ -193,8 +193,10 @@ def areas_export(path, fmt, within_ref):
 @click.option("--sms-price", help="Price of one SMS segment in đồng; '' uses SMS_PRICE_VND.")
 @click.option("--prompt-recording", "prompt_recordings", multiple=True, metavar="KEY=ASSET_ID",
               help="Use an uploaded recording (see `ivr record-prompt`) for a hotline prompt; KEY= removes it.")
+@click.option("--languages", help="Languages besides Vietnamese, in hotline order: ISO 639-3 codes or names "
+              "(blt, mtq, bru, scb…; xyz=Tiếng … for others); '' removes them.")
 def areas_settings(ref, hotlines, group_target, group_chat_id, duty_officer_phone, quiet_hours, sms_price,
-                   prompt_recordings):
+                   prompt_recordings, languages):
     """Show or change the settings of the area REF; anything invalid is refused and nothing saved."""
     from gateway.areas import settings
 
@@ -202,7 +204,7 @@ def areas_settings(ref, hotlines, group_target, group_chat_id, duty_officer_phon
     area = _area(db, ref)
     changes = {k: v for k, v in (("group_target", group_target), ("group_chat_id", group_chat_id),
                                  ("duty_officer_phone", duty_officer_phone), ("quiet_hours", quiet_hours),
-                                 ("sms_price", sms_price)) if v is not None}
+                                 ("sms_price", sms_price), ("languages", languages)) if v is not None}
     if hotlines:
         changes["hotline_numbers"] = ", ".join(hotlines)
     if prompt_recordings:
@@ -228,4 +230,6 @@ def areas_settings(ref, hotlines, group_target, group_chat_id, duty_officer_phon
     for key, value in settings.current(area).items():
         if key == "prompt_recordings":
             value = ", ".join(f"{k}={v}" for k, v in value.items())
+        if key == "language_prompts":
+            value = "; ".join(f"{code}: " + ", ".join(f"{k}={v}" for k, v in m.items()) for code, m in value.items())
         click.echo(f"{settings.LABELS[key]}: {value or '(theo cấp trên)'}")

@@ -1,8 +1,9 @@
 """Per-commune settings: hotline numbers, group target and chat id, duty officer, quiet hours,
-prompt recordings, SMS price. Checked when saved, each refusal with a reason in Vietnamese.
+prompt recordings, SMS price, the languages households listen in (and their prompt recordings). Checked when saved, each refusal with a reason in Vietnamese.
 
 Empty means "inherit": an area without a value uses its commune's, a commune its province's.
 """
+from gateway import languages
 from gateway.models import AudioAsset
 from gateway.phone import hotline, normalize
 
@@ -13,12 +14,14 @@ SMS_PRICE = "sms_price_vnd"
 PROMPT_RECORDINGS = "prompt_recordings"  # the hotline's key (gateway.ivr.prompts.RECORDINGS_SETTING)
 PROMPT_RECORDING_TEXTS = "prompt_recording_texts"  # gateway.ivr.prompts.RECORDED_TEXTS_SETTING
 # Settings that only make sense for a whole commune (or a province, whose communes inherit them).
-COMMUNE_FIELDS = ("hotline_numbers", "duty_officer_phone", "quiet_hours", "sms_price", "prompt_recordings")
+COMMUNE_FIELDS = ("hotline_numbers", "duty_officer_phone", "quiet_hours", "sms_price", "prompt_recordings",
+                  "languages", "language_prompts")
 FIELDS = ("hotline_numbers", "group_target", "group_chat_id", "duty_officer_phone", "quiet_hours", "sms_price",
-          "prompt_recordings")
+          "prompt_recordings", "languages", "language_prompts")
 LABELS = {"hotline_numbers": "Số tổng đài", "group_target": "Nhóm chat (loại)", "group_chat_id": "Mã nhóm chat",
           "duty_officer_phone": "Số cán bộ trực", "quiet_hours": "Giờ yên tĩnh", "sms_price": "Giá một tin SMS",
-          "prompt_recordings": "Lời chào ghi âm"}
+          "prompt_recordings": "Lời chào ghi âm", "languages": "Ngôn ngữ khác ngoài tiếng Việt",
+          "language_prompts": "Lời ghi âm theo ngôn ngữ"}
 SMS_PRICE_MAX = 100_000
 
 
@@ -47,6 +50,8 @@ def current(area):
         "group_chat_id": area.group_chat_id or "", "duty_officer_phone": area.duty_officer_phone or "",
         "quiet_hours": own.get(QUIET_HOURS) or "", "sms_price": "" if price is None else _price_text(price),
         "prompt_recordings": dict(own.get(PROMPT_RECORDINGS) or {}),
+        "languages": languages.setting_text(own.get(languages.SETTING)),
+        "language_prompts": {code: dict(m) for code, m in (own.get(languages.PROMPTS_SETTING) or {}).items()},
     }
 
 
@@ -127,6 +132,26 @@ def apply(session, area, changes):
             from gateway.ivr.prompts import recorded_texts
 
             values["prompt_recording_texts"] = recorded_texts(session, area, mapping)
+    if "languages" in changes and "languages" not in errors:
+        try:
+            values["languages"] = languages.parse_setting(changes["languages"])
+        except ValueError as exc:
+            errors["languages"] = str(exc)
+    if "language_prompts" in changes and "language_prompts" not in errors:
+        spoken = values.get("languages", (area.settings or {}).get(languages.SETTING) or {})
+        values["language_prompts"] = {}
+        for code, mapping in (changes["language_prompts"] or {}).items():
+            if code not in spoken and "languages" in changes:
+                continue  # the language was just removed: its recordings go with it
+            if code not in spoken:
+                errors["language_prompts"] = f"xã chưa có ngôn ngữ '{code}' (thêm nó vào ô ngôn ngữ trước)."
+                break
+            checked, problem = _recordings(session, area, mapping)
+            if problem:
+                errors["language_prompts"] = f"{languages.name_of(code, spoken)}: {problem}"
+                break
+            if checked:
+                values["language_prompts"][code] = checked
     if errors:
         raise SettingsError(errors)
     _store(area, changes, values)
@@ -174,6 +199,10 @@ def _store(area, changes, values):
     if "prompt_recordings" in changes:
         _put(settings, PROMPT_RECORDINGS, values["prompt_recordings"])
         _put(settings, PROMPT_RECORDING_TEXTS, values.get("prompt_recording_texts"))
+    if "languages" in changes:
+        _put(settings, languages.SETTING, values["languages"])
+    if "language_prompts" in changes:
+        _put(settings, languages.PROMPTS_SETTING, values["language_prompts"])
     # A new dict: the JSON column only notices assignment.
     area.settings = settings
 

@@ -15,7 +15,7 @@ json_errors(bp)
 ROLES = ("province", "admin", "leader")
 STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled", "failed")
 FIELDS = {"title", "body", "areas", "audiences", "channels", "priority", "category", "send_at", "expires_at",
-          "recording_id"}
+          "recording_id", "recordings"}
 
 
 def announcement_json(a):
@@ -30,10 +30,27 @@ def announcement_json(a):
     }
 
 
+def _language_recordings(db, raw):
+    """{code: uploaded recording} from the body's "recordings"; service.create checks the rest."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise service.AnnouncementError("recordings must be an object: language code → recording id")
+    out = {}
+    for code, asset_id in raw.items():
+        asset = db.get(AudioAsset, asset_id) if isinstance(asset_id, int) and not isinstance(asset_id, bool) \
+            and whole(asset_id) is not None else None
+        if asset is None or not may_see_asset(db, g.official, asset):
+            raise service.AnnouncementError(f"recordings.{code} is unknown (upload it to /api/announcements/recordings)")
+        out[code] = asset
+    return out
+
+
 @bp.post("")
 @token_required(roles=ROLES)
 def create():
-    """Body: title, body, areas, audiences, channels, priority, category, send_at, expires_at, recording_id."""
+    """Body: title, body, areas, audiences, channels, priority, category, send_at, expires_at, recording_id,
+    recordings ({language code: recording id} in the areas' extra languages, gateway.languages)."""
     db = get_db()
     data = json_value(request.get_data())
     if not isinstance(data, dict):
@@ -56,7 +73,8 @@ def create():
             audiences=data.get("audiences") or ["everyone"], channels=data.get("channels") or ["sms", "hotline"],
             priority=data.get("priority") or "normal", category=data.get("category") or "general",
             send_at=service.parse_time(data.get("send_at"), "send_at"),
-            expires_at=service.parse_time(data.get("expires_at"), "expires_at"), recording=recording)
+            expires_at=service.parse_time(data.get("expires_at"), "expires_at"), recording=recording,
+            recordings=_language_recordings(db, data.get("recordings")))
     except service.AnnouncementError as exc:
         db.rollback()
         return api_error(400, str(exc))
@@ -118,7 +136,8 @@ def get_coverage(announcement_id):
     if request.args.get("format") == "csv":
         return Response(coverage.to_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=coverage-{a.id}.csv"})
-    return {"announcement_id": a.id, "rows": rows, "failures": coverage.failure_reasons(db, a, within=scope)}
+    return {"announcement_id": a.id, "rows": rows, "failures": coverage.failure_reasons(db, a, within=scope),
+            "languages": coverage.by_language(db, a, within=scope)}
 
 
 @bp.post("/recordings")

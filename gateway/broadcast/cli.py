@@ -148,6 +148,12 @@ def coverage_(announcement_id, as_csv):
                    f"{r['failed']:>7} {r['in_progress']:>8} {r['not_sent']:>8}")
     for f in coverage.failure_reasons(db, a):
         click.echo(f"failed {f['channel']} {f['status']} x{f['count']}: {f['code'] or ''} {f['reason']}".rstrip())
+    by_language = coverage.by_language(db, a)
+    if len(by_language) > 1:
+        for r in by_language:
+            recorded = "" if r["recorded"] else " (no recording: heard in Vietnamese)"
+            click.echo(f"language {r['language']:<4} {r['name'][:24]:<24} {r['targeted']:>8} {r['reached']:>8} "
+                       f"{r['confirmed']:>9} {r['failed']:>7} {r['in_progress']:>8} {r['not_sent']:>8}{recorded}")
 
 
 def init_app(app):

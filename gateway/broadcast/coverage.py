@@ -50,17 +50,19 @@ def household_counts(session, announcement, within=None):
     per_household = per_household.subquery()
     rows = session.execute(
         select(per_household.c.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone,
+               Resident.language,
                per_household.c.confirmed, per_household.c.reached, per_household.c.failed, per_household.c.handed,
                func.count())
         .join(Resident, Resident.id == per_household.c.resident_id)
         .group_by(per_household.c.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone,
+                  Resident.language,
                   per_household.c.confirmed, per_household.c.reached, per_household.c.failed, per_household.c.handed))
     out = []
-    for area_id, elderly, poor, no_smartphone, is_confirmed, reached, failed, handed, n in rows:
+    for area_id, elderly, poor, no_smartphone, language, is_confirmed, reached, failed, handed, n in rows:
         state = "confirmed" if is_confirmed else "reached" if reached else "failed" if failed else "in_progress"
         # Handed to the provider ("sent") and no word yet that it arrived: shown as such on the dashboard.
         flags = {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone),
-                 "sent_unreported": bool(handed) and state == "in_progress"}
+                 "language": language, "sent_unreported": bool(handed) and state == "in_progress"}
         out.append((area_id, flags, state, n))
     return out + _not_sent_counts(session, announcement, within)
 
@@ -79,10 +81,11 @@ def _not_sent_counts(session, announcement, within=None):
                                 Resident.no_smartphone.is_(True)))
     if within is not None:
         query = query.where(among(session, Resident.area_id, within))
-    columns = (Resident.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone)
+    columns = (Resident.area_id, Resident.is_elderly, Resident.is_poor, Resident.no_smartphone, Resident.language)
     rows = session.execute(query.with_only_columns(*columns, func.count()).group_by(*columns))
-    return [(area_id, {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone)},
-             "not_sent", n) for area_id, elderly, poor, no_smartphone, n in rows]
+    return [(area_id, {"is_elderly": bool(elderly), "is_poor": bool(poor), "no_smartphone": bool(no_smartphone),
+                       "language": language},
+             "not_sent", n) for area_id, elderly, poor, no_smartphone, language, n in rows]
 
 
 def by_area_and_audience(session, announcement, within=None, with_sent=False):
@@ -119,6 +122,30 @@ def by_area_and_audience(session, announcement, within=None, with_sent=False):
                      "confirmed": c["confirmed"], "failed": c["failed"], "in_progress": c["in_progress"],
                      "not_sent": c["not_sent"]} | ({"sent": c["sent"]} if with_sent else {}))
     return rows
+
+
+def by_language(session, announcement, within=None):
+    """Rows per language households listen in (gateway.languages), with the same counts as
+    `by_area_and_audience`, and whether the announcement has a recording in it ("recorded"; Vietnamese
+    always has its audio). Households of a language with no recording heard the Vietnamese one."""
+    from gateway import languages
+
+    recorded = {code for code, row in languages.recordings(session, announcement).items() if row.recording_id}
+    counts = defaultdict(Counter)
+    for _, flags, state, n in household_counts(session, announcement, within):
+        c = counts[flags.get("language") or languages.VI]
+        c["targeted"] += n
+        c[state] += n
+        if state == "confirmed":
+            c["reached"] += n  # confirming means it was heard
+    spoken = {}
+    for area in announcement.areas:
+        spoken.update(languages.of_area(area))
+    order = list(spoken) + sorted(set(counts) - set(spoken))
+    return [{"language": code, "name": languages.name_of(code, spoken),
+             "recorded": code == languages.VI or code in recorded,
+             **{k: counts[code][k] for k in ("targeted", "reached", "confirmed", "failed", "in_progress", "not_sent")}}
+            for code in order if counts[code]["targeted"] or code in spoken]
 
 
 def failure_reasons(session, announcement, within=None):

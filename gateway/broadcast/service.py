@@ -5,6 +5,7 @@ import logging
 from rq import Retry
 from sqlalchemy import update
 
+from gateway import languages
 from gateway.areas import current, find_by_code
 from gateway.auth import may_act_on, may_see_asset
 from gateway.models import AUDIENCES, CHANNELS, PRIORITIES, Announcement, Area, AudioAsset, utcnow
@@ -66,8 +67,10 @@ def resolve_areas(session, refs):
 
 
 def create(session, *, official, title, body, areas, audiences=("everyone",), channels=("sms", "hotline"),
-           priority="normal", category="general", send_at=None, expires_at=None, recording=None):
-    """Validate and schedule an announcement; it starts at `send_at` (now when empty)."""
+           priority="normal", category="general", send_at=None, expires_at=None, recording=None, recordings=None):
+    """Validate and schedule an announcement; it starts at `send_at` (now when empty).
+
+    `recordings`: {language code: uploaded recording} in the areas' extra languages (gateway.languages)."""
     for name, value in (("title", title), ("body", body), ("priority", priority), ("category", category)):
         if value is not None and not isinstance(value, str):
             raise AnnouncementError(f"{name} must be text")
@@ -104,6 +107,13 @@ def create(session, *, official, title, body, areas, audiences=("everyone",), ch
     if recording is not None and not may_see_asset(session, official, recording):
         # Another area's recording would play on that area's loudspeakers and calls.
         raise AnnouncementError("recording_id is unknown in your areas (upload it yourself)")
+    recordings = dict(recordings or {})
+    spoken = {code for a in areas for code in languages.of_area(a)}
+    for code, extra in recordings.items():
+        if code == languages.VI or code not in spoken:
+            raise AnnouncementError(f"language '{code}' is not an extra language of these areas")
+        if not isinstance(extra, AudioAsset) or extra.kind != "recording" or not may_see_asset(session, official, extra):
+            raise AnnouncementError(f"the recording for '{code}' is unknown in your areas (upload it yourself)")
     now = utcnow()
     send_at = send_at or now
     if send_at.tzinfo is None:
@@ -119,6 +129,8 @@ def create(session, *, official, title, body, areas, audiences=("everyone",), ch
         created_by_id=official.id, recording_id=recording.id if recording is not None else None)
     session.add(announcement)
     session.flush()
+    for code, extra in recordings.items():
+        languages.set_recording(session, announcement, code, extra)
     # The start job checks the status, so a cancelled announcement never starts.
     enqueue_on_commit(session, START_JOB, announcement.id, queue="default", at=send_at if send_at > now else None,
                       job_id=f"announcement-{announcement.id}-start", retry=Retry(**START_RETRY))

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from gateway.announcements.current import visible_announcement, visible_announcements
+from gateway import languages
 from gateway.areas.settings import sms_price
 from gateway.auth import area_scope, may_act_on, may_see_asset, scope_roots, scoped
 from gateway.broadcast import service
@@ -80,6 +81,27 @@ def area_tree(db, choices):
     return roots
 
 
+def compose_languages(db, official, area_ids=()):
+    """{code: name} of the extra languages (gateway.languages) of the chosen areas, or of every commune
+    the official may act on when none is chosen yet: the recordings compose asks for."""
+    if area_ids:
+        chosen = [a for a in (db.get(Area, i) for i in area_ids) if a is not None]
+    else:
+        chosen = list(db.scalars(scoped(db, official, select(Area).where(Area.level == "commune",
+                                                                         Area.retired_at.is_(None)), Area.id)))
+        chosen = chosen or scope_roots(official)
+    out = {}
+    for area in chosen:
+        out.update({code: name for code, name in languages.of_area(area).items() if code != languages.VI})
+    return out
+
+
+def _language_recordings(form):
+    """{code: recording id text} the form carries (hidden inputs recording_<code>, filled by uploads)."""
+    return {key[len("recording_"):]: value for key, value in form.items()
+            if key.startswith("recording_") and key != "recording_id" and value}
+
+
 def _form_values(form):
     return {
         "title": form.get("title", ""), "body": form.get("body", ""),
@@ -87,7 +109,7 @@ def _form_values(form):
         "audiences": form.getlist("audiences") or (["everyone"] if not form else []),
         "channels": form.getlist("channels") or ([] if form else ["sms", "hotline"]),
         "priority": form.get("priority", "normal"), "send_at": form.get("send_at", ""),
-        "recording_id": form.get("recording_id", ""),
+        "recording_id": form.get("recording_id", ""), "language_recordings": _language_recordings(form),
         "sms_mode": form.get("sms_mode", "full"), "sms_short": form.get("sms_short", ""),
     }
 
@@ -115,6 +137,16 @@ def validate(db, official, values):
         errors.append(t("ann.err_areas"))
     elif not all(may_act_on(db, official, a.id) for a in areas):
         errors.append(t("ann.err_area_scope"))
+    spoken = compose_languages(db, official, [a.id for a in areas if a is not None])
+    extra = {}
+    for code, asset_id in values["language_recordings"].items():
+        if code not in spoken:
+            continue  # a language of an area no longer chosen
+        asset = db.get(AudioAsset, whole(asset_id)) if whole(asset_id) else None
+        if asset is None or asset.kind != "recording" or not may_see_asset(db, official, asset):
+            errors.append(t("lang.err_recording", name=spoken[code]))
+        else:
+            extra[code] = asset
     if not values["audiences"] or any(a not in AUDIENCES for a in values["audiences"]):
         errors.append(t("ann.err_audiences"))
     if not values["channels"] or any(c not in CHANNELS for c in values["channels"]):
@@ -134,7 +166,7 @@ def validate(db, official, values):
         errors.extend(sms_errors)
     return errors, {"title": title, "body": body, "areas": [a for a in areas if a is not None], "sms_text": sms_text,
                     "audiences": values["audiences"], "channels": values["channels"],
-                    "priority": values["priority"], "send_at": send_at, "recording": recording}
+                    "priority": values["priority"], "send_at": send_at, "recording": recording, "recordings": extra}
 
 
 def _render_form(values, errors=(), status=200):
@@ -144,7 +176,14 @@ def _render_form(values, errors=(), status=200):
         recording = db.get(AudioAsset, whole(values["recording_id"]))
         recording = recording if recording is not None and may_see_asset(db, g.official, recording) else None
     choices = area_choices(db, g.official)
-    return render_template("console/compose.html", values=values, errors=list(errors),
+    spoken = compose_languages(db, g.official, values["areas"])
+    attached = {}
+    for code, asset_id in values["language_recordings"].items():
+        asset = db.get(AudioAsset, whole(asset_id)) if whole(asset_id) else None
+        if code in spoken and asset is not None and may_see_asset(db, g.official, asset):
+            attached[code] = asset
+    return render_template("console/compose.html", values=values, errors=list(errors), spoken=spoken,
+                           attached=attached, missing=languages.missing(db, set(attached), spoken),
                            area_choices=choices, area_tree=area_tree(db, choices), audiences=AUDIENCES, channels=CHANNELS,
                            priorities=PRIORITIES, recording=recording,
                            price=current_app.config.get("SMS_PRICE_VND")), status
@@ -229,7 +268,11 @@ def progress_json(db, announcement):
 @login_required()
 def announcement(announcement_id):
     a = _visible(announcement_id)
+    spoken = {}
+    for area in a.areas:
+        spoken.update(languages.of_area(area))
     return render_template("console/announcement.html", a=a, progress=progress_json(get_db(), a),
+                           missing=languages.missing(get_db(), a, spoken),
                            sms_parts=count_segments(a.sms_text or "")[1])
 
 

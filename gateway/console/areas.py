@@ -5,6 +5,7 @@ import math
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
+from gateway import languages
 from gateway.areas import area_key, manage, normal_code, settings as area_settings
 from gateway.auth import may_act_on, scope_roots, scoped
 from gateway.console.base import bp, login_required, t
@@ -238,13 +239,14 @@ def area_settings_page(area_id):
     area = _area_or_404(area_id)
     values, errors, status = area_settings.current(area), {}, 200
     if request.method == "POST":
-        fields = [f for f in area_settings.FIELDS if f != "prompt_recordings"]
+        fields = [f for f in area_settings.FIELDS if f not in ("prompt_recordings", "language_prompts")]
         if area.level not in ("province", "commune"):
             fields = [f for f in fields if f not in area_settings.COMMUNE_FIELDS]
         changes = {f: request.form.get(f, "") for f in fields}
         upload_error = None
         if area.level == "commune" and "prompt_key" in request.form:
-            changes["prompt_recordings"], upload_error = _prompt_changes(db, values["prompt_recordings"])
+            changes["prompt_recordings"], changes["language_prompts"], upload_error = _language_prompt_changes(
+                db, values)
         try:
             if upload_error:
                 raise area_settings.SettingsError({"prompt_recordings": upload_error})
@@ -252,7 +254,7 @@ def area_settings_page(area_id):
         except area_settings.SettingsError as exc:
             db.rollback()
             errors, status = exc.errors, 400
-            values = {**values, **{k: v for k, v in changes.items() if k != "prompt_recordings"}}
+            values = {**values, **{k: v for k, v in changes.items() if k not in ("prompt_recordings", "language_prompts")}}
         else:
             db.commit()
             flash(t("area.settings_saved", name=area.name), "success")
@@ -260,33 +262,43 @@ def area_settings_page(area_id):
     prompt_keys = sorted(catalogue(db, area)) if area.level == "commune" else []
     stale = changed_since_recorded(db, area) if area.level == "commune" else {}
     return render_template("console/area_settings.html", area=area, values=values, errors=errors,
-                           prompt_keys=prompt_keys, stale_prompts=stale,
+                           prompt_keys=prompt_keys, stale_prompts=stale, spoken=languages.of_area(area),
                            labels=area_settings.LABELS, targets=MIRROR_TARGETS.names(),
                            commune_fields=area_settings.COMMUNE_FIELDS,
                            inherited={"quiet_hours": area.inherited("quiet_hours") or "",
                                       "hotline_number": area.inherited("hotline_number") or ""}), status
 
 
-def _prompt_changes(db, mapping):
-    """The commune's prompt recordings after this form: ticked ones removed, and a recording for
-    the chosen prompt, uploaded now (MP3, WAV, M4A…) or given by its number. (mapping, error)."""
+def _language_prompt_changes(db, values):
+    """(Vietnamese prompt recordings, {language: recordings}, error) after this form: ticked ones removed,
+    and a recording for the chosen prompt in the chosen language (gateway.languages)."""
+    removed = set(request.form.getlist("prompt_remove"))
+    own = {k: v for k, v in values["prompt_recordings"].items() if k not in removed}
+    per_language = {code: {k: v for k, v in m.items() if f"{code}:{k}" not in removed}
+                    for code, m in values["language_prompts"].items()}
+    code = request.form.get("prompt_language", languages.VI)
+    target = own if code == languages.VI else per_language.setdefault(code, {})
+    key, asset_id, error = _new_prompt_recording(db)
+    if key and asset_id:
+        target[key] = asset_id
+    return own, per_language, error
+
+
+def _new_prompt_recording(db):
+    """(prompt key, asset id, error) of the recording this form gives a prompt: uploaded now (MP3, WAV,
+    M4A…) or given by its number."""
     from audio.uploads import UploadRejected
 
     from gateway.media.assets import store_upload
 
-    mapping = dict(mapping)
-    for key in request.form.getlist("prompt_remove"):
-        mapping.pop(key, None)
     key, asset_id = request.form.get("prompt_key", "").strip(), request.form.get("prompt_asset", "").strip()
     file = request.files.get("prompt_file")
     if key and file is not None and file.filename:
         try:
             asset_id = str(store_upload(db, file.filename, file.read(), kind="prompt").id)
         except UploadRejected as exc:
-            return mapping, exc.message
-    if key and asset_id:
-        mapping[key] = asset_id
-    return mapping, None
+            return key, None, exc.message
+    return key, asset_id, None
 
 
 # Import and export ------------------------------------------------------------------------

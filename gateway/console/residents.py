@@ -5,6 +5,7 @@ import math
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
+from gateway import languages
 from gateway.auth import area_scope, may_act_on, scope_roots, scoped
 from gateway.console.announcements import area_choices, filter_choices
 from gateway.console.base import ADMINS, bp, login_required, t
@@ -58,17 +59,19 @@ def _resident(resident_id):
 
 def _resident_values(resident):
     if resident is None:
-        return {"name": "", "phone": "", "area_id": "", "household_code": "", "notes": "",
+        return {"name": "", "phone": "", "area_id": "", "household_code": "", "notes": "", "language": "",
                 "is_elderly": False, "is_poor": False, "no_smartphone": False, "prefers_sms": True,
                 "prefers_voice": False}
     return {"name": resident.name, "phone": national(resident.phone), "area_id": str(resident.area_id or ""),
             "household_code": resident.household_code or "", "notes": resident.notes or "",
+            "language": languages.name_of(resident.language, languages.of_area(resident.area)),
             **{f: getattr(resident, f) for f in FLAGS}}
 
 
 def _render_edit(resident, values, errors=(), status=200):
     return render_template("console/resident_edit.html", resident=resident, values=values, errors=list(errors),
-                           area_choices=area_choices(get_db(), g.official), flags=FLAGS), status
+                           area_choices=area_choices(get_db(), g.official), flags=FLAGS,
+                           language_names=[languages.VI_NAME, *languages.KNOWN.values()]), status
 
 
 @bp.get("/residents/new")
@@ -101,7 +104,8 @@ def _save(resident):
     form = request.form
     values = {"name": nfc(form.get("name", "")).strip(), "phone": form.get("phone", "").strip(),
               "area_id": form.get("area_id", ""), "household_code": form.get("household_code", "").strip(),
-              "notes": nfc(form.get("notes", "")).strip(), **{f: form.get(f) == "1" for f in FLAGS}}
+              "notes": nfc(form.get("notes", "")).strip(), "language": nfc(form.get("language", "")).strip(),
+              **{f: form.get(f) == "1" for f in FLAGS}}
     errors = []
     phone = None
     try:
@@ -119,6 +123,12 @@ def _save(resident):
     area_id = whole(values["area_id"])
     if area_id is None or db.get(Area, area_id) is None or not may_act_on(db, g.official, area_id):
         errors.append(t("res.err_area"))
+    language = languages.VI
+    if not errors:
+        try:
+            language = languages.parse(values["language"], languages.of_area(db.get(Area, area_id)))
+        except ValueError as exc:
+            errors.append(str(exc))
     if errors:
         return _render_edit(resident, values, errors, 400)
     if resident is None:
@@ -129,6 +139,7 @@ def _save(resident):
     resident.area_id = area_id
     resident.household_code = values["household_code"] or None
     resident.notes = values["notes"]
+    resident.language = language
     for flag in FLAGS:
         setattr(resident, flag, values[flag])
     db.commit()

@@ -159,12 +159,13 @@ def dashboard():
     if request.args.get("announcement", "").isdigit():
         chosen = next((a for a in announcements if a.id == int(request.args["announcement"])), None)
     chosen = chosen or (announcements[0] if announcements else None)
-    bars, failures = [], []
+    bars, failures, language_rows = [], [], []
     if chosen is not None:
         scope = area_scope(db, official)
         bars = [row for row in coverage.by_area_and_audience(db, chosen, within=scope, with_sent=True)
                 if row["audience"] == "all" and row["area"] != "*"]
         failures = coverage.failure_reasons(db, chosen, within=scope)
+        language_rows = coverage.by_language(db, chosen, within=scope)
     report_query = scoped(db, official, select(func.count()).select_from(Report)
                           .where(Report.status.in_(("new", "acknowledged", "in_progress"))),
                           Report.area_id, Report.commune_id)
@@ -177,7 +178,8 @@ def dashboard():
         except queue.REDIS_DOWN:  # the page still answers; the work waits in the database
             queue_down = True
     return render_template("console/dashboard.html", announcements=announcements, chosen=chosen, bars=bars,
-                           failures=failures, queues=queues, queue_down=queue_down, embedded=embedded,
+                           failures=failures, language_rows=language_rows if len(language_rows) > 1 else [],
+                           queues=queues, queue_down=queue_down, embedded=embedded,
                            workers=workers, open_reports=db.scalar(report_query), admin=admin,
                            states=status.describe(db, announcements),
                            reports_delivery=status.sms_reports_delivery(current_app.config),

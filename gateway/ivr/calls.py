@@ -91,6 +91,21 @@ def area_of(session, delivery):
     return session.scalar(select(Area).where(Area.level == "commune").order_by(Area.id))
 
 
+def audio_ready(session, delivery):
+    """True when an announcement call's audio is rendered: the Vietnamese one, and the one in the
+    household's language when the announcement has a recording in it (gateway.languages)."""
+    from gateway import languages
+
+    ann = delivery.announcement
+    if ann.audio is None or ann.audio.status != "ready":
+        return False
+    code = delivery.resident.language if delivery.resident is not None else languages.VI
+    row = languages.recordings(session, ann).get(code) if code != languages.VI else None
+    if row is None or row.recording_id is None:
+        return True
+    return row.audio is not None and row.audio.status in ("ready", "failed")
+
+
 def retry_delays(config):
     """Minutes to wait before each retry: VOICE_RETRY_MINUTES "10,30" → [10, 30]."""
     text = str(config.get("VOICE_RETRY_MINUTES") or "").strip()

@@ -37,14 +37,26 @@ def prompts_command(render, code):
         seconds = f"{asset.duration_ms / 1000:.1f}s" if asset is not None and asset.duration_ms else "-"
         click.echo(f"{key:<22} {state:<9} {seconds:>6}  {text[:60]}")
     click.echo(", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    if commune is not None:
+        from gateway import languages
+
+        for language, name in languages.of_area(commune).items():
+            if language != languages.VI:
+                recorded = languages.prompt_recordings(commune, language)
+                click.echo(f"{name} ({language}): {len(recorded)} recorded" +
+                           (f": {', '.join(sorted(recorded))}" if recorded else " (Vietnamese is heard instead)"))
 
 
 @ivr_cli.command("record-prompt")
 @click.argument("key")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--commune", "code", required=True, help="The commune whose hotline uses this recording.")
-def record_prompt_command(key, path, code):
+@click.option("--language", default="vi", show_default=True,
+              help="The language it is spoken in: one the commune added (`areas settings --languages`).")
+def record_prompt_command(key, path, code, language):
     """Use an official's recording (PATH: MP3, WAV, M4A…) for prompt KEY on a commune's hotline."""
+    from gateway import languages
+
     from audio.uploads import UploadRejected
 
     from gateway.media.assets import store_upload
@@ -53,11 +65,18 @@ def record_prompt_command(key, path, code):
     commune = _commune(db, code)
     if key not in prompts.catalogue(db, commune):
         raise click.ClickException(f"Unknown prompt {key!r}; `flask ivr prompts` lists the keys.")
+    spoken = languages.of_area(commune)
+    if languages.find(language, spoken) is None:
+        raise click.ClickException(f"{commune.name} has no language {language!r}; it has: {', '.join(spoken)}.")
+    language = languages.find(language, spoken)
     with open(path, "rb") as f:
         data = f.read()
     try:
         asset = store_upload(db, os.path.basename(path), data, kind="prompt")
     except UploadRejected as exc:
         raise click.ClickException(exc.message) from None
-    prompts.set_recording(db, commune, key, asset)
-    click.echo(f"Prompt {key} of {commune.name} is now recording asset {asset.id} ({asset.status}).")
+    if language == languages.VI:
+        prompts.set_recording(db, commune, key, asset)
+    else:
+        languages.set_prompt_recording(db, commune, language, key, asset)
+    click.echo(f"Prompt {key} ({language}) of {commune.name} is now recording asset {asset.id} ({asset.status}).")

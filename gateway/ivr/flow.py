@@ -11,13 +11,21 @@ script. A Gather's or a Record's `next` step is asked again when nothing came (s
 recording): `Event.digits` is then empty. Silence or a wrong key repeats a menu once; after that
 the call carries on with a default: the main menu says goodbye (the caller has heard the news),
 the category menu files the report as "other", the area picker and the confirmation say goodbye.
+
+Languages (gateway.languages): a call is heard in one language, `Context.language`. A known
+caller's is their household's; an unknown caller to a commune with extra languages chooses it
+first (step "language"); an outbound call uses the household's. It travels in the state as
+`lang` (added to every next step by `run`), and prompts and announcements are played in it,
+falling back to Vietnamese where there is no recording.
 """
+import dataclasses
 import logging
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
-from gateway import categories as report_categories
+from gateway import categories as report_categories, languages
 from gateway.announcements.cache import version_column
 from gateway.announcements.current import current_announcements, current_until
 from gateway.ivr import calls, prompts
@@ -147,15 +155,17 @@ class Context:
     request_audio: object
     # gateway.announcements.cache.AreaCache of this process (None: nothing kept between calls).
     cache: object = None
+    # The language the call is heard in (gateway.languages); Vietnamese unless the call chose another.
+    language: str = languages.VI
 
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _say(ctx, keys, commune, texts=None):
-    """The prompts `keys` as Play (ready audio) or Say steps, with the commune's own texts."""
+def _say(ctx, keys, commune, texts=None, language=None):
+    """The prompts `keys` as Play (ready audio) or Say steps in the call's language, with the commune's own texts."""
     keys = list(keys)
     texts = {**prompts.commune_texts(ctx.db, commune, keys), **(texts or {})}
-    return list(ctx.resolve(keys, commune, texts))
+    return list(ctx.resolve(keys, commune, texts, language or ctx.language))
 
 
 def _caller(ctx, event):
@@ -202,8 +212,9 @@ def menu(ctx, area, tries=0, lead=(), before=()):
                    prompts=(*before, *_say(ctx, [*lead, "menu"], commune)), digits=1)]
 
 
-def _playable(announcement):
-    audio = announcement.audio
+def _playable(ctx, announcement):
+    """Whether the announcement's audio in the call's language (or its Vietnamese) can be played."""
+    audio = _heard(ctx, announcement)
     return audio is not None and audio.status == "ready" and bool(audio.phone_path)
 
 
@@ -220,8 +231,8 @@ def news_items(ctx, area, announcements=None):
         announcements = _with_audio(ctx, current_announcements(ctx.db, area))
     items = []
     for ann in announcements:
-        if _playable(ann):
-            items.append(Play(ctx.audio_url(ann.audio), name=f"ann:{ann.id}"))
+        if _playable(ctx, ann):
+            items.append(Play(ctx.audio_url(_heard(ctx, ann)), name=f"ann:{ann.id}"))
         else:
             log.warning("announcement=%s skipped on the hotline: audio not rendered", ann.id)
             ctx.request_audio(ann)
@@ -289,19 +300,22 @@ def inbound(ctx, event):
         calls.schedule_callback(db, event.caller, reason="hotline in callback mode")
         return [Reject("busy")]
     if resident is not None and resident.area_id:
+        ctx.language = _household_language(ctx, resident)
         return entry(ctx, resident.area_id, version, resident=resident)
     commune = commune_for(db, event.called)
     if commune is None:
         log.error("hotline call=%s but no commune is set up", event.call_id)
         return goodbye(ctx, None)
+    if len(languages.of_area(commune)) > 1:
+        return language_choice(ctx, commune, lead=["greeting"])
     return picker(ctx, commune, lead=["greeting", "area_unknown_caller"])
 
 
 def entry(ctx, area_id, version, resident=None):
     """Greeting, the area's news and the menu: the same for every caller of the area, so kept in
-    the area cache while the policy `version` holds and every announcement's audio is ready.
+    the area cache (per language) while the policy `version` holds and every announcement's audio is ready.
     When the news carry an open poll, a known caller (`resident`) is asked it after them."""
-    now, key = utcnow(), ("hotline_entry", area_id)
+    now, key = utcnow(), ("hotline_entry", area_id, ctx.language)
     cached = ctx.cache.get(key, version, now) if ctx.cache is not None else None
     if cached is not None and not (cached[1] and resident is not None):
         return list(cached[0])
@@ -311,12 +325,64 @@ def entry(ctx, area_id, version, resident=None):
     # is a new announcement, which moves the policy version).
     polled = any(poll_service.for_announcement(ctx.db, a, now=now) is not None for a in announcements)
     script = news(ctx, area, lead=["greeting"], announcements=announcements)
-    if ctx.cache is not None and all(_playable(a) for a in announcements):
+    if ctx.cache is not None and all(_playable(ctx, a) for a in announcements):
         ctx.cache.put(key, version, (tuple(script), polled), now=now,
                       until=current_until(ctx.db, area, announcements, now=now))
     if polled and resident is not None:
         return news(ctx, area, lead=["greeting"], announcements=announcements, resident=resident)
     return script
+
+
+# --- the language of the call -------------------------------------------------------------
+
+def _household_language(ctx, resident):
+    """A household's language when its commune still has it, else Vietnamese (most households are
+    Vietnamese: they cost no lookup, so the cached hotline entry stays one statement)."""
+    code = resident.language if resident is not None else None
+    if not code or code == languages.VI or not resident.area_id:
+        return languages.VI
+    return code if code in languages.of_area(ctx.db.get(Area, resident.area_id)) else languages.VI
+
+
+def language_choice(ctx, commune, tries=0, lead=()):
+    """"Bấm 1 nghe tiếng Việt, bấm 2 …": each line in its own language's recording (Vietnamese text until then)."""
+    spoken = languages.of_area(commune)
+    lines = [*_say(ctx, lead, commune, language=languages.VI)] if lead else []
+    for code in spoken:
+        lines.extend(_say(ctx, [languages.choice_prompt_key(code)], commune, texts=languages.choice_texts(spoken),
+                          language=code))
+    return [Gather(Next.to("language", commune=commune.id, tries=tries), prompts=tuple(lines), digits=1)]
+
+
+def language_key(ctx, event):
+    """The language an unknown caller keyed; a silence or a wrong key repeats the choice once, then Vietnamese."""
+    commune = ctx.db.get(Area, event.int_arg("commune")) if event.int_arg("commune") else None
+    if commune is None:
+        return goodbye(ctx, None)
+    code = languages.choice_keys(languages.of_area(commune)).get(event.digits)
+    if code is None and event.tries < 1:
+        return language_choice(ctx, commune, tries=event.tries + 1, lead=_lead(event))
+    ctx.language = code or languages.VI
+    return picker(ctx, commune, lead=["area_unknown_caller"])
+
+
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def _carry_language(ctx, steps):
+    """The call's language added to the state of every next step (a Gather's, a Record's, a Dial's)."""
+    if ctx.language == languages.VI:
+        return steps
+    extra = (("lang", ctx.language),)
+
+    def carried(nxt):
+        return Next(nxt.step, tuple(p for p in nxt.params if p[0] != "lang") + extra) if nxt is not None else None
+
+    out = []
+    for step in steps:
+        changes = {name: carried(getattr(step, name)) for name in ("next", "callback") if hasattr(step, name)}
+        out.append(dataclasses.replace(step, **changes) if changes else step)
+    return out
 
 
 def play(ctx, event):
@@ -469,9 +535,15 @@ def _commune_of(ctx, delivery):
     return area.commune() if area is not None else None
 
 
+def _heard(ctx, ann):
+    """The announcement's audio in the call's language (its Vietnamese audio when that has no recording)."""
+    return ann.audio if ctx.language == languages.VI else languages.audio(ctx.db, ann, ctx.language)[0]
+
+
 def announcement_audio(ctx, ann):
-    if ann.audio is not None and ann.audio.status == "ready" and ann.audio.phone_path:
-        return [Play(ctx.audio_url(ann.audio), name=f"ann:{ann.id}")]
+    asset = _heard(ctx, ann)
+    if asset is not None and asset.status == "ready" and asset.phone_path:
+        return [Play(ctx.audio_url(asset), name=f"ann:{ann.id}")]
     return [Say(ann.body, name=f"ann:{ann.id}")]  # placed after waiting for the render (jobs.AUDIO_WAIT)
 
 
@@ -495,6 +567,8 @@ def outbound(ctx, event):
         calls.remember_call_id(db, delivery, event.call_id)
     log.info("outbound answered delivery=%s by=%s", delivery.id, event.answered_by or "-")
     commune = _commune_of(ctx, delivery)
+    if delivery.resident is not None:
+        ctx.language = _household_language(ctx, delivery.resident)
     if calls.purpose_of(delivery) == "callback":
         area = calls.area_of(db, delivery) if delivery.area_id else None
         if area is not None:
@@ -621,10 +695,13 @@ def poll_key(ctx, event):
 STEPS = {
     "inbound": inbound, "play": play, "menu": menu_key, "pick": pick, "dialed": dialed, "report": report,
     "record": recorded, "review": review, "recording": recording_stored, "outbound": outbound,
-    "confirm": confirm, "status": call_status, "poll": poll_key,
+    "confirm": confirm, "status": call_status, "poll": poll_key, "language": language_key,
 }
 
 
 def run(ctx, event):
     """The script answering `event` (a list of steps; empty: nothing to say)."""
-    return STEPS[event.step](ctx, event)
+    lang = event.state.get("lang", "")
+    if _LANGUAGE_CODE.fullmatch(lang):
+        ctx.language = lang  # one the call chose earlier; a code without recordings is heard in Vietnamese
+    return _carry_language(ctx, STEPS[event.step](ctx, event))

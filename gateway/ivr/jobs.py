@@ -55,7 +55,7 @@ def place_call(delivery_id):
         if allowed > now:
             return _later(db, delivery, allowed, "quiet hours")
     ann = delivery.announcement
-    if ann is not None and (ann.audio is None or ann.audio.status != "ready") and now - delivery.created_at < AUDIO_WAIT:
+    if ann is not None and not calls.audio_ready(db, delivery) and now - delivery.created_at < AUDIO_WAIT:
         from gateway.media.assets import request_announcement_audio
 
         request_announcement_audio(db, ann)

@@ -6,6 +6,12 @@ ahead of time (`flask ivr prompts render`). During a call nothing is synthesized
 looks up ready assets and plays them; a prompt not rendered yet is spoken by the provider's
 own speech (`<Say language="vi-VN">`, SCCO `talk`) and its render is queued.
 
+A commune with extra languages (gateway.languages) may have a recording of each prompt in each
+of them: a caller who listens in Thái hears the Thái recording, else the Vietnamese recording,
+else the Vietnamese text rendered (those languages have no speech synthesis). Its hotline asks
+an unknown caller to choose first: one line per language ("Bấm 2 nghe tiếng Thái"), each line
+in its own language's recording when there is one.
+
 Some texts belong to a commune (its greeting names it; its list of areas) and a report number
 is read as a whole number ("số mười hai", Vietnamese number words from `audio.numbers`): those
 prompts are rendered the first time they are needed and played from then on.
@@ -17,7 +23,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from audio.numbers import cardinal
-from gateway import areas, categories
+from gateway import areas, categories, languages
 from gateway.media.assets import asset_url, ensure_text_asset, text_spec
 from gateway.models import Area, AudioAsset
 from gateway.text import nfc
@@ -96,6 +102,9 @@ def commune_texts(session, commune, keys=None):
     if commune is None:
         return {}
     texts = {"greeting": greeting_text(commune)}
+    spoken = languages.of_area(commune)
+    if len(spoken) > 1:
+        texts.update(languages.choice_texts(spoken))
     key = area_picker_key(commune)
     if keys is None or key in keys:
         text = area_picker_text(session, commune)
@@ -189,23 +198,23 @@ class Playlist:
         self.missing = missing  # prompt texts with no ready audio: their render is requested
 
 
-def resolve(session, keys, *, commune=None, texts=None):
+def resolve(session, keys, *, commune=None, texts=None, language=languages.VI):
     """Ready audio for each prompt key; unrendered ones fall back to their text and get queued.
 
-    `texts` gives the text of keys not in the catalogue (a commune's area list). A ready asset
-    never changes its URL (content hash), so the URLs found are kept per process: a call in
-    steady state costs no query here, and a prompt rendered a moment ago is found at once."""
+    Each key is heard from the first ready of: the commune's recording in `language`, its
+    Vietnamese recording, the text rendered. `texts` gives the text of keys not in the catalogue
+    (a commune's area list). A ready asset never changes its URL (content hash), so the URLs
+    found are kept per process: a call in steady state costs no query here, and a prompt
+    rendered a moment ago is found at once."""
     config = current_app.config
     known = current_app.extensions.setdefault("gateway.ivr.ready_prompts", {})
     texts = {**PROMPTS, **(texts or {})}
-    recorded = recordings_of(commune)
-    wanted = {}
-    for key in keys:
-        if key in recorded:
-            wanted[key] = ("id", recorded[key])
-        wanted.setdefault(key, ("hash", _hash(config, texts[key])))
-    fallback = {key: ("hash", _hash(config, texts[key])) for key in keys if key in recorded}
-    unknown = {w for w in [*wanted.values(), *fallback.values()] if w not in known}
+    chain = [recordings_of(commune)]
+    if language != languages.VI:
+        chain.insert(0, languages.prompt_recordings(commune, language))
+    candidates = {key: [*(("id", m[key]) for m in chain if key in m), ("hash", _hash(config, texts[key]))]
+                  for key in keys}
+    unknown = {w for tried in candidates.values() for w in tried if w not in known}
     if unknown:
         hashes = [v for k, v in unknown if k == "hash"]
         ids = [v for k, v in unknown if k == "id"]
@@ -217,7 +226,7 @@ def resolve(session, keys, *, commune=None, texts=None):
             known[("hash", asset.content_hash)] = known[("id", asset.id)] = url
     items, missing = [], []
     for key in keys:
-        url = known.get(wanted[key]) or known.get(fallback.get(key))
+        url = next((known[w] for w in candidates[key] if w in known), None)
         if url:
             items.append(("play", url))
         else:

@@ -25,15 +25,15 @@ bp = Blueprint("ivr", __name__, url_prefix="/ivr")
 # Steps a provider asks for by URL; Stringee's entry (inbound, outbound) is its answer_url and
 # its status is the event_url.
 TWIML_STEPS = ("inbound", "play", "menu", "pick", "dialed", "report", "record", "review", "recording", "outbound",
-               "confirm", "status", "poll")
-STRINGEE_STEPS = ("play", "menu", "pick", "dialed", "report", "record", "review", "confirm", "poll")
+               "confirm", "status", "poll", "language")
+STRINGEE_STEPS = ("play", "menu", "pick", "dialed", "report", "record", "review", "confirm", "poll", "language")
 
 
 def context(db):
     """The flow's view of this web process: prompt audio, announcement audio, the settings."""
 
-    def resolve(keys, commune, texts):
-        playlist = prompts.resolve(db, keys, commune=commune, texts=texts)
+    def resolve(keys, commune, texts, language):
+        playlist = prompts.resolve(db, keys, commune=commune, texts=texts, language=language)
         return [flow.Play(value, name=key) if kind == "play" else flow.Say(value, name=key)
                 for key, (kind, value) in zip(keys, playlist.items)]
 

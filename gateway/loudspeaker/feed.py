@@ -21,18 +21,20 @@ def duration(ms):
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def build(*, area, commune, items, feed_url, page_url):
-    """The feed as UTF-8 bytes. `items` is a list of (announcement, asset, mp3_url)."""
+def build(*, area, commune, items, feed_url, page_url, language="vi", language_name=""):
+    """The feed as UTF-8 bytes. `items` is a list of (announcement, asset, mp3_url); `language` is the
+    code of the language it is heard in (its items fall back to Vietnamese where none was recorded)."""
     # The prefixes podcast apps expect (ElementTree would write ns0:, ns1:).
     ET.register_namespace("itunes", ITUNES)
     ET.register_namespace("atom", ATOM)
     rss = ET.Element("rss", {"version": "2.0"})
     channel = _sub(rss, "channel")
     title = f"Loa Xóm – {area.name}" + (f", {commune.name}" if commune is not area else "")
+    title += f" ({language_name})" if language != "vi" and language_name else ""
     _sub(channel, "title", title)
     _sub(channel, "link", page_url)
     _sub(channel, "description", f"Thông báo của {commune.name} cho {area.name}, để phát trên loa truyền thanh.")
-    _sub(channel, "language", "vi")
+    _sub(channel, "language", language)
     _sub(channel, "lastBuildDate", format_datetime(items[0][0].send_at if items else utcnow()))
     _sub(channel, "generator", "Loa Xóm")
     _sub(channel, f"{{{ATOM}}}link", href=feed_url, rel="self", type="application/rss+xml")

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from gateway import languages
 from gateway.announcements.current import LIVE_STATUSES
 from gateway.models import Announcement, announcement_areas, utcnow
 
@@ -27,10 +28,19 @@ def for_area(session, area, *, days=30, now=None, between=None):
     return [a for a in rows if "loudspeaker" in (a.channels or [])]
 
 
-def playable(announcement):
-    """The announcement's audio asset when its MP3 is ready, else None."""
+def playable(announcement, language=None, session=None):
+    """The announcement's audio asset when its MP3 is ready, else None; in `language` (gateway.languages)
+    when it has a recording in it, else the Vietnamese one."""
     asset = announcement.audio
+    if language not in (None, languages.VI):
+        asset = languages.audio(session, announcement, language)[0]
     return asset if asset is not None and asset.status == "ready" and asset.mp3_path else None
+
+
+def recorded_languages(session, announcement):
+    """Codes of the extra languages the announcement has a ready MP3 in."""
+    return [code for code, row in languages.recordings(session, announcement).items()
+            if row.audio is not None and row.audio.status == "ready" and row.audio.mp3_path]
 
 
 def is_current(announcement, now=None):

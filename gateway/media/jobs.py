@@ -15,7 +15,7 @@ from audio.engines.base import EngineError
 from gateway.db import get_db
 from gateway.media import settings, storage
 from gateway.media.assets import announcement_intro, retry_fallback_due, text_spec
-from gateway.models import Announcement, AudioAsset, utcnow
+from gateway.models import Announcement, AnnouncementLanguage, AudioAsset, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,10 @@ def render_announcement(announcement_id):
         log.warning("render_announcement: announcement=%s is gone", announcement_id)
         return None
     config = current_app.config
+    _render_languages(db, ann, config)
     recording = ann.recording
     if recording is not None and recording.original_path:
-        spec = audio.RenderSpec(recording=storage.absolute(recording.original_path),
-                                layout=settings.layout(config, "announcement"))
-        new = AudioAsset(kind="announcement", source_id=recording.id, original_name=recording.original_name,
-                         options={"layout": spec.layout.key(), "engine_options": {}}, status="pending")
+        spec, new = _recording_rendition(recording, config)
     else:
         if not (ann.body or "").strip():
             log.warning("render_announcement: announcement=%s has neither text nor recording", ann.id)
@@ -54,6 +52,24 @@ def render_announcement(announcement_id):
                          voice=spec.voice()[:40],
                          options={"layout": spec.layout.key(), "engine_options": dict(spec.engine_options)},
                          status="pending")
+    asset = _rendition_asset(db, spec, new)
+    _render(db, asset)
+    ann.audio_id = asset.id
+    db.commit()
+    log.info("announcement=%s audio asset=%s status=%s", ann.id, asset.id, asset.status)
+    return asset.id
+
+
+def _recording_rendition(recording, config):
+    """(spec, new asset) of an announcement read in an official's recording."""
+    spec = audio.RenderSpec(recording=storage.absolute(recording.original_path),
+                            layout=settings.layout(config, "announcement"))
+    return spec, AudioAsset(kind="announcement", source_id=recording.id, original_name=recording.original_name,
+                            options={"layout": spec.layout.key(), "engine_options": {}}, status="pending")
+
+
+def _rendition_asset(db, spec, new):
+    """The asset of `spec` (found by its content hash), or `new` stored under it."""
     digest = spec.content_hash()
     asset = db.scalar(select(AudioAsset).where(AudioAsset.content_hash == digest))
     if asset is None:
@@ -61,11 +77,19 @@ def render_announcement(announcement_id):
         db.add(new)
         db.flush()
         asset = new
-    _render(db, asset)
-    ann.audio_id = asset.id
-    db.commit()
-    log.info("announcement=%s audio asset=%s status=%s", ann.id, asset.id, asset.status)
-    return asset.id
+    return asset
+
+
+def _render_languages(db, ann, config):
+    """The rendition of each recording the announcement has in an extra language (gateway.languages)."""
+    for row in db.scalars(select(AnnouncementLanguage).where(AnnouncementLanguage.announcement_id == ann.id)):
+        if row.recording is None or not row.recording.original_path:
+            continue
+        asset = _rendition_asset(db, *_recording_rendition(row.recording, config))
+        _render(db, asset)
+        row.audio_id = asset.id
+        db.commit()
+        log.info("announcement=%s language=%s audio asset=%s status=%s", ann.id, row.language, asset.id, asset.status)
 
 
 def spec_for(asset, config):

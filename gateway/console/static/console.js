@@ -200,6 +200,36 @@
       if (recorder) { recorder.stop(); }
       stopBtn.hidden = true; recordBtn.hidden = false;
     });
+
+    // One recording per extra language of the commune (no synthetic voice exists for them): the same
+    // upload path, kept in recording_<code>; the list of languages still missing one follows along.
+    var missingLine = document.getElementById("languages-missing");
+    var showMissing = function () {
+      var names = [];
+      Array.prototype.forEach.call(document.querySelectorAll(".language-recording"), function (box) {
+        if (!document.getElementById("recording_" + box.dataset.lang).value) { names.push(box.dataset.name); }
+      });
+      missingLine.textContent = names.length ? fill(missingLine.dataset.template, {names: names.join(", ")})
+                                             : missingLine.dataset.done;
+    };
+    Array.prototype.forEach.call(document.querySelectorAll("button.language-upload"), function (b) {
+      b.addEventListener("click", function () {
+        var code = b.dataset.lang;
+        var input = document.getElementById("upload-" + code);
+        var info = document.getElementById("recording-info-" + code);
+        if (!input.files.length) { info.textContent = msg.upload_none; return; }
+        var data = new FormData();
+        data.append("file", input.files[0], input.files[0].name);
+        info.textContent = msg.rendering;
+        post(form.dataset.uploadUrl, data).then(function (a) {
+          if (a.error) { info.textContent = a.error; info.setAttribute("role", "alert"); return; }
+          info.removeAttribute("role");
+          document.getElementById("recording_" + code).value = a.id;
+          info.textContent = fill(msg.attached, {name: a.name || "", seconds: a.seconds});
+          showMissing();
+        });
+      });
+    });
   }
 
   // Copy buttons (private links are shown once): the clipboard, or the text selected to copy by hand.
