@@ -57,7 +57,7 @@ def _schedule(conn, key):
 @responses.activate
 def test_retries_take_a_slot_like_first_attempts_and_retry_after_pauses_everyone(app, db):
     from gateway.queue import drain
-    from gateway.sms.outbound import queue_sms
+    from gateway.sms_queue import queue_sms
     from tests.test_sms_outbound import ANDROID, PROVIDERS, TWILIO_URL, twilio_message
 
     app.config.update(PROVIDERS["twilio"], SMS_RATE_PER_SECOND="0.5")  # a slot every 2 s

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from gateway.db import get_db
 from gateway.models import Area, Delivery, InboundMessage, Report
 from gateway.queue import drain
-from gateway.sms.outbound import STUCK_AFTER, claim, queue_sms, reference, requeue_stuck
+from gateway.sms.outbound import STUCK_AFTER, claim, reference, requeue_stuck
+from gateway.sms_queue import queue_sms
 from gateway.sms.providers import get_provider
 from gateway.sms.providers.gammu import inbound_from_environment, reference_of
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from gateway.db import get_db
 from gateway.models import Announcement, Area, Delivery, InboundMessage, Report
 from gateway.queue import QUEUES, drain
-from gateway.sms.outbound import STUCK_AFTER, queue_sms
+from gateway.sms.outbound import STUCK_AFTER
+from gateway.sms_queue import queue_sms
 from gateway.text import nfc
 
 from tests.broadcast_helpers import announce, set_quiet, targeted_phones

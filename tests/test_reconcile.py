@@ -132,7 +132,7 @@ def test_a_sending_announcement_whose_last_sms_went_by_retry_is_marked_sent(rapp
 
 
 def test_pending_sms_whose_job_was_lost_is_sent_once(rapp, db):
-    from gateway.sms.outbound import queue_sms
+    from gateway.sms_queue import queue_sms
 
     d = queue_sms(db, phone="+84912345678", body="Da nhan phan anh #3", key="reply:3")
     db.commit()
@@ -163,7 +163,7 @@ def test_held_broadcast_sms_whose_morning_job_was_lost_go_through_their_chunk(ra
 
 
 def test_sms_left_sending_by_a_dead_worker_is_sent_once(rapp, db):
-    from gateway.sms.outbound import queue_sms
+    from gateway.sms_queue import queue_sms
 
     d = queue_sms(db, phone="+84912345002", body="b", key="k-lost")
     db.commit()
@@ -333,7 +333,7 @@ def test_the_ticker_enqueues_each_periodic_task_once_per_interval_and_moves_due_
 
 def test_health_shows_the_age_of_the_oldest_unfinished_work(rapp, db):
     client = rapp.test_client()
-    from gateway.sms.outbound import queue_sms
+    from gateway.sms_queue import queue_sms
 
     d = queue_sms(db, phone="+84912345678", body="x", key="stuck")
     db.commit()

@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 from gateway.config import ConfigError
 from gateway.models import Announcement, Delivery, OutboxMessage, Resident, utcnow
 from gateway.queue import drain, enqueue, stats
-from gateway.sms.outbound import MAX_ATTEMPTS, NEEDS_OPERATOR, queue_sms, reference, requeue_stuck
+from gateway.sms.outbound import MAX_ATTEMPTS, NEEDS_OPERATOR, reference, requeue_stuck
+from gateway.sms_queue import queue_sms
 
 SID = "AC" + "0" * 32
 TWILIO_URL = f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from gateway.models import Area, Delivery, Sender
 from gateway.queue import drain
 from gateway.sms import senders
-from gateway.sms.outbound import queue_sms
+from gateway.sms_queue import queue_sms
 
 from tests.console_helpers import login, post
 from tests.sms_helpers import ANDROID_KEY, android_post

@@ -13,8 +13,6 @@ ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 KNOWN = {
     ("gateway.areas", "gateway.ivr"): "the settings check prompt recordings against the hotline's prompt keys",
-    ("gateway.reports", "gateway.sms"): "casework texts the reporter through gateway.sms.outbound.queue_sms, the "
-                                        "SMS outbound API, while gateway.sms.inbound opens reports",
 }
 
 

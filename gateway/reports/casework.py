@@ -8,6 +8,7 @@ from gateway.mirror import messages
 from gateway.mirror.outbound import queue_post
 from gateway.models import Area, REPORT_STATUSES, STATUS_LABELS, Delivery
 from gateway.reports.records import add_event
+from gateway.sms_queue import queue_sms
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,6 @@ def relay_reply(session, report, text, *, key, official=None):
 
 
 def _queue_sms(session, report, *, key, body):
-    from gateway.sms.outbound import queue_sms
-
     if not report.phone:
         return None
     return queue_sms(session, phone=report.phone, body=body, key=key, resident_id=report.resident_id,

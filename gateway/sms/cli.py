@@ -31,7 +31,7 @@ def segments_command(text):
 def send_command(phone, text):
     """Queue a test SMS to PHONE through the configured provider."""
     from gateway.phone import PhoneError, normalize
-    from gateway.sms.outbound import queue_sms
+    from gateway.sms_queue import queue_sms
 
     try:
         e164 = normalize(phone)

@@ -84,7 +84,7 @@ def receive(session, *, provider, sender, body, config, to=None, provider_messag
     result = handler.flood() if recent >= limit else handler.handle()
     message.reply = result.reply
     if result.reply and reply_by_sms:
-        from gateway.sms.outbound import queue_sms
+        from gateway.sms_queue import queue_sms
 
         if _store(session, message, commit=False) is not message:
             return Inbound(message, None, None, duplicate=True)

@@ -1,7 +1,7 @@
 """Outbound SMS: a Delivery row per message (get-or-create by idempotency key), sent by an RQ
 job that claims the row first, so a retried or duplicated job never sends twice.
 
-    queue_sms(session, phone=..., body=..., key=...) -> Delivery   (sent after commit)
+    queue_sms (in gateway.sms_queue, below every package: reports text residents too)
     send_claimed(session, delivery, provider)                        (one claimed delivery)
     send_batch(session, ids, provider, acquire=...)                  (a broadcast's, claimed in batches)
     apply_status(session, delivery, status, ...)                     (status never moves back)
@@ -15,17 +15,15 @@ import logging
 from collections import Counter
 
 from sqlalchemy import bindparam, case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.models import Delivery, Resident, Sender, utcnow
 from gateway.parse import whole
 from gateway.queue import enqueue, enqueue_on_commit
+from gateway.sms_queue import SEND_JOB
 from gateway.sms.encoding import to_gsm
 from gateway.transport import TransportError
 
 log = logging.getLogger(__name__)
-SEND_JOB = "gateway.sms.jobs.send_delivery"
 MAX_ATTEMPTS = 8  # about 3 hours of backoff; then the message is marked failed
 STUCK_AFTER = dt.timedelta(minutes=10)
 MAX_BODY = 1600  # Twilio's limit; ten parts of plain text
@@ -37,28 +35,6 @@ RANK = {
     "delivered": 4, "undelivered": 4, "failed": 4, "cancelled": 4, "skipped": 4, "confirmed": 5,
 }
 NEEDS_OPERATOR = "outcome_unknown"
-
-
-def queue_sms(session, *, phone, body, key, resident_id=None, area_id=None, announcement_id=None,
-              report_id=None, queue="high"):
-    """The Delivery for `key`, created and sent (after the caller commits) the first time."""
-    existing = session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
-    if existing is not None:
-        return existing
-    # INSERT … ON CONFLICT DO NOTHING: a concurrent caller with the same key gets its row, and
-    # no savepoint is needed (pysqlite's savepoints would commit the caller's transaction).
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    new_id = session.execute(
-        insert(Delivery).values(idempotency_key=key, phone=phone, body=body, channel="sms", resident_id=resident_id,
-                                area_id=area_id, announcement_id=announcement_id, report_id=report_id,
-                                status="pending", attempts=0)
-        .on_conflict_do_nothing(index_elements=[Delivery.idempotency_key]).returning(Delivery.id)
-    ).scalar()
-    if new_id is None:
-        return session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
-    delivery = session.get(Delivery, new_id)
-    enqueue_on_commit(session, SEND_JOB, delivery.id, queue=queue)
-    return delivery
 
 
 def reference(delivery):
