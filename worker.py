@@ -63,8 +63,10 @@ def main(argv=None):
             if args.burst:
                 parser.exit(1, f"redis unreachable: {exc}\n")
             log.warning("worker could not start: redis unreachable (%s)", exc.__class__.__name__)
-        # RQ's loop returns when it is done (burst), asked to stop (SIGTERM), or Redis failed.
-        if args.burst or worker._stop_requested or stop["requested"]:
+        # RQ's loop returns when it is done (burst), asked to stop (SIGTERM), or Redis failed. RQ
+        # marks a stop only when it came mid-job (_stop_requested); an idle worker's stop leaves
+        # just the date of the request, so that is what tells a stop from a lost Redis.
+        if args.burst or worker._shutdown_requested_date is not None or stop["requested"]:
             return
         # Between workers, SIGTERM/SIGINT just end the wait (RQ's handlers would raise here).
         signal.signal(signal.SIGTERM, request_stop)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from rq import Retry
+from rq import Retry, Worker
 from rq.job import Job
 from sqlalchemy import select
 
@@ -135,3 +135,29 @@ def test_worker_shuts_down_cleanly_on_sigterm(app):
             proc.kill()
     assert proc.returncode == 0, out
     assert [r[0] for r in recorded(app)] == ["finished"]
+
+
+def test_an_idle_worker_exits_on_sigterm(app, tmp_path):
+    """SIGTERM while waiting for work: RQ raises StopRequested without marking the stop, and the
+    worker must still exit instead of starting RQ's loop again (it did: only SIGKILL stopped it)."""
+    name = f"idle-{os.getpid()}-{time.monotonic_ns()}"
+    log = open(tmp_path / "worker.log", "w+")
+    proc = subprocess.Popen([sys.executable, "worker.py", "--name", name], cwd=ROOT, env=worker_env(app),
+                            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        conn = app.extensions["gateway.redis"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and Worker.find_by_key(f"rq:worker:{name}", connection=conn) is None:
+            time.sleep(0.05)
+        time.sleep(0.5)  # into RQ's wait for a job
+        assert Worker.find_by_key(f"rq:worker:{name}", connection=conn) is not None, "the worker never started"
+        proc.send_signal(signal.SIGTERM)
+        returncode = proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # its scheduler child too
+            proc.wait()
+        log.seek(0)
+        out = log.read()
+    assert returncode == 0, out
+    assert "starting the worker again" not in out
