@@ -12,10 +12,11 @@ recording): `Event.digits` is then empty. Silence or a wrong key repeats a menu 
 the call carries on with a default: the main menu says goodbye (the caller has heard the news),
 the category menu files the report as "other", the area picker and the confirmation say goodbye.
 """
+import functools
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from gateway.announcements.cache import version_column
 from gateway.announcements.current import current_announcements, current_until
@@ -158,13 +159,18 @@ def _say(ctx, keys, commune, texts=None):
     return list(ctx.resolve(keys, commune, texts))
 
 
+@functools.cache
+def _caller_query():
+    return select(Resident, version_column()).where(Resident.phone == bindparam("phone"))
+
+
 def _caller(ctx, event):
     """(phone, resident, policy version): the version comes in the same statement."""
     try:
         phone = normalize(event.caller)
     except PhoneError:
         return None, None, None
-    row = ctx.db.execute(select(Resident, version_column()).where(Resident.phone == phone)).first()
+    row = ctx.db.execute(_caller_query(), {"phone": phone}).first()
     return (phone, *row) if row is not None else (phone, None, None)
 
 
