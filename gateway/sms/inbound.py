@@ -84,8 +84,9 @@ def receive(session, *, provider, sender, body, config, to=None, provider_messag
     if result.reply and reply_by_sms:
         from gateway.sms.outbound import queue_sms
 
-        if _store(session, message, commit=False) is not message:
-            return Inbound(message, None, None, duplicate=True)
+        stored = _store(session, message, commit=False)  # the reply's key holds the message's id
+        if stored is not message:
+            return stored
         queue_sms(session, phone=phone, body=result.reply, key=f"sms:in:{message.id}:reply",
                   resident_id=handler.resident.id if handler.resident else None,
                   report_id=result.report.id if result.report else None)  # the receipt is in the report's thread
