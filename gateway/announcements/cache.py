@@ -10,6 +10,7 @@ current too (an announcement expires, a scheduled one starts): each entry also c
 moment it stops being true, and none lives longer than MAX_AGE.
 """
 import datetime as dt
+import functools
 import threading
 
 from flask import current_app
@@ -27,8 +28,10 @@ _CHANGED = "gateway.policy_changed"
 _INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 
 
+@functools.cache
 def version_column():
-    """A scalar subquery of the current version, to add to a query the caller makes anyway."""
+    """A scalar subquery of the current version, to add to a query the caller makes anyway (built
+    once: statements are immutable, and building one costs more than running it)."""
     return func.coalesce(select(PolicyVersion.value).where(PolicyVersion.name == NAME).scalar_subquery(), 0)
 
 

@@ -19,11 +19,12 @@ first (step "language"); an outbound call uses the household's. It travels in th
 falling back to Vietnamese where there is no recording.
 """
 import dataclasses
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from gateway import categories as report_categories, languages
 from gateway.announcements.cache import version_column
@@ -168,13 +169,18 @@ def _say(ctx, keys, commune, texts=None, language=None):
     return list(ctx.resolve(keys, commune, texts, language or ctx.language))
 
 
+@functools.cache
+def _caller_query():
+    return select(Resident, version_column()).where(Resident.phone == bindparam("phone"))
+
+
 def _caller(ctx, event):
     """(phone, resident, policy version): the version comes in the same statement."""
     try:
         phone = normalize(event.caller)
     except PhoneError:
         return None, None, None
-    row = ctx.db.execute(select(Resident, version_column()).where(Resident.phone == phone)).first()
+    row = ctx.db.execute(_caller_query(), {"phone": phone}).first()
     return (phone, *row) if row is not None else (phone, None, None)
 
 

@@ -7,11 +7,12 @@ thread; an opted-out number only ever gets the opt-out confirmation (and can rej
 unknown numbers may subscribe (becoming a Resident, consent "sms") and report.
 """
 import datetime as dt
+import functools
 import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, func, literal, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -73,11 +74,9 @@ def receive(session, *, provider, sender, body, config, to=None, provider_messag
     limit, window = parse_rate(config.get("SMS_RATE_LIMIT") or "10/hour")
     # One statement for what every message needs: a redelivery?, the sender's recent count, the
     # policy version the per-area caches are checked against.
-    seen_id, recent, version = session.execute(select(
-        _seen(provider, provider_message_id),
-        select(func.count()).select_from(InboundMessage).where(
-            InboundMessage.phone == phone, InboundMessage.received_at >= now - window).scalar_subquery(),
-        version_column())).one()
+    seen_id, recent, version = session.execute(_first_query(), {
+        "provider": provider, "provider_message_id": provider_message_id, "phone": phone,
+        "since": now - window}).one()
     if seen_id is not None:
         return _redelivered(session, seen_id)
     handler = _Handler(session, message, config, now, version)
@@ -86,8 +85,9 @@ def receive(session, *, provider, sender, body, config, to=None, provider_messag
     if result.reply and reply_by_sms:
         from gateway.sms_queue import queue_sms
 
-        if _store(session, message, commit=False) is not message:
-            return Inbound(message, None, None, duplicate=True)
+        stored = _store(session, message, commit=False)  # the reply's key holds the message's id
+        if stored is not message:
+            return stored
         queue_sms(session, phone=phone, body=result.reply, key=f"sms:in:{message.id}:reply",
                   resident_id=handler.resident.id if handler.resident else None,
                   report_id=result.report.id if result.report else None)  # the receipt is in the report's thread
@@ -99,11 +99,21 @@ def receive(session, *, provider, sender, body, config, to=None, provider_messag
     return result
 
 
-def _seen(provider, provider_message_id):
-    if not provider_message_id:
-        return literal(None, Integer)
-    return select(InboundMessage.id).where(InboundMessage.provider == provider,
-                                           InboundMessage.provider_message_id == provider_message_id).scalar_subquery()
+@functools.cache
+def _first_query():
+    # Built once: statements are immutable, and building this one costs more than running it.
+    return select(
+        _seen().scalar_subquery(),
+        select(func.count()).select_from(InboundMessage).where(
+            InboundMessage.phone == bindparam("phone"),
+            InboundMessage.received_at >= bindparam("since", type_=InboundMessage.received_at.type)).scalar_subquery(),
+        version_column())
+
+
+def _seen():
+    """The id of the message a provider already delivered (none without a provider message id)."""
+    return select(InboundMessage.id).where(InboundMessage.provider == bindparam("provider"),
+                                           InboundMessage.provider_message_id == bindparam("provider_message_id"))
 
 
 def _redelivered(session, seen_id):
@@ -123,7 +133,8 @@ def _store(session, message, *, commit=True):
         session.rollback()
         if not message.provider_message_id:
             raise
-        seen_id = session.scalar(_seen(message.provider, message.provider_message_id).select())
+        seen_id = session.scalar(_seen(), {"provider": message.provider,
+                                           "provider_message_id": message.provider_message_id})
         if seen_id is None:
             raise
         return _redelivered(session, seen_id)
@@ -132,14 +143,18 @@ def _store(session, message, *, commit=True):
     return message
 
 
+@functools.cache
+def _resident_query():
+    return select(Resident).options(joinedload(Resident.area)).where(Resident.phone == bindparam("phone"))
+
+
 class _Handler:
     """Works out one message; each intent's method returns an Inbound."""
 
     def __init__(self, session, message, config, now, version=None):
         self.session, self.message, self.config, self.now = session, message, config, now
         self.version = version  # of the per-area caches (gateway.announcements.cache)
-        self.resident = session.scalar(select(Resident).options(joinedload(Resident.area))
-                                       .where(Resident.phone == message.phone))
+        self.resident = session.scalar(_resident_query(), {"phone": message.phone})
 
     def done(self, intent, reply, report=None):
         self.message.intent = intent

@@ -11,7 +11,6 @@ job that claims the row first, so a retried or duplicated job never sends twice.
 import datetime as dt
 import hashlib
 import logging
-
 from collections import Counter
 
 from sqlalchemy import bindparam, case, func, select, update
