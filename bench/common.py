@@ -101,8 +101,8 @@ class Launcher:
         return answer["rc"], answer["maxrss_kib"] / 1024, answer["output"]
 
     def stop(self, pid):
-        """SIGTERM `pid` until it exits (a worker may start again after a warm shutdown), SIGKILL
-        after 30 s; then as `reap`."""
+        """SIGTERM `pid` until it exits (a busy worker finishes its job first), SIGKILL after 30 s;
+        then as `reap`."""
         answer = self._ask(stop=pid)
         return answer["rc"], answer["maxrss_kib"] / 1024, answer["output"]
 
