@@ -77,15 +77,15 @@ def test_open311_lists_the_tables_services(app):
 def test_the_console_and_the_group_read_the_tables_labels(app):
     from flask_babel import force_locale
 
-    from gateway.console.base import label
+    from gateway.console.base import category_label
 
     with app.test_request_context():
         for c in categories.CATEGORIES:
             with force_locale("vi"):
-                assert label("category", c.code) == c.vi == categories.label(c.code)
+                assert category_label(c.code) == c.vi == categories.label(c.code)
                 assert message(f"category.{c.code}") is None  # not copied into the catalogue
             with force_locale("en"):
-                assert label("category", c.code) == c.en == categories.label(c.code, "en")
+                assert category_label(c.code) == c.en == categories.label(c.code, "en")
     assert categories.label("retired-code") == "retired-code"
 
 

@@ -36,10 +36,13 @@ def t(key, **values):
 
 def label(prefix, value):
     """The translation of `prefix.value` when the catalogue has one, else `value` itself."""
-    if prefix == "category":  # report categories carry their own labels (gateway.categories)
-        return categories.label(value, str(get_locale()))
     text = message(f"{prefix}.{value}")
     return value if text is None else text
+
+
+def category_label(code):
+    """A report category as officials read it, in the session's language (from gateway.categories)."""
+    return categories.label(code, str(get_locale()))
 
 
 def area_name(area):
@@ -200,7 +203,7 @@ def template_names():
 
     return {
         "t": t, "csrf_token": csrf_token, "lang": current_language(), "languages": LANGUAGE_NAMES,
-        "official": g.get("official"), "local_time": local_time, "label": label, "area_name": area_name, "area_path": area_path, "national": national,
+        "official": g.get("official"), "local_time": local_time, "label": label, "category_label": category_label, "area_name": area_name, "area_path": area_path, "national": national,
         "simulator_enabled": simulator_enabled(),
         "asset_url": lambda asset, rendition="mp3": asset_url(asset, rendition, external=False),
     }
