@@ -66,6 +66,15 @@ def pg_database(prefix):
         admin.dispose()
 
 
+def run_on_chosen_database(args, prefix, run):
+    """run(args), on a fresh PostgreSQL database (args.database_url) when --postgres was given."""
+    if not args.postgres:
+        return run(args)
+    with pg_database(prefix) as url:
+        args.database_url = url
+        return run(args)
+
+
 def result(name, ratio, rss_mb=None):
     """The lines a script reads: `RATIO <name> <value>` (and `RSS_MB <name> <MiB>`), with the load."""
     print(f"LOAD {name} {os.getloadavg()[0]:.2f}")

@@ -27,7 +27,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench.common import free_port, percentile, pg_database, result  # noqa: E402
+from bench.common import free_port, percentile, run_on_chosen_database, result  # noqa: E402
 
 TOKEN = "bench-auth-token-0123456789"
 BASE = "https://gw.example.vn"
@@ -127,11 +127,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.requests, args.rounds = 900, 1
-    if args.postgres:
-        with pg_database("bench_hotline") as url:
-            args.database_url = url
-            return run(args)
-    return run(args)
+    return run_on_chosen_database(args, "bench_hotline", run)
 
 
 def run(args):

@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench.common import free_port, percentile, pg_database, redis_db, result  # noqa: E402
+from bench.common import free_port, percentile, run_on_chosen_database, redis_db, result  # noqa: E402
 
 BASE = "https://gw.bench.example"
 TOKEN = "bench-auth-token-0123456789"
@@ -152,11 +152,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.requests, args.rounds = 300, 1
-    if args.postgres:
-        with pg_database("bench_sms") as url:
-            args.database_url = url
-            return run_cases(args)
-    return run_cases(args)
+    return run_on_chosen_database(args, "bench_sms", run_cases)
 
 
 def run_cases(args):
